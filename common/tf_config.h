@@ -1,0 +1,73 @@
+/*  tf_config — every setting of every ticketflow program, declared once.
+
+    Each setting has a default, an environment variable TICKETFLOW_<NAME>
+    (upper case, '-' → '_') and a flag --<name>; a program picks the
+    settings it uses by name, and --help lists exactly those.
+    Precedence: flag, then environment, then default.
+*/
+#ifndef TF_CONFIG_H
+#define TF_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char *database_url;
+    const char *log_level;
+    const char *timezone;
+    int batch_size;
+    int max_message_bytes;
+    int reconcile_seconds;
+    int stale_seconds;
+    const char *intake_endpoint;
+    const char *intake_events_endpoint;
+    const char *intake_feedback_endpoint;
+    const char *http_address;
+    int intake_http_port;
+    const char *classifier_endpoint;
+    const char *classifier_events_endpoint;
+    const char *dispatcher_endpoint;
+    const char *dispatcher_publish_endpoint;
+    const char *dispatcher_events_endpoint;
+    const char *sla_endpoint;
+    const char *sla_events_endpoint;
+    const char *sla_publish_endpoint;
+    const char *notifier_endpoint;
+    const char *notifier_events_endpoint;
+    const char *notifier_reopen_endpoint;
+    const char *reporting_endpoint;
+    int reporting_http_port;
+    int request_timeout_ms;
+} tf_config_t;
+
+typedef enum { TF_OPT_STR, TF_OPT_INT } tf_opt_type_t;
+
+typedef struct {
+    const char *name;           //  flag --name, env TICKETFLOW_NAME
+    const char *env_alias;      //  also read from this variable (or NULL)
+    tf_opt_type_t type;
+    const char *default_value;
+    long min, max;              //  TF_OPT_INT bounds
+    size_t offset;              //  into tf_config_t
+    const char *help;
+} tf_option_t;
+
+extern const tf_option_t tf_options [];
+extern const size_t tf_option_count;
+
+//  Fills cfg with defaults, then the environment, then argv (argv[1..]).
+//  `names` is a NULL-terminated list of the settings this program accepts.
+//  Positional arguments (not starting with --) are left in *rest_argv /
+//  *rest_argc if those are given, else they are an error.
+//  Returns 0 when the program should run, 1 when --help was printed,
+//  -1 on a bad setting (the message is printed to stderr).
+int tf_config_load (tf_config_t *cfg, const char *const *names, int argc, char **argv,
+                    const char *program, const char *summary,
+                    int *rest_argc, char **rest_argv);
+
+//  Prints the settings of `names` in --help form.
+void tf_config_print_help (const char *const *names, const char *program, const char *summary);
+
+//  The environment variable name of a setting: TICKETFLOW_INTAKE_ENDPOINT
+void tf_config_env_name (const char *name, char *out, size_t size);
+
+#endif

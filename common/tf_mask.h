@@ -1,0 +1,23 @@
+/*  tf_mask — masks personal numbers in free text before it is stored or
+    logged: mainland mobile numbers (138****5678, also +86 and grouped
+    forms), 18-character ID-card numbers (110***********123X), bank-card
+    numbers of 16-19 digits that pass the Luhn check (6222********1234) and
+    e-mail addresses (z***@example.com). Long digit runs that are none of
+    these (order numbers) are left as they are, and so are numbers that
+    follow an order-number label (订单号, order no).
+*/
+#ifndef TF_MASK_H
+#define TF_MASK_H
+
+#include <stddef.h>
+
+//  Masks text[0..len) into a new NUL-terminated string (never longer than
+//  the input); *out_len gets its length. Returns NULL only on allocation
+//  failure. The input need not be NUL-terminated.
+char *tf_mask_text (const char *text, size_t len, size_t *out_len);
+
+//  Counts of what the last tf_mask_text call on this thread masked.
+typedef struct { int phones, id_cards, bank_cards, emails; } tf_mask_stats_t;
+tf_mask_stats_t tf_mask_last_stats (void);
+
+#endif

@@ -1,0 +1,255 @@
+#include "tf_net.h"
+#include "tf_log.h"
+#include <string.h>
+#include <unistd.h>
+
+static void
+s_common_options (zsock_t *sock, int max_message_bytes)
+{
+    zsock_set_maxmsgsize (sock, max_message_bytes);
+    zsock_set_linger (sock, 200);
+    zsock_set_sndtimeo (sock, 0);
+    zsock_set_sndhwm (sock, 100000);
+    zsock_set_rcvhwm (sock, 100000);
+}
+
+zsock_t *
+tf_net_bind (int type, const char *endpoint, int max_message_bytes)
+{
+    zsock_t *sock = zsock_new (type);
+    if (!sock)
+        return NULL;
+    s_common_options (sock, max_message_bytes);
+    if (type == ZMQ_ROUTER)
+        zsock_set_router_mandatory (sock, 0);
+    if (zsock_bind (sock, "%s", endpoint) < 0) {
+        tf_error ("cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+    }
+    return sock;
+}
+
+zsock_t *
+tf_net_connect (int type, const char *endpoints, int max_message_bytes)
+{
+    zsock_t *sock = zsock_new (type);
+    if (!sock)
+        return NULL;
+    s_common_options (sock, max_message_bytes);
+    if (type == ZMQ_SUB)
+        zsock_set_subscribe (sock, "");
+    char *list = strdup (endpoints);
+    char *save = NULL;
+    for (char *ep = strtok_r (list, ",", &save); ep; ep = strtok_r (NULL, ",", &save))
+        if (zsock_connect (sock, "%s", ep) < 0) {
+            tf_error ("cannot connect %s: %s", ep, zmq_strerror (zmq_errno ()));
+            zsock_destroy (&sock);
+            break;
+        }
+    free (list);
+    return sock;
+}
+
+tf_request_t *
+tf_request_new (zmsg_t *envelope, zmsg_t *frames)
+{
+    tf_request_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->envelope = envelope;
+    self->frames = frames;
+    self->received_at = zclock_mono ();
+    if (zmsg_size (frames) != 2)
+        tf_error_set (&self->err, TF_ERR_BAD_FRAMES, NULL,
+                      "a request is two frames after the empty delimiter: type and msgpack body (got %zu)",
+                      zmsg_size (frames));
+    else {
+        zframe_t *type = zmsg_first (frames);
+        zframe_t *body = zmsg_next (frames);
+        //  only requests are requests: a reply or event sent here is refused
+        //  for what it is, before its body is looked at
+        tf_msg_type_t t = tf_codec_lookup ((const char *) zframe_data (type), zframe_size (type));
+        if (t != TF_MSG_NONE && tf_schemas [t].kind != TF_KIND_REQUEST)
+            tf_error_set (&self->err, TF_ERR_UNKNOWN_TYPE, NULL, "'%s' is not a request",
+                          tf_schemas [t].name);
+        else
+            self->ok = tf_codec_decode (zframe_data (type), zframe_size (type),
+                                        zframe_data (body), zframe_size (body),
+                                        &self->msg, &self->err) == 0;
+    }
+    return self;
+}
+
+tf_request_t *
+tf_request_recv (zsock_t *router)
+{
+    zmsg_t *raw = zmsg_recv (router);
+    if (!raw)
+        return NULL;
+    //  envelope: identity frames up to and including the empty delimiter;
+    //  a DEALER that sent none still gets its identity back
+    zmsg_t *envelope = zmsg_new ();
+    zmsg_append (envelope, &(zframe_t *) { zmsg_pop (raw) });
+    zframe_t *frame = zmsg_first (raw);
+    if (frame && zframe_size (frame) == 0)
+        zmsg_append (envelope, &(zframe_t *) { zmsg_pop (raw) });
+    else
+        zmsg_addmem (envelope, "", 0);
+    return tf_request_new (envelope, raw);
+}
+
+void
+tf_request_destroy (tf_request_t **self_p)
+{
+    if (!*self_p)
+        return;
+    tf_request_t *self = *self_p;
+    zmsg_destroy (&self->envelope);
+    zmsg_destroy (&self->frames);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_send (zsock_t *router, tf_request_t *req, zmsg_t *body)
+{
+    zmsg_t *out = zmsg_dup (req->envelope);
+    zframe_t *f;
+    while ((f = zmsg_pop (body)))
+        zmsg_append (out, &f);
+    zmsg_destroy (&body);
+    if (zmsg_send (&out, router))
+        zmsg_destroy (&out);    //  the client is gone: nothing to do
+}
+
+void
+tf_request_reply (zsock_t *router, tf_request_t *req, const tf_msg_t *reply)
+{
+    zmsg_t *body = zmsg_new ();
+    tf_error_t err;
+    if (tf_codec_encode (reply, body, &err)) {
+        tf_error ("cannot encode reply %s: %s", tf_schemas [reply->type].name, err.message);
+        zmsg_destroy (&body);
+        tf_error_t internal;
+        tf_error_set (&internal, TF_ERR_INTERNAL, NULL, "the service could not encode its reply");
+        tf_request_reply_error (router, req, &internal);
+        return;
+    }
+    s_send (router, req, body);
+}
+
+void
+tf_request_reply_error (zsock_t *router, tf_request_t *req, const tf_error_t *err)
+{
+    tf_msg_t reply;
+    tf_msg_init (&reply, TF_MSG_ERROR);
+    tf_msg_set_cstr (&reply, TF_F_ERROR_CODE, err->code);
+    tf_msg_set_cstr (&reply, TF_F_ERROR_MESSAGE, err->message);
+    if (*err->field)
+        tf_msg_set_cstr (&reply, TF_F_ERROR_FIELD, err->field);
+    zmsg_t *body = zmsg_new ();
+    tf_error_t inner;
+    int rc = tf_codec_encode (&reply, body, &inner);
+    assert (rc == 0);
+    tf_msg_clear (&reply);
+    s_send (router, req, body);
+}
+
+void
+tf_request_reply_pong (zsock_t *router, tf_request_t *req, const char *service)
+{
+    tf_msg_t pong;
+    tf_msg_init (&pong, TF_MSG_PONG);
+    tf_msg_set_cstr (&pong, TF_F_PONG_SERVICE, service);
+    tf_msg_set_cstr (&pong, TF_F_PONG_VERSION, TF_VERSION);
+    tf_msg_set_int (&pong, TF_F_PONG_PID, getpid ());
+    tf_request_reply (router, req, &pong);
+    tf_msg_clear (&pong);
+}
+
+int
+tf_net_send_event (zsock_t *sock, const char *topic, const tf_msg_t *event)
+{
+    zmsg_t *out = zmsg_new ();
+    if (topic)
+        zmsg_addstr (out, topic);
+    tf_error_t err;
+    if (tf_codec_encode (event, out, &err)) {
+        tf_error ("cannot encode event %s: %s", tf_schemas [event->type].name, err.message);
+        zmsg_destroy (&out);
+        return -1;
+    }
+    if (zmsg_send (&out, sock)) {
+        tf_debug ("event %s dropped (no peer or queue full): the reconciler will catch up",
+                  tf_schemas [event->type].name);
+        zmsg_destroy (&out);
+        return -1;
+    }
+    return 0;
+}
+
+int
+tf_net_recv_event (zsock_t *sock, bool has_topic, zmsg_t **frames_p, tf_msg_t *msg, tf_error_t *err)
+{
+    zmsg_t *frames = zmsg_recv (sock);
+    *frames_p = frames;
+    if (!frames)
+        return tf_error_set (err, TF_ERR_INTERNAL, NULL, "interrupted");
+    if (has_topic)
+        zframe_destroy (&(zframe_t *) { zmsg_pop (frames) });
+    if (zmsg_size (frames) != 2)
+        return tf_error_set (err, TF_ERR_BAD_FRAMES, NULL, "an event is two frames (got %zu)",
+                             zmsg_size (frames));
+    zframe_t *type = zmsg_first (frames);
+    zframe_t *body = zmsg_next (frames);
+    return tf_codec_decode (zframe_data (type), zframe_size (type),
+                            zframe_data (body), zframe_size (body), msg, err);
+}
+
+int
+tf_net_request (const char *endpoint, const tf_msg_t *request, int timeout_ms,
+                zmsg_t **reply_frames_p, tf_msg_t *reply, tf_error_t *err)
+{
+    *reply_frames_p = NULL;
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, endpoint, 64 * 1024 * 1024);
+    if (!dealer)
+        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "cannot connect to %s", endpoint);
+    zsock_set_sndtimeo (dealer, timeout_ms);
+    zsock_set_linger (dealer, 0);
+    zmsg_t *out = zmsg_new ();
+    zmsg_addmem (out, "", 0);
+    if (tf_codec_encode (request, out, err)) {
+        zmsg_destroy (&out);
+        zsock_destroy (&dealer);
+        return -1;
+    }
+    int rc = -1;
+    if (zmsg_send (&out, dealer)) {
+        zmsg_destroy (&out);
+        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "cannot send to %s", endpoint);
+    }
+    else {
+        zpoller_t *poller = zpoller_new (dealer, NULL);
+        if (zpoller_wait (poller, timeout_ms) == dealer) {
+            zmsg_t *in = zmsg_recv (dealer);
+            zframe_t *delimiter = in? zmsg_pop (in): NULL;
+            if (in && delimiter && zframe_size (delimiter) == 0 && zmsg_size (in) == 2) {
+                zframe_t *type = zmsg_first (in);
+                zframe_t *body = zmsg_next (in);
+                rc = tf_codec_decode (zframe_data (type), zframe_size (type),
+                                      zframe_data (body), zframe_size (body), reply, err);
+                *reply_frames_p = in;
+                in = NULL;
+            }
+            else
+                tf_error_set (err, TF_ERR_BAD_FRAMES, NULL, "malformed reply from %s", endpoint);
+            zframe_destroy (&delimiter);
+            zmsg_destroy (&in);
+        }
+        else
+            tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "no reply from %s within %d ms",
+                          endpoint, timeout_ms);
+        zpoller_destroy (&poller);
+    }
+    zsock_destroy (&dealer);
+    return rc;
+}

@@ -1,0 +1,296 @@
+#include "ticketctl.h"
+#include "tf_json.h"
+#include "tf_net.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NO_POSITIONAL TF_FIELD_COUNT
+#define END_FLAGS { NULL, 0, NULL }
+
+static const ticketctl_command_t s_commands [] = {
+    { "submit", "submit a ticket; prints its number", TF_MSG_SUBMIT, TICKETCTL_INTAKE,
+      NO_POSITIONAL, NULL, {
+        { "--channel", TF_F_SUBMIT_CHANNEL, "app, web, wechat, weibo, douyin, taobao, jd, email, phone, chat, monitor, internal" },
+        { "--customer", TF_F_CUSTOMER_ID, "customer id (required)" },
+        { "--body", TF_F_SUBMIT_BODY, "the problem in the customer's words (required)" },
+        { "--subject", TF_F_SUBMIT_SUBJECT, "short title" },
+        { "--external-id", TF_F_SUBMIT_EXTERNAL_ID, "the channel's message id (makes repeats idempotent)" },
+        { "--source", TF_F_SUBMIT_SOURCE, "customer, monitor or internal" },
+        { "--customer-type", TF_F_CUSTOMER_TYPE, "new or returning" },
+        { "--customer-name", TF_F_CUSTOMER_NAME, "name" },
+        { "--customer-phone", TF_F_CUSTOMER_PHONE, "phone" },
+        { "--customer-email", TF_F_CUSTOMER_EMAIL, "e-mail" },
+        { "--order-no", TF_F_SUBMIT_ORDER_NO, "order number" },
+        { "--product", TF_F_SUBMIT_PRODUCT, "product or model" },
+        { "--wants", TF_F_SUBMIT_WANTS, "refund, return, exchange, compensation, apology, repair, information, other" },
+        { "--expected-at", TF_F_SUBMIT_EXPECTED_AT, "RFC 3339 time the customer expects an answer" },
+        { "--error-text", TF_F_SUBMIT_ERROR_TEXT, "error shown (technical faults)" },
+        { "--steps", TF_F_SUBMIT_STEPS, "steps to reproduce" },
+        { "--alert-type", TF_F_SUBMIT_ALERT_TYPE, "monitor alert type" },
+        { "--alert-scope", TF_F_SUBMIT_ALERT_SCOPE, "monitor alert scope" },
+        END_FLAGS } },
+    { "show", "print a ticket with its history", TF_MSG_GET, TICKETCTL_INTAKE,
+      TF_F_GET_TICKET_NO, "TICKET_NO", { END_FLAGS } },
+    { "ping", "check that a service answers (--service NAME)", TF_MSG_PING, TICKETCTL_INTAKE,
+      NO_POSITIONAL, NULL, { END_FLAGS } },
+};
+static const size_t s_command_count = sizeof s_commands / sizeof s_commands [0];
+
+static const char *s_service_names [] = {
+    "intake", "classifier", "dispatcher", "sla", "notifier", "reporting"
+};
+
+static const char *s_settings [] = {
+    "intake-endpoint", "classifier-endpoint", "dispatcher-endpoint", "sla-endpoint",
+    "notifier-endpoint", "reporting-endpoint", "request-timeout-ms", NULL
+};
+
+const char *
+ticketctl_endpoint (const tf_config_t *cfg, ticketctl_service_t service)
+{
+    switch (service) {
+        case TICKETCTL_INTAKE:     return cfg->intake_endpoint;
+        case TICKETCTL_CLASSIFIER: return cfg->classifier_endpoint;
+        case TICKETCTL_DISPATCHER: return cfg->dispatcher_endpoint;
+        case TICKETCTL_SLA:        return cfg->sla_endpoint;
+        case TICKETCTL_NOTIFIER:   return cfg->notifier_endpoint;
+        case TICKETCTL_REPORTING:  return cfg->reporting_endpoint;
+    }
+    return cfg->intake_endpoint;
+}
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out, "ticketctl — talk to the ticketflow services (proto/events.md)\n\n"
+                  "Usage: ticketctl COMMAND [ARGS] [--json] [--SETTING=VALUE]\n\nCommands:\n");
+    for (size_t i = 0; i < s_command_count; i++) {
+        const ticketctl_command_t *c = &s_commands [i];
+        fprintf (out, "  %s%s%s\n      %s\n", c->name, c->positional_name? " ": "",
+                 c->positional_name? c->positional_name: "", c->summary);
+        for (const ticketctl_flag_t *f = c->flags; f->flag; f++)
+            fprintf (out, "      %-18s %s\n", f->flag, f->help);
+    }
+    fprintf (out, "\nEvery command takes --json (print the reply as JSON).\n"
+                  "Exit codes: 0 ok, 1 the service refused (its message is printed), 2 usage, 3 no answer.\n\n");
+    tf_config_print_help (s_settings, "ticketctl", "Settings:");
+}
+
+static int
+s_set_field (tf_msg_t *m, tf_field_id_t f, const char *value, const char *flag, FILE *err)
+{
+    const tf_field_def_t *def = &tf_fields [f];
+    switch (def->type) {
+        case TF_TYPE_INT: {
+            char *end;
+            long long v = strtoll (value, &end, 10);
+            if (*value == 0 || *end) {
+                fprintf (err, "error: %s needs an integer, not '%s'\n", flag, value);
+                return -1;
+            }
+            tf_msg_set_int (m, f, v);
+            return 0;
+        }
+        case TF_TYPE_BOOL:
+            if (strcasecmp (value, "yes") == 0 || strcasecmp (value, "true") == 0 || strcmp (value, "1") == 0)
+                tf_msg_set_bool (m, f, true);
+            else
+            if (strcasecmp (value, "no") == 0 || strcasecmp (value, "false") == 0 || strcmp (value, "0") == 0)
+                tf_msg_set_bool (m, f, false);
+            else {
+                fprintf (err, "error: %s needs yes or no, not '%s'\n", flag, value);
+                return -1;
+            }
+            return 0;
+        default:
+            tf_msg_set_cstr (m, f, value);
+            return 0;
+    }
+}
+
+static void
+s_print_json (FILE *out, json_t *json)
+{
+    char *text = json_dumps (json, JSON_INDENT (2) | JSON_SORT_KEYS);
+    fprintf (out, "%s\n", text? text: "null");
+    free (text);
+}
+
+static const char *
+s_str (json_t *obj, const char *key)
+{
+    const char *s = json_string_value (json_object_get (obj, key));
+    return s? s: "-";
+}
+
+static void
+s_print_ticket (FILE *out, json_t *t)
+{
+    fprintf (out, "%s  %s  %s/%s  priority %s\n", s_str (t, "ticket_no"), s_str (t, "status"),
+             s_str (t, "category"), s_str (t, "subcategory"), s_str (t, "priority"));
+    fprintf (out, "  channel     %s (%s), customer %s\n", s_str (t, "channel"), s_str (t, "source"),
+             s_str (t, "customer_id"));
+    if (json_is_string (json_object_get (t, "subject")))
+        fprintf (out, "  subject     %s\n", s_str (t, "subject"));
+    fprintf (out, "  body        %s\n", s_str (t, "body"));
+    fprintf (out, "  department  %s, assignee %s\n", s_str (t, "department"), s_str (t, "assignee"));
+    fprintf (out, "  deadlines   respond by %s, resolve by %s\n", s_str (t, "response_due_at"),
+             s_str (t, "resolve_due_at"));
+    fprintf (out, "  history\n");
+    size_t i;
+    json_t *e;
+    json_array_foreach (json_object_get (t, "history"), i, e) {
+        fprintf (out, "    %s  %-12s %s -> %s  by %s", s_str (e, "at"), s_str (e, "event"),
+                 s_str (e, "from"), s_str (e, "to"), s_str (e, "actor"));
+        if (json_is_string (json_object_get (e, "note")))
+            fprintf (out, "  \"%s\"", s_str (e, "note"));
+        fprintf (out, "\n");
+    }
+}
+
+//  Prints a successful reply: plain text for the usual ones, JSON otherwise.
+static void
+s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
+{
+    if (as_json) {
+        json_t *shown = body;
+        if (reply->type == TF_MSG_INFO)
+            shown = json_object_get (body, "ticket");
+        s_print_json (out, shown);
+        return;
+    }
+    switch (reply->type) {
+        case TF_MSG_ACCEPTED:
+            fprintf (out, "%s\n", s_str (body, "ticket_no"));
+            break;
+        case TF_MSG_INFO:
+            s_print_ticket (out, json_object_get (body, "ticket"));
+            break;
+        case TF_MSG_PONG:
+            fprintf (out, "%s %s pid %lld\n", s_str (body, "service"), s_str (body, "version"),
+                     (long long) json_integer_value (json_object_get (body, "pid")));
+            break;
+        default:
+            s_print_json (out, body);
+            break;
+    }
+}
+
+int
+ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
+{
+    tf_config_t cfg;
+    char **rest = calloc ((size_t) argc + 1, sizeof (char *));
+    int nrest = 0;
+    int rc = tf_config_load (&cfg, s_settings, argc, argv, "ticketctl", "", &nrest, rest);
+    if (rc) {
+        free (rest);
+        return rc > 0? 0: 2;
+    }
+    if (nrest == 0 || streq (rest [0], "help")) {
+        s_usage (nrest? out: err);
+        free (rest);
+        return nrest? 0: 2;
+    }
+    const ticketctl_command_t *cmd = NULL;
+    for (size_t i = 0; i < s_command_count; i++)
+        if (streq (s_commands [i].name, rest [0]))
+            cmd = &s_commands [i];
+    if (!cmd) {
+        fprintf (err, "error: unknown command '%s' (ticketctl help lists them)\n", rest [0]);
+        free (rest);
+        return 2;
+    }
+    tf_msg_t request;
+    tf_msg_init (&request, cmd->request);
+    ticketctl_service_t service = cmd->service;
+    bool as_json = false, have_positional = false;
+    rc = 0;
+    for (int i = 1; i < nrest && rc == 0; i++) {
+        const char *arg = rest [i];
+        if (streq (arg, "--json")) {
+            as_json = true;
+            continue;
+        }
+        if (strncmp (arg, "--", 2) == 0) {
+            const char *eq = strchr (arg, '=');
+            size_t len = eq? (size_t) (eq - arg): strlen (arg);
+            const char *value = eq? eq + 1: (i + 1 < nrest? rest [++i]: NULL);
+            if (!value) {
+                fprintf (err, "error: %.*s needs a value\n", (int) len, arg);
+                rc = 2;
+                break;
+            }
+            if (cmd->request == TF_MSG_PING && len == 9 && strncmp (arg, "--service", 9) == 0) {
+                size_t k = 0;
+                while (k < 6 && !streq (s_service_names [k], value))
+                    k++;
+                if (k == 6) {
+                    fprintf (err, "error: unknown service '%s'\n", value);
+                    rc = 2;
+                }
+                service = (ticketctl_service_t) k;
+                continue;
+            }
+            const ticketctl_flag_t *flag = NULL;
+            for (const ticketctl_flag_t *f = cmd->flags; f->flag; f++)
+                if (strlen (f->flag) == len && strncmp (f->flag, arg, len) == 0)
+                    flag = f;
+            if (!flag) {
+                fprintf (err, "error: %s does not take %.*s (ticketctl help)\n", cmd->name, (int) len, arg);
+                rc = 2;
+            }
+            else
+            if (s_set_field (&request, flag->field, value, flag->flag, err))
+                rc = 2;
+            continue;
+        }
+        if (cmd->positional != NO_POSITIONAL && !have_positional) {
+            have_positional = true;
+            if (s_set_field (&request, cmd->positional, arg, cmd->positional_name, err))
+                rc = 2;
+            continue;
+        }
+        fprintf (err, "error: unexpected argument '%s'\n", arg);
+        rc = 2;
+    }
+    free (rest);
+    if (rc == 0 && cmd->positional != NO_POSITIONAL && !have_positional) {
+        fprintf (err, "error: %s needs %s\n", cmd->name, cmd->positional_name);
+        rc = 2;
+    }
+    if (rc) {
+        tf_msg_clear (&request);
+        return rc;
+    }
+    zmsg_t *frames = NULL;
+    tf_msg_t reply;
+    tf_error_t error;
+    const char *endpoint = ticketctl_endpoint (&cfg, service);
+    if (tf_net_request (endpoint, &request, cfg.request_timeout_ms, &frames, &reply, &error)) {
+        //  a request we could not even encode is a usage error
+        bool local = streq (error.code, TF_ERR_MISSING_FIELD) || streq (error.code, TF_ERR_TOO_LONG)
+                  || streq (error.code, TF_ERR_BAD_VALUE) || streq (error.code, TF_ERR_BAD_UTF8);
+        fprintf (err, "error: %s: %s\n", error.code, error.message);
+        tf_msg_clear (&request);
+        zmsg_destroy (&frames);
+        return local && !frames? 2: 3;
+    }
+    tf_msg_clear (&request);
+    zframe_t *body = zmsg_last (frames);
+    json_t *json = tf_json_from_body (zframe_data (body), zframe_size (body));
+    if (reply.type == TF_MSG_ERROR) {
+        if (as_json)
+            s_print_json (out, json);
+        fprintf (err, "error: %s: %s%s%s\n", s_str (json, "code"), s_str (json, "message"),
+                 json_object_get (json, "field")? " — field ": "",
+                 json_object_get (json, "field")? s_str (json, "field"): "");
+        rc = 1;
+    }
+    else
+        s_print_reply (out, &reply, json, as_json);
+    json_decref (json);
+    zmsg_destroy (&frames);
+    return rc;
+}
