@@ -62,6 +62,22 @@ const tf_option_t tf_options [] = {
              "reporting HTTP port (0: any free port)"),
     INT_OPT ("request-timeout-ms", "5000", 10, 600000, request_timeout_ms,
              "how long a client waits for a reply"),
+    STR_OPT ("taxonomy-file", NULL, "", taxonomy_file,
+             "taxonomy JSON loaded into the database (empty: $TICKETFLOW_HOME/deploy/taxonomy/taxonomy.json)"),
+    STR_OPT ("classifier-model", NULL, "", classifier_model,
+             "trained model file (empty: $TICKETFLOW_HOME/var/models/default.model)"),
+    INT_OPT ("classifier-min-confidence", "50", 0, 100, classifier_min_confidence,
+             "below this confidence (percent) a ticket goes to triage for a person"),
+    INT_OPT ("sla-window-seconds", "300", 5, 86400, sla_window_seconds,
+             "how far ahead the sla service loads due timers into memory"),
+    STR_OPT ("notifier-file", NULL, "", notifier_file,
+             "file sink: every outbound message appended as a JSON line (empty: $TICKETFLOW_HOME/var/notifications.jsonl)"),
+    STR_OPT ("notifier-webhook-url", NULL, "", notifier_webhook_url,
+             "webhook sink: outbound messages POSTed here as JSON (empty: off)"),
+    INT_OPT ("notifier-max-attempts", "8", 1, 100, notifier_max_attempts,
+             "deliveries tried before a message is marked dead"),
+    INT_OPT ("notifier-retry-seconds", "2", 1, 3600, notifier_retry_seconds,
+             "first retry delay; doubles after each failed attempt"),
 };
 const size_t tf_option_count = sizeof tf_options / sizeof tf_options [0];
 

@@ -37,6 +37,14 @@ typedef struct {
     const char *reporting_endpoint;
     int reporting_http_port;
     int request_timeout_ms;
+    const char *taxonomy_file;
+    const char *classifier_model;
+    int classifier_min_confidence;
+    int sla_window_seconds;
+    const char *notifier_file;
+    const char *notifier_webhook_url;
+    int notifier_max_attempts;
+    int notifier_retry_seconds;
 } tf_config_t;
 
 typedef enum { TF_OPT_STR, TF_OPT_INT } tf_opt_type_t;

@@ -109,6 +109,12 @@ tf_db_conn (tf_db_t *self)
 int
 tf_db_prepare (tf_db_t *self, const char *name, const char *sql, int nparams)
 {
+    //  modules sharing a connection may each register what they use
+    for (size_t i = 0; i < self->nstatements; i++)
+        if (streq (self->statements [i].name, name)) {
+            assert (streq (self->statements [i].sql, sql));
+            return 0;
+        }
     self->statements = realloc (self->statements, (self->nstatements + 1) * sizeof (statement_t));
     assert (self->statements);
     statement_t *st = &self->statements [self->nstatements++];

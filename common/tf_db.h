@@ -18,7 +18,7 @@ void tf_db_destroy (tf_db_t **self_p);
 PGconn *tf_db_conn (tf_db_t *self);
 
 //  Registers and prepares a statement; it is prepared again after every
-//  reconnect. Returns 0 or -1 (logged).
+//  reconnect. Registering a name again is a no-op. Returns 0 or -1 (logged).
 int tf_db_prepare (tf_db_t *self, const char *name, const char *sql, int nparams);
 
 //  Makes sure the connection is up (reconnecting with back-off, at most

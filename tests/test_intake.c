@@ -391,3 +391,44 @@ Test (intake, python_client_from_the_spec)
     zstr_free (&endpoint);
     zactor_destroy (&actor);
 }
+
+Test (intake, feedback_only_on_resolved_tickets)
+{
+    tf_db_t *db = tf_test_db ();
+    intake_t *intake = intake_new (db);
+    char ext [96];
+    snprintf (ext, sizeof ext, "feedback-%s", tf_test_unique ());
+    tf_msg_t m;
+    s_submit_msg (&m, "app", ext, "refund please");
+    const tf_msg_t *batch [] = { &m };
+    intake_result_t r;
+    cr_assert_eq (intake_submit (intake, batch, 1, &r), 0);
+    tf_msg_clear (&m);
+
+    tf_msg_t fb;
+    tf_msg_init (&fb, TF_MSG_FEEDBACK);
+    tf_msg_set_cstr (&fb, TF_F_FEEDBACK_TICKET_NO, r.ticket_no);
+    tf_msg_set_bool (&fb, TF_F_FEEDBACK_SOLVED, false);
+    tf_msg_set_int (&fb, TF_F_FEEDBACK_CSAT, 2);
+    tf_msg_set_cstr (&fb, TF_F_FEEDBACK_COMMENT, "still broken, call 13812345678");
+    tf_error_t err;
+    int64_t ticket_id;
+    cr_assert_eq (intake_feedback (intake, &fb, &ticket_id, &err), -1);
+    cr_assert_str_eq (err.code, TF_ERR_ILLEGAL_TRANSITION);
+    cr_assert (strstr (err.message, "is received"), "%s", err.message);
+
+    tf_test_scalar (db, "UPDATE tickets SET status = 'resolved' WHERE id = %lld RETURNING 1", (long long) r.ticket_id);
+    int64_t fid = intake_feedback (intake, &fb, &ticket_id, &err);
+    cr_assert_gt (fid, 0, "%s", err.message);
+    cr_assert_eq (ticket_id, r.ticket_id);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM feedback WHERE id = %lld AND NOT solved AND csat = 2"
+                                      " AND comment LIKE '%%138****5678%%' AND processed_at IS NULL", (long long) fid), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                      " AND kind = 'feedback_received'", (long long) r.ticket_id), 1);
+    tf_msg_set_cstr (&fb, TF_F_FEEDBACK_TICKET_NO, "CS209901010001");
+    cr_assert_eq (intake_feedback (intake, &fb, &ticket_id, &err), -1);
+    cr_assert_str_eq (err.code, TF_ERR_NOT_FOUND);
+    tf_msg_clear (&fb);
+    intake_destroy (&intake);
+    tf_db_destroy (&db);
+}

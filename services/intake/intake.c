@@ -1,6 +1,7 @@
 #include "intake.h"
 #include "tf_log.h"
 #include "tf_mask.h"
+#include "tf_ticket.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,15 @@ static const char *SQL_TICKET_JSON =
     "              FROM ticket_events e WHERE e.ticket_id = t.id)"
     ")::text FROM tickets t WHERE t.ticket_no = $1";
 
+static const char *SQL_FEEDBACK =
+    "WITH t AS (SELECT id FROM tickets WHERE id = $1 AND status = 'resolved' FOR UPDATE),"
+    " f AS (INSERT INTO feedback (ticket_id, solved, csat, comment)"
+    "       SELECT id, $2::boolean, $3::smallint, $4 FROM t RETURNING id, ticket_id),"
+    " e AS (INSERT INTO ticket_events (ticket_id, kind, actor, note, data)"
+    "       SELECT ticket_id, 'feedback_received', 'customer', $4,"
+    "              jsonb_build_object ('solved', $2::boolean, 'csat', $3::int, 'feedback_id', id) FROM f)"
+    "SELECT id FROM f";
+
 intake_t *
 intake_new (tf_db_t *db)
 {
@@ -73,7 +83,9 @@ intake_new (tf_db_t *db)
     if (tf_db_prepare (db, "intake_find", SQL_FIND, 2)
     ||  tf_db_prepare (db, "intake_serials", SQL_SERIALS, 1)
     ||  tf_db_prepare (db, "intake_insert", SQL_INSERT, 20)
-    ||  tf_db_prepare (db, "intake_ticket_json", SQL_TICKET_JSON, 1))
+    ||  tf_db_prepare (db, "intake_ticket_json", SQL_TICKET_JSON, 1)
+    ||  tf_db_prepare (db, "intake_feedback", SQL_FEEDBACK, 4)
+    ||  tf_ticket_prepare (db))
         intake_destroy (&self);
     return self;
 }
@@ -336,4 +348,42 @@ intake_ticket_json (intake_t *self, const char *ticket_no, size_t len, tf_error_
         json = strdup (PQgetvalue (res, 0, 0));
     PQclear (res);
     return json;
+}
+
+int64_t
+intake_feedback (intake_t *self, const tf_msg_t *request, int64_t *ticket_id, tf_error_t *err)
+{
+    const tf_value_t *no = &request->v [TF_F_FEEDBACK_TICKET_NO];
+    char status [32];
+    if (tf_ticket_find (self->db, no->str, no->len, ticket_id, status, sizeof status, err))
+        return -1;
+    if (strcmp (status, "resolved") != 0) {
+        tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",
+                      "ticket %.*s is %s; feedback is taken on resolved tickets",
+                      (int) no->len, no->str, status);
+        return -1;
+    }
+    char id [24], csat [8];
+    snprintf (id, sizeof id, "%lld", (long long) *ticket_id);
+    bool has_csat = tf_msg_has (request, TF_F_FEEDBACK_CSAT);
+    snprintf (csat, sizeof csat, "%d", (int) tf_msg_int (request, TF_F_FEEDBACK_CSAT));
+    char *comment = NULL;
+    if (tf_msg_has (request, TF_F_FEEDBACK_COMMENT))
+        comment = tf_mask_text (request->v [TF_F_FEEDBACK_COMMENT].str,
+                                request->v [TF_F_FEEDBACK_COMMENT].len, NULL);
+    const char *params [] = { id, tf_msg_bool (request, TF_F_FEEDBACK_SOLVED)? "true": "false",
+                              has_csat? csat: NULL, comment };
+    PGresult *res = tf_db_run (self->db, "intake_feedback", 4, params);
+    int64_t feedback_id = -1;
+    if (!tf_db_ok (self->db, res, "store feedback"))
+        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+    else
+    if (PQntuples (res) == 0)      //  it changed status meanwhile
+        tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",
+                      "ticket %.*s is no longer resolved", (int) no->len, no->str);
+    else
+        feedback_id = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    free (comment);
+    return feedback_id;
 }

@@ -32,6 +32,11 @@ int intake_submit (intake_t *self, const tf_msg_t *const *requests, size_t n, in
 //  err (`not_found`, `unavailable`).
 char *intake_ticket_json (intake_t *self, const char *ticket_no, size_t len, tf_error_t *err);
 
+//  Records the customer's feedback on a resolved ticket (comment masked)
+//  with a history note. Returns the feedback id and fills *ticket_id, or
+//  -1 with err: not_found, illegal_transition (not resolved), unavailable.
+int64_t intake_feedback (intake_t *self, const tf_msg_t *request, int64_t *ticket_id, tf_error_t *err);
+
 //  Formats a ticket number: CS + YYYYMMDD + serial of at least 4 digits.
 //  Returns 0, or -1 when the date or serial is out of range.
 int intake_format_ticket_no (char *out, size_t size, int year, int month, int day, long serial);

@@ -5,14 +5,15 @@
 #include "tf_json.h"
 #include "tf_log.h"
 #include "tf_net.h"
+#include "tf_ticket.h"
 
 typedef struct {
     const tf_config_t *cfg;
-    zsock_t *router, *events;
+    zsock_t *router, *events, *feedback;
     tf_db_t *db;
     intake_t *intake;
     intake_http_t *http;
-    char endpoint [256], events_endpoint [256], http_port [16], inproc [64];
+    char endpoint [256], events_endpoint [256], feedback_endpoint [256], http_port [16], inproc [64];
     tf_request_t **batch;       //  waiting ticket.submit requests
     size_t batch_size;
 } server_t;
@@ -28,6 +29,7 @@ s_server_destroy (server_t **self_p)
     tf_db_destroy (&self->db);
     zsock_destroy (&self->router);
     zsock_destroy (&self->events);
+    zsock_destroy (&self->feedback);
     free (self->batch);
     free (self);
     *self_p = NULL;
@@ -47,10 +49,12 @@ s_server_new (const tf_config_t *cfg)
     }
     self->router = tf_net_bind (ZMQ_ROUTER, cfg->intake_endpoint, cfg->max_message_bytes);
     self->events = tf_net_bind (ZMQ_PUSH, cfg->intake_events_endpoint, cfg->max_message_bytes);
-    if (!self->router || !self->events)
+    self->feedback = tf_net_bind (ZMQ_PUSH, cfg->intake_feedback_endpoint, cfg->max_message_bytes);
+    if (!self->router || !self->events || !self->feedback)
         goto failed;
     snprintf (self->endpoint, sizeof self->endpoint, "%s", zsock_endpoint (self->router));
     snprintf (self->events_endpoint, sizeof self->events_endpoint, "%s", zsock_endpoint (self->events));
+    snprintf (self->feedback_endpoint, sizeof self->feedback_endpoint, "%s", zsock_endpoint (self->feedback));
     //  the HTTP gateway talks to the same ROUTER over inproc
     snprintf (self->inproc, sizeof self->inproc, "inproc://intake-%p", (void *) self);
     if (zsock_bind (self->router, "%s", self->inproc) < 0)
@@ -105,6 +109,28 @@ s_ticket_get (server_t *self, tf_request_t *req)
     tf_request_reply (self->router, req, &reply);
     tf_msg_clear (&reply);
     msgpack_sbuffer_destroy (&sbuf);
+}
+
+static void
+s_feedback (server_t *self, tf_request_t *req)
+{
+    tf_error_t err;
+    int64_t ticket_id;
+    int64_t feedback_id = intake_feedback (self->intake, &req->msg, &ticket_id, &err);
+    if (feedback_id < 0) {
+        req->err = err;
+        s_refuse (self, req);
+        return;
+    }
+    char ticket_no [40];
+    tf_ticket_no_copy (&req->msg, TF_F_FEEDBACK_TICKET_NO, ticket_no, sizeof ticket_no);
+    tf_msg_t reply;
+    tf_msg_init (&reply, TF_MSG_FEEDBACK_RECORDED);
+    tf_msg_set_cstr (&reply, TF_F_FEEDBACK_RECORDED_TICKET_NO, ticket_no);
+    tf_msg_set_int (&reply, TF_F_FEEDBACK_RECORDED_FEEDBACK_ID, feedback_id);
+    tf_request_reply (self->router, req, &reply);
+    tf_msg_clear (&reply);
+    tf_ticket_send_event (self->feedback, TF_MSG_FEEDBACK_RECEIVED, ticket_id, ticket_no);
 }
 
 //  Commits the waiting submissions, then replies and publishes.
@@ -167,6 +193,9 @@ s_handle_request (server_t *self, tf_request_t *req)
         case TF_MSG_GET:
             s_ticket_get (self, req);
             break;
+        case TF_MSG_FEEDBACK:
+            s_feedback (self, req);
+            break;
         default:
             tf_error_set (&req->err, TF_ERR_UNKNOWN_TYPE, NULL, "intake does not handle '%s'",
                           tf_schemas [req->msg.type].name);
@@ -185,8 +214,9 @@ intake_server_actor (zsock_t *pipe, void *args)
         return;
     }
     zsock_signal (pipe, 0);
-    const char *names [] = { "ENDPOINT", "EVENTS", "HTTP-PORT", NULL };
-    const char *values [] = { self->endpoint, self->events_endpoint, self->http_port, NULL };
+    const char *names [] = { "ENDPOINT", "EVENTS", "FEEDBACK", "HTTP-PORT", NULL };
+    const char *values [] = { self->endpoint, self->events_endpoint, self->feedback_endpoint,
+                              self->http_port, NULL };
     zpoller_t *poller = zpoller_new (pipe, self->router, NULL);
     bool terminated = false;
     while (!terminated) {

@@ -3,7 +3,7 @@
     the loop that drains waiting requests into one batch per transaction.
 
     Pipe queries: ENDPOINT (request endpoint), EVENTS (ticket.received
-    endpoint), HTTP-PORT.
+    endpoint), FEEDBACK (ticket.feedback_received endpoint), HTTP-PORT.
 */
 #ifndef INTAKE_SERVER_H
 #define INTAKE_SERVER_H

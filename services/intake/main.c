@@ -8,7 +8,7 @@ main (int argc, char **argv)
 {
     static const char *settings [] = {
         "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
-        "intake-endpoint", "intake-events-endpoint", "http-address", "intake-http-port",
+        "intake-endpoint", "intake-events-endpoint", "intake-feedback-endpoint", "http-address", "intake-http-port",
         "request-timeout-ms", NULL
     };
     tf_config_t cfg;
@@ -16,7 +16,8 @@ main (int argc, char **argv)
         "ticketflow-intake — the receive stage.\n"
         "Takes ticket.submit over ZeroMQ (ROUTER) and POST /v1/tickets over HTTP,\n"
         "masks personal numbers, numbers and stores each ticket, answers only after\n"
-        "the commit, and publishes ticket.received. See proto/events.md.\n\n"
+        "the commit, and publishes ticket.received. Takes the customer's ticket.feedback\n"
+        "on resolved tickets and hands it to the notifier. See proto/events.md.\n\n"
         "Usage: ticketflow-intake [--SETTING=VALUE ...]",
         NULL, NULL);
     if (rc)

@@ -32,6 +32,53 @@ static const ticketctl_command_t s_commands [] = {
         END_FLAGS } },
     { "show", "print a ticket with its history", TF_MSG_GET, TICKETCTL_INTAKE,
       TF_F_GET_TICKET_NO, "TICKET_NO", { END_FLAGS } },
+    { "classify", "a person classifies a ticket (e.g. one in triage)", TF_MSG_CLASSIFY_TICKET,
+      TICKETCTL_CLASSIFIER, TF_F_CLASSIFY_TICKET_TICKET_NO, "TICKET_NO", {
+        { "--subcategory", TF_F_CLASSIFY_TICKET_SUBCATEGORY, "sub-category name as in the taxonomy (required)" },
+        { "--priority", TF_F_CLASSIFY_TICKET_PRIORITY, "P1, P2 or P3 (default: the sub-category's)" },
+        { "--actor", TF_F_CLASSIFY_TICKET_ACTOR, "who classified it" },
+        END_FLAGS } },
+    { "queue", "a department's open tickets, most urgent first", TF_MSG_QUEUE_LIST, TICKETCTL_DISPATCHER,
+      NO_POSITIONAL, NULL, {
+        { "--department", TF_F_QUEUE_LIST_DEPARTMENT, "department code (required)" },
+        { "--status", TF_F_QUEUE_LIST_STATUS, "only this status" },
+        { "--limit", TF_F_QUEUE_LIST_LIMIT, "at most this many (default 100)" },
+        END_FLAGS } },
+    { "accept", "an agent takes an assigned ticket", TF_MSG_ACCEPT, TICKETCTL_DISPATCHER,
+      TF_F_ACCEPT_TICKET_NO, "TICKET_NO", {
+        { "--agent", TF_F_ACCEPT_AGENT, "the agent (required)" },
+        END_FLAGS } },
+    { "transfer", "move a ticket to another department", TF_MSG_TRANSFER, TICKETCTL_DISPATCHER,
+      TF_F_TRANSFER_TICKET_NO, "TICKET_NO", {
+        { "--department", TF_F_TRANSFER_DEPARTMENT, "target department code (required)" },
+        { "--reason", TF_F_TRANSFER_REASON, "why (required)" },
+        { "--actor", TF_F_TRANSFER_ACTOR, "who" },
+        END_FLAGS } },
+    { "progress", "add a progress note (starts handling)", TF_MSG_PROGRESS, TICKETCTL_SLA,
+      TF_F_PROGRESS_TICKET_NO, "TICKET_NO", {
+        { "--note", TF_F_PROGRESS_NOTE, "what was done (required)" },
+        { "--actor", TF_F_PROGRESS_ACTOR, "who" },
+        END_FLAGS } },
+    { "hold", "put a ticket on hold", TF_MSG_HOLD, TICKETCTL_SLA, TF_F_HOLD_TICKET_NO, "TICKET_NO", {
+        { "--reason", TF_F_HOLD_REASON, "why it waits (required)" },
+        { "--until", TF_F_HOLD_UNTIL, "expected resume time, RFC 3339 (required)" },
+        { "--actor", TF_F_HOLD_ACTOR, "who" },
+        END_FLAGS } },
+    { "resume", "resume a ticket on hold", TF_MSG_RESUME, TICKETCTL_SLA, TF_F_RESUME_TICKET_NO, "TICKET_NO", {
+        { "--actor", TF_F_RESUME_ACTOR, "who" },
+        END_FLAGS } },
+    { "resolve", "resolve a ticket", TF_MSG_RESOLVE, TICKETCTL_SLA, TF_F_RESOLVE_TICKET_NO, "TICKET_NO", {
+        { "--summary", TF_F_RESOLVE_SUMMARY, "result summary (required)" },
+        { "--actor", TF_F_RESOLVE_ACTOR, "who" },
+        END_FLAGS } },
+    { "feedback", "the customer's answer to a resolved ticket", TF_MSG_FEEDBACK, TICKETCTL_INTAKE,
+      TF_F_FEEDBACK_TICKET_NO, "TICKET_NO", {
+        { "--solved", TF_F_FEEDBACK_SOLVED, "yes or no (required)" },
+        { "--csat", TF_F_FEEDBACK_CSAT, "satisfaction 1-5" },
+        { "--comment", TF_F_FEEDBACK_COMMENT, "free text" },
+        END_FLAGS } },
+    { "report", "the summary report", TF_MSG_REPORT_SUMMARY, TICKETCTL_REPORTING,
+      NO_POSITIONAL, NULL, { END_FLAGS } },
     { "ping", "check that a service answers (--service NAME)", TF_MSG_PING, TICKETCTL_INTAKE,
       NO_POSITIONAL, NULL, { END_FLAGS } },
 };
@@ -157,6 +204,9 @@ s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
         json_t *shown = body;
         if (reply->type == TF_MSG_INFO)
             shown = json_object_get (body, "ticket");
+        else
+        if (reply->type == TF_MSG_REPORT)
+            shown = json_object_get (body, "summary");
         s_print_json (out, shown);
         return;
     }
@@ -166,6 +216,27 @@ s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
             break;
         case TF_MSG_INFO:
             s_print_ticket (out, json_object_get (body, "ticket"));
+            break;
+        case TF_MSG_UPDATED:
+            fprintf (out, "%s %s\n", s_str (body, "ticket_no"), s_str (body, "status"));
+            break;
+        case TF_MSG_FEEDBACK_RECORDED:
+            fprintf (out, "%s feedback recorded (id %lld)\n", s_str (body, "ticket_no"),
+                     (long long) json_integer_value (json_object_get (body, "feedback_id")));
+            break;
+        case TF_MSG_QUEUE_ITEMS: {
+            size_t i;
+            json_t *t;
+            json_t *tickets = json_object_get (body, "tickets");
+            fprintf (out, "%s: %zu tickets\n", s_str (body, "department"), json_array_size (tickets));
+            json_array_foreach (tickets, i, t)
+                fprintf (out, "  %-16s %-3s %-11s %-10s %-20s respond by %s  %s\n", s_str (t, "ticket_no"),
+                         s_str (t, "priority"), s_str (t, "status"), s_str (t, "assignee"),
+                         s_str (t, "subcategory"), s_str (t, "response_due_at"), s_str (t, "subject"));
+            break;
+        }
+        case TF_MSG_REPORT:
+            s_print_json (out, json_object_get (body, "summary"));
             break;
         case TF_MSG_PONG:
             fprintf (out, "%s %s pid %lld\n", s_str (body, "service"), s_str (body, "version"),
