@@ -222,13 +222,23 @@ check_access() {
 }
 
 # Serialise start/stop/destroy on one cluster (lock DIR's parent directory).
-# Long-lived children must not inherit fd 9: they would keep the lock.
+# The server must not inherit fd 9: it would keep the lock (see close_fds).
 take_lock() {
     local parent
     parent=$(dirname -- "$dir")
     mkdir -p -- "$parent"
     exec 9<"$parent"
     flock -w 300 9 || die "timed out waiting for another pg.sh on $dir"
+}
+
+# Close every fd above 2 (the caller's pipes, our lock): for a child that
+# outlives this script.
+close_fds() {
+    local fd
+    for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec ${fd}>&-"; fi
+    done
 }
 
 psql_q() {
@@ -336,7 +346,7 @@ do_start() {
         rm -f -- "$DATA/postmaster.pid" "$SOCK/.s.PGSQL.$PORT" "$SOCK/.s.PGSQL.$PORT.lock"
         : >>"$LOG"
         ((EUID != 0)) || chown -- "$PG_OS_USER": "$LOG"
-        if ! as_pg "$PGBIN/pg_ctl" start -D "$DATA" -l "$LOG" -w -t 120 -s 9<&-; then
+        if ! (close_fds && as_pg "$PGBIN/pg_ctl" start -D "$DATA" -l "$LOG" -w -t 120 -s); then
             tail -n 30 -- "$LOG" >&2 || true
             die "could not start PostgreSQL (log: $dir/postgres.log)"
         fi

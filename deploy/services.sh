@@ -3,9 +3,10 @@
 #
 # Usage: deploy/services.sh start|stop|status|restart [SERVICE...]
 #
-#   start    if DATABASE_URL is unset: start the embedded cluster
-#            (deploy/pg.sh, DIR $TICKETFLOW_PG_DIR or var/pg) and point
-#            DATABASE_URL at it; run bin/ticketflow-migrate; start each
+#   start    if DATABASE_URL (and TICKETFLOW_DATABASE_URL) is unset: start
+#            the embedded cluster (deploy/pg.sh, DIR $TICKETFLOW_PG_DIR or
+#            var/pg) and point DATABASE_URL at it; run bin/ticketflow-migrate;
+#            start each
 #            service that is not running and wait (30 s in all) until
 #            `bin/ticketctl ping --service NAME` answers. Idempotent.
 #   stop     SIGTERM each running service in reverse order (SIGKILL after
@@ -75,7 +76,7 @@ else
 fi
 
 mkdir -p "$RUN_DIR" "$LOG_DIR"
-# One start/stop at a time. Long-lived children get 9<&- so as not to
+# One start/stop at a time. Children get 9<&- (or close_fds) so as not to
 # inherit (and keep) the lock.
 if [[ $cmd != status ]]; then
     exec 9<"$RUN_DIR"
@@ -98,6 +99,25 @@ svc_pid() {
 alive() { # alive NAME PID
     kill -0 "$2" 2>/dev/null &&
         [[ $(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null) == *"ticketflow-$1"* ]]
+}
+
+# Close every fd above 2 (the caller's pipes, our lock): for a child that
+# outlives this script.
+close_fds() {
+    local fd
+    for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec ${fd}>&-"; fi
+    done
+}
+
+# True once PID is gone or a zombie (exited, not yet reaped by us).
+exited() {
+    local stat
+    kill -0 "$1" 2>/dev/null || return 0
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }
+    [[ ${stat%% *} == Z ]]
 }
 
 running_line() {
@@ -143,14 +163,30 @@ launch() { # launch NAME → sets LAUNCHED_PID
     printf '=== %s services.sh: starting bin/ticketflow-%s\n' "$(date '+%F %T')" "$name" >>"$LOG_DIR/$name.log"
     # setsid: own session and process group, no controlling terminal, so a
     # closing terminal sends no SIGHUP (no nohup: SIGHUP stays usable).
-    setsid "$BIN/ticketflow-$name" </dev/null >>"$LOG_DIR/$name.log" 2>&1 9<&- &
+    (
+        close_fds
+        exec setsid "$BIN/ticketflow-$name"
+    ) </dev/null >>"$LOG_DIR/$name.log" 2>&1 &
     LAUNCHED_PID=$!
     printf '%s\n' "$LAUNCHED_PID" >"$RUN_DIR/$name.pid"
+    # Until the child has exec'd, its cmdline is still ours: wait for that,
+    # so that `alive` cannot mistake a starting service for a dead one.
+    local i
+    for ((i = 0; i < 100; i++)); do
+        alive "$name" "$LAUNCHED_PID" && return 0
+        exited "$LAUNCHED_PID" && return 0
+        sleep 0.05
+    done
 }
 
 do_start() {
     local name pid rc
     local -a pending=() pids=()
+    # The services also read TICKETFLOW_DATABASE_URL (it wins over
+    # DATABASE_URL there): either one means "a real server, no embedded one".
+    if [[ -z ${DATABASE_URL:-} && -n ${TICKETFLOW_DATABASE_URL:-} ]]; then
+        export DATABASE_URL=$TICKETFLOW_DATABASE_URL
+    fi
     if [[ -z ${DATABASE_URL:-} ]]; then use_embedded_pg; fi
     run_migrations
 
@@ -181,8 +217,13 @@ do_start() {
             [[ -n $name ]] || continue
             pid=${pids[i]}
             if ! alive "$name" "$pid"; then
-                rc=0
-                wait "$pid" 2>/dev/null || rc=$?
+                rc='?'
+                if exited "$pid"; then
+                    rc=0
+                    wait "$pid" 2>/dev/null || rc=$?
+                else # alive, but no longer ticketflow-NAME: not ours to wait on
+                    kill -KILL "$pid" 2>/dev/null || true
+                fi
                 rm -f -- "$RUN_DIR/$name.pid"
                 echo "$name: FAILED — exited (status $rc) while starting" >&2
                 show_log "$name"
