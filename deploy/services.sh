@@ -19,15 +19,16 @@
 # A service whose bin/ticketflow-NAME is not built yet is skipped.
 # Services run from the repo root with this script's whole environment
 # (TICKETFLOW_* configure them), in their own session, output appended to
-# var/log/NAME.log, pid in var/run/NAME.pid.
+# var/log/NAME.log, pid in var/run/NAME.pid (TICKETFLOW_LOG_DIR and
+# TICKETFLOW_RUN_DIR move them, so a benchmark can run beside a dev stack).
 set -euo pipefail
 set +m # no job control: a background child keeps the pid $! reports
 
 REPO=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 BIN=$REPO/bin
-RUN_DIR=var/run
-LOG_DIR=var/log
+RUN_DIR=${TICKETFLOW_RUN_DIR:-var/run}
+LOG_DIR=${TICKETFLOW_LOG_DIR:-var/log}
 EMBEDDED_PG=$RUN_DIR/embedded-pg # holds the pg.sh --dir we started
 START_TIMEOUT=30
 STOP_TIMEOUT=10

@@ -119,6 +119,7 @@ s_usage (FILE *out)
         for (const ticketctl_flag_t *f = c->flags; f->flag; f++)
             fprintf (out, "      %-18s %s\n", f->flag, f->help);
     }
+    fprintf (out, "  feed FILE.json\n      submit every ticket of a JSON array (objects with the ticket.submit fields)\n");
     fprintf (out, "\nEvery command takes --json (print the reply as JSON).\n"
                   "Exit codes: 0 ok, 1 the service refused (its message is printed), 2 usage, 3 no answer.\n\n");
     tf_config_print_help (s_settings, "ticketctl", "Settings:");
@@ -248,6 +249,57 @@ s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
     }
 }
 
+//  feed FILE: submits every object of a JSON array as a ticket.submit, with
+//  the same checks a client's request meets. Prints one line per ticket.
+static int
+s_feed (const tf_config_t *cfg, const char *path, FILE *out, FILE *err)
+{
+    json_error_t jerr;
+    json_t *list = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_array (list)) {
+        fprintf (err, "error: %s: %s\n", path, list? "must hold a JSON array of tickets": jerr.text);
+        json_decref (list);
+        return 2;
+    }
+    int failed = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach (list, i, item) {
+        msgpack_sbuffer sbuf;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        tf_msg_t request, reply;
+        tf_error_t error;
+        zmsg_t *frames = NULL;
+        reply.type = TF_MSG_NONE;
+        if (tf_json_pack (&pk, item)
+        ||  tf_codec_decode_body (TF_MSG_SUBMIT, (const uint8_t *) sbuf.data, sbuf.size, &request, &error)) {
+            fprintf (err, "error: ticket %zu: %s\n", i + 1, error.message);
+            failed++;
+        }
+        else
+        if (tf_net_request (cfg->intake_endpoint, &request, cfg->request_timeout_ms, &frames, &reply, &error)
+        ||  reply.type != TF_MSG_ACCEPTED) {
+            const tf_value_t *why = &reply.v [TF_F_ERROR_MESSAGE];
+            if (reply.type == TF_MSG_ERROR)
+                fprintf (err, "error: ticket %zu: %.*s\n", i + 1, (int) why->len, why->str);
+            else
+                fprintf (err, "error: ticket %zu: %s\n", i + 1, error.message);
+            failed++;
+        }
+        else
+            fprintf (out, "%.*s  %s\n", (int) reply.v [TF_F_ACCEPTED_TICKET_NO].len,
+                     reply.v [TF_F_ACCEPTED_TICKET_NO].str,
+                     json_string_value (json_object_get (item, "subject"))
+                     ? json_string_value (json_object_get (item, "subject")): "");
+        zmsg_destroy (&frames);
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+    json_decref (list);
+    return failed? 1: 0;
+}
+
 int
 ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
 {
@@ -263,6 +315,15 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
         s_usage (nrest? out: err);
         free (rest);
         return nrest? 0: 2;
+    }
+    if (streq (rest [0], "feed")) {
+        int code = 2;
+        if (nrest == 2)
+            code = s_feed (&cfg, rest [1], out, err);
+        else
+            fprintf (err, "error: usage: ticketctl feed FILE.json\n");
+        free (rest);
+        return code;
     }
     const ticketctl_command_t *cmd = NULL;
     for (size_t i = 0; i < s_command_count; i++)

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# deploy/run.sh — `make run`: the whole system on this machine, for a newcomer.
+# Starts PostgreSQL (embedded unless DATABASE_URL is set) and all six
+# services, feeds the demo tickets (deploy/demo/tickets.json), drives a few
+# of them through the whole flow — accept, progress, hold and resume,
+# resolve, the customer's feedback, a reopen — prints where to look, and
+# stops everything on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ctl=bin/ticketctl
+
+stop_all () {
+    echo
+    echo "stopping..."
+    deploy/services.sh stop || true
+    exit 0
+}
+trap stop_all INT TERM
+
+deploy/services.sh start
+if [ -z "${DATABASE_URL:-}" ]; then
+    DATABASE_URL="$(deploy/pg.sh url --dir "${TICKETFLOW_PG_DIR:-var/pg}")"
+fi
+sql () { psql -Atq "$DATABASE_URL" -c "$1"; }
+
+echo
+echo "== feeding $(grep -c '"channel"' deploy/demo/tickets.json) demo tickets (deploy/demo/tickets.json)"
+$ctl feed deploy/demo/tickets.json || true
+
+echo
+echo "== waiting for classification and routing"
+for _ in $(seq 1 30); do
+    left=$(sql "SELECT count(*) FROM tickets WHERE status IN ('received', 'classified')")
+    [ "$left" -eq 0 ] && break
+    sleep 1
+done
+sql "SELECT status, count(*) FROM tickets GROUP BY 1 ORDER BY 2 DESC" | sed 's/|/: /; s/^/  /'
+
+ticket () { sql "SELECT ticket_no FROM tickets WHERE status = '$1' ORDER BY id LIMIT 1 OFFSET ${2:-0}"; }
+step () { echo "  \$ ticketctl $*"; $ctl "$@" | sed 's/^/    /'; }
+wait_for () {   # ticket status
+    for _ in $(seq 1 50); do
+        [ "$(sql "SELECT status FROM tickets WHERE ticket_no = '$1'")" = "$2" ] && return 0
+        sleep 0.2
+    done
+}
+
+echo
+echo "== driving three tickets through the flow"
+a=$(ticket assigned 0); b=$(ticket assigned 1); c=$(ticket assigned 2)
+if [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ]; then
+    step accept "$a" --agent 王芳
+    step progress "$a" --note "已联系物流公司核实，包裹在中转站"
+    step resolve "$a" --summary "包裹已重新派送，预计明天送达"
+    wait_for "$a" resolved
+    step feedback "$a" --solved yes --csat 5 --comment "谢谢，很快"
+    wait_for "$a" closed
+
+    step accept "$b" --agent 李强
+    step hold "$b" --reason "等待仓库盘点结果" --until "$(date -d '+2 hours' --iso-8601=seconds)"
+    step resume "$b"
+    step resolve "$b" --summary "已补发缺少的配件"
+    wait_for "$b" resolved
+    step feedback "$b" --solved no --csat 2 --comment "配件还是不对"
+    wait_for "$b" assigned
+    step accept "$b" --agent 李强
+    step resolve "$b" --summary "已换发正确型号的配件并电话确认"
+    wait_for "$b" resolved
+    step feedback "$b" --solved yes --csat 4
+    wait_for "$b" closed
+
+    step accept "$c" --agent 张敏
+    step progress "$c" --note "正在排查"
+fi
+triage=$(ticket triage 0)
+if [ -n "$triage" ]; then
+    echo "  (a ticket the classifier was unsure of waits in triage for a person:)"
+    step classify "$triage" --subcategory 功能操作 --actor 组长
+fi
+
+echo
+echo "== a ticket with its history"
+[ -n "$b" ] && $ctl show "$b"
+echo
+echo "== the summary report"
+$ctl report --json | head -40
+
+cat <<EOF
+
+ticketflow is running. Try:
+  bin/ticketctl submit --channel app --customer C1 --body "订单还没发货"
+  bin/ticketctl queue --department logistics
+  bin/ticketctl show <ticket_no>
+  curl -s -XPOST localhost:8080/v1/tickets -d '{"channel":"web","customer":{"id":"c9"},"body":"退款什么时候到账"}'
+  curl -s localhost:8090/v1/report/summary
+Logs: var/log/*.log   Outbound messages: var/notifications.jsonl   Database: psql "$DATABASE_URL"
+Press Ctrl-C to stop everything.
+EOF
+while true; do sleep 3600 & wait $!; done
