@@ -1,0 +1,1058 @@
+#include "classifier.h"
+#include "tf_log.h"
+#include "tf_ticket.h"
+#include <assert.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Limits on what a taxonomy or lexicon may declare (they are data files)
+#define KEYWORD_MAX_BYTES   128
+#define KEYWORDS_MAX        4096
+#define THIRD_LEVELS_MAX    64
+#define REASONS_MAX         64
+
+//  How fast confidence grows with the best score: 1 - exp (-score / K).
+//  With K = 2 one long keyword alone gives about 0.7, a tie gives 0.
+#define STRENGTH_K          2.0
+//  Monitor alerts lean to the technical sub-categories
+#define MONITOR_TECH_BOOST  1.5
+
+typedef struct {
+    char *text;                 //  normalised (lower case, half-width)
+    size_t len;
+    double weight;
+    bool word_start, word_end;  //  begins / ends with an ASCII letter or digit
+} keyword_t;
+
+typedef struct {
+    keyword_t *items;
+    size_t count;
+} keywords_t;
+
+typedef struct {
+    char *name;
+    keywords_t kw;
+} third_t;
+
+typedef struct {
+    char *category, *category_code, *subcategory;
+    char priority [3];
+    keywords_t kw;
+    third_t *thirds;
+    size_t third_count;
+} sub_t;
+
+typedef struct {
+    char *code;
+    char priority [3];
+    keywords_t terms;
+} reason_t;
+
+struct classifier_t {
+    tf_db_t *db;
+    double min_confidence;
+    sub_t *subs;
+    size_t sub_count;
+    reason_t *reasons;
+    size_t reason_count;
+    classifier_model_fn *model_fn;
+    void *model;
+};
+
+//  --------------------------------------------------------------------------
+//  Text normalisation: ASCII lower case, full-width ASCII (ＡＢＣ１２３) to
+//  ASCII, the ideographic space and control bytes to ' '. Never longer than
+//  the input. Invalid UTF-8 is copied as it is: matching is byte-wise.
+
+static char *
+s_normalise (const char *text, size_t len, size_t *out_len)
+{
+    char *out = malloc (len + 1);
+    assert (out);
+    size_t o = 0;
+    const unsigned char *s = (const unsigned char *) text;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s [i];
+        if (c == 0xEF && i + 2 < len && (s [i + 1] == 0xBC || s [i + 1] == 0xBD)
+        &&  (s [i + 2] & 0xC0) == 0x80) {
+            unsigned cp = 0xF000u | ((unsigned) (s [i + 1] & 0x3F) << 6) | (s [i + 2] & 0x3F);
+            if (cp >= 0xFF01 && cp <= 0xFF5E) {
+                char a = (char) (cp - 0xFEE0);
+                out [o++] = (a >= 'A' && a <= 'Z')? (char) (a - 'A' + 'a'): a;
+                i += 2;
+                continue;
+            }
+        }
+        if (c == 0xE3 && i + 2 < len && s [i + 1] == 0x80 && s [i + 2] == 0x80) {
+            out [o++] = ' ';
+            i += 2;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7F)
+            out [o++] = ' ';
+        else
+        if (c >= 'A' && c <= 'Z')
+            out [o++] = (char) (c - 'A' + 'a');
+        else
+            out [o++] = (char) c;
+    }
+    out [o] = 0;
+    if (out_len)
+        *out_len = o;
+    return out;
+}
+
+static bool
+s_alnum (unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+//  Weight of a keyword: a CJK character counts 1, an ASCII character 1/2;
+//  1 for the shortest, +0.5 per unit up to 6 units (3.5).
+static double
+s_weight (const char *kw, size_t len)
+{
+    double units = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) kw [i];
+        if (c < 0x80)
+            units += c == ' '? 0: 0.5;
+        else
+        if ((c & 0xC0) != 0x80)
+            units += 1;         //  lead byte of a multi-byte character
+    }
+    if (units < 1)
+        units = 1;
+    if (units > 6)
+        units = 6;
+    return 1.0 + 0.5 * (units - 1);
+}
+
+static void
+s_keywords_free (keywords_t *k)
+{
+    for (size_t i = 0; i < k->count; i++)
+        free (k->items [i].text);
+    free (k->items);
+    k->items = NULL;
+    k->count = 0;
+}
+
+//  Adds a keyword (normalised, trimmed; empty, too long or repeated ones are skipped)
+static void
+s_keywords_add (keywords_t *k, const char *word, size_t len)
+{
+    if (!word || len == 0 || len > KEYWORD_MAX_BYTES || k->count >= KEYWORDS_MAX)
+        return;
+    size_t n;
+    char *text = s_normalise (word, len, &n);
+    size_t start = 0;
+    while (start < n && text [start] == ' ')
+        start++;
+    while (n > start && text [n - 1] == ' ')
+        n--;
+    if (n == start) {
+        free (text);
+        return;
+    }
+    memmove (text, text + start, n - start);
+    n -= start;
+    text [n] = 0;
+    for (size_t i = 0; i < k->count; i++)
+        if (k->items [i].len == n && memcmp (k->items [i].text, text, n) == 0) {
+            free (text);
+            return;
+        }
+    k->items = realloc (k->items, (k->count + 1) * sizeof (keyword_t));
+    assert (k->items);
+    keyword_t *kw = &k->items [k->count++];
+    kw->text = text;
+    kw->len = n;
+    kw->weight = s_weight (text, n);
+    kw->word_start = s_alnum ((unsigned char) text [0]);
+    kw->word_end = s_alnum ((unsigned char) text [n - 1]);
+}
+
+//  Adds the strings of a JSON array; returns how many entries were strings
+static size_t
+s_keywords_add_json (keywords_t *k, const json_t *array)
+{
+    size_t index, added = 0;
+    const json_t *value;
+    if (!json_is_array (array))
+        return 0;
+    json_array_foreach (array, index, value)
+        if (json_is_string (value)) {
+            s_keywords_add (k, json_string_value (value), json_string_length (value));
+            added++;
+        }
+    return added;
+}
+
+//  Negations right before a term ("没有受伤": not injured)
+static const char *const s_negators [] = { "没有", "没", "不", "未", "无", "并非", NULL };
+
+static bool
+s_negated (const char *text, size_t at)
+{
+    for (size_t i = 0; s_negators [i]; i++) {
+        size_t n = strlen (s_negators [i]);
+        if (at >= n && memcmp (text + at - n, s_negators [i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+//  True when kw occurs in text[0..len) as a whole ASCII word where it begins
+//  or ends with a letter or digit (a trailing plural "s" is allowed), and,
+//  with check_negation, not right after a negation.
+static bool
+s_found (const char *text, size_t len, const keyword_t *kw, bool check_negation)
+{
+    const char *p = text;
+    const char *end = text + len;
+    while (p < end) {
+        const char *hit = memmem (p, (size_t) (end - p), kw->text, kw->len);
+        if (!hit)
+            return false;
+        size_t at = (size_t) (hit - text);
+        size_t after = at + kw->len;
+        bool ok = true;
+        if (kw->word_start && at > 0 && s_alnum ((unsigned char) text [at - 1]))
+            ok = false;
+        if (ok && kw->word_end && after < len && s_alnum ((unsigned char) text [after])) {
+            ok = text [after] == 's' && (after + 1 == len || !s_alnum ((unsigned char) text [after + 1]));
+        }
+        if (ok && check_negation && s_negated (text, at))
+            ok = false;
+        if (ok)
+            return true;
+        p = hit + 1;
+    }
+    return false;
+}
+
+//  Score of one keyword list on a text: the sum of the weights of the
+//  distinct keywords found, leaving out a keyword found only as part of a
+//  longer one that was found too ("在哪" inside "在哪里"). Hits are reported
+//  into hits[0..*nhits) up to cap.
+static double
+s_score (const keywords_t *k, const char *text, size_t len, const char **hits,
+         size_t *nhits, size_t cap)
+{
+    //  small lists: a fixed buffer of found indexes
+    size_t found_cap = k->count;
+    size_t *found = found_cap? malloc (found_cap * sizeof (size_t)): NULL;
+    size_t nfound = 0;
+    for (size_t i = 0; i < k->count; i++)
+        if (s_found (text, len, &k->items [i], false))
+            found [nfound++] = i;
+    double score = 0;
+    size_t reported = 0;
+    for (size_t a = 0; a < nfound; a++) {
+        const keyword_t *kw = &k->items [found [a]];
+        bool inside = false;
+        for (size_t b = 0; b < nfound && !inside; b++) {
+            const keyword_t *other = &k->items [found [b]];
+            inside = b != a && other->len > kw->len && memmem (other->text, other->len, kw->text, kw->len);
+        }
+        if (inside)
+            continue;
+        score += kw->weight;
+        if (hits && reported < cap)
+            hits [reported++] = kw->text;
+    }
+    if (nhits)
+        *nhits = reported;
+    free (found);
+    return score;
+}
+
+//  --------------------------------------------------------------------------
+//  Construction
+
+//  The reasons used until a lexicon file is loaded: the core of each list.
+typedef struct {
+    const char *code, *priority;
+    const char *terms [24];
+} builtin_reason_t;
+
+static const builtin_reason_t s_builtin_reasons [] = {
+    { "personal_safety", "P1", { "食物中毒", "中毒", "拉肚子", "腹泻", "呕吐", "过敏", "受伤", "烫伤",
+                                 "烧伤", "触电", "漏电", "起火", "火灾", "冒烟", "爆炸", "自燃", "住院",
+                                 "急诊", "变质", "发霉", "异物", "food poisoning", "injured", NULL } },
+    { "money_taken", "P1", { "扣了两次", "重复扣款", "多扣", "被扣", "扣了钱", "钱被扣", "已扣款",
+                             "扣款成功", "扣费", "盗刷", "被转走", "钱没了", "余额没了", "charged twice",
+                             "unauthorized charge", "deducted", NULL } },
+    { "account_stolen", "P1", { "被盗", "盗号", "被黑", "被人登录", "陌生登录", "异地登录", "异常登录",
+                                "陌生设备", "不是我买的", "不是我操作", "密码被改", "手机号被改",
+                                "hacked", "compromised", "someone logged", NULL } },
+    { "public_threat", "P1", { "曝光", "找媒体", "媒体曝光", "记者", "电视台", "12315", "消协",
+                               "消费者协会", "市场监管", "工商局", "律师", "起诉", "法院", "报警",
+                               "黑猫投诉", "lawyer", "lawsuit", "the media", "journalist", NULL } },
+    { "batch_complaint", "P1", { "整批", "一批货", "这批", "同一批", "同批次", "整箱都", "很多人都",
+                                 "不止我一个", "whole batch", "many customers", NULL } },
+    { "wide_scope_alert", "P1", { "全站", "所有用户", "全部用户", "大量用户", "大面积", "宕机",
+                                  "服务不可用", "全部失败", "全平台", "所有订单", "系统崩了",
+                                  "system down", "outage", "all users", "is down", NULL } },
+    { "refund_failed", "P2", { "退款失败", "退款没到", "退款未到账", "没收到退款", "还没退", "不退款",
+                               "refund failed", "no refund", NULL } },
+};
+
+static void
+s_reasons_free (classifier_t *self)
+{
+    for (size_t i = 0; i < self->reason_count; i++) {
+        free (self->reasons [i].code);
+        s_keywords_free (&self->reasons [i].terms);
+    }
+    free (self->reasons);
+    self->reasons = NULL;
+    self->reason_count = 0;
+}
+
+static void
+s_subs_free (sub_t *subs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        sub_t *s = &subs [i];
+        free (s->category);
+        free (s->category_code);
+        free (s->subcategory);
+        s_keywords_free (&s->kw);
+        for (size_t t = 0; t < s->third_count; t++) {
+            free (s->thirds [t].name);
+            s_keywords_free (&s->thirds [t].kw);
+        }
+        free (s->thirds);
+    }
+    free (subs);
+}
+
+static bool
+s_priority_valid (const char *p)
+{
+    return p && p [0] == 'P' && p [1] >= '1' && p [1] <= '3' && p [2] == 0;
+}
+
+static bool
+s_code_valid (const char *code)
+{
+    size_t n = code? strlen (code): 0;
+    if (n == 0 || n > 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((code [i] >= 'a' && code [i] <= 'z') || (code [i] >= '0' && code [i] <= '9') || code [i] == '_'))
+            return false;
+    return true;
+}
+
+static const char *SQL_TAXONOMY =
+    "SELECT subcategory, category, category_code, default_priority,"
+    "       to_json (keywords)::text, third_levels::text "
+    "FROM taxonomy ORDER BY category_code, code";
+
+static const char *SQL_READ =
+    "SELECT id, ticket_no, coalesce (subject, ''), body, coalesce (error_text, ''),"
+    "       coalesce (alert_type, ''), coalesce (alert_scope, ''), source "
+    "FROM tickets WHERE id = ANY ($1::int8[]) ORDER BY id";
+
+static const char *SQL_READ_NO =
+    "SELECT id, status, subcategory, coalesce (subject, ''), body, coalesce (error_text, ''),"
+    "       coalesce (alert_type, ''), coalesce (alert_scope, ''), source "
+    "FROM tickets WHERE ticket_no = $1 FOR UPDATE";
+
+static const char *SQL_SET =
+    "UPDATE tickets SET category = $2, subcategory = $3, third_level = $4, priority = $5,"
+    "       confidence = $6::real,"
+    "       priority_reasons = ARRAY (SELECT jsonb_array_elements_text ($7::jsonb)),"
+    "       updated_at = now () "
+    "WHERE id = $1";
+
+static const char *SQL_SUBCATEGORY =
+    "SELECT category, default_priority FROM taxonomy WHERE subcategory = $1";
+
+static const char *SQL_CORRECTION =
+    "INSERT INTO classification_corrections (ticket_id, predicted, corrected, actor, text) "
+    "VALUES ($1, $2, $3, $4, $5)";
+
+classifier_t *
+classifier_new (tf_db_t *db, double min_confidence)
+{
+    classifier_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->db = db;
+    self->min_confidence = min_confidence < 0? 0: min_confidence > 1? 1: min_confidence;
+    size_t n = sizeof s_builtin_reasons / sizeof s_builtin_reasons [0];
+    self->reasons = calloc (n, sizeof (reason_t));
+    assert (self->reasons);
+    for (size_t i = 0; i < n; i++) {
+        reason_t *r = &self->reasons [self->reason_count++];
+        r->code = strdup (s_builtin_reasons [i].code);
+        snprintf (r->priority, sizeof r->priority, "%s", s_builtin_reasons [i].priority);
+        for (size_t t = 0; s_builtin_reasons [i].terms [t]; t++)
+            s_keywords_add (&r->terms, s_builtin_reasons [i].terms [t], strlen (s_builtin_reasons [i].terms [t]));
+    }
+    if (db && (tf_ticket_prepare (db)
+           ||  tf_db_prepare (db, "classifier_taxonomy", SQL_TAXONOMY, 0)
+           ||  tf_db_prepare (db, "classifier_read", SQL_READ, 1)
+           ||  tf_db_prepare (db, "classifier_read_no", SQL_READ_NO, 1)
+           ||  tf_db_prepare (db, "classifier_set", SQL_SET, 7)
+           ||  tf_db_prepare (db, "classifier_subcategory", SQL_SUBCATEGORY, 1)
+           ||  tf_db_prepare (db, "classifier_correction", SQL_CORRECTION, 5)))
+        classifier_destroy (&self);
+    return self;
+}
+
+void
+classifier_destroy (classifier_t **self_p)
+{
+    classifier_t *self = *self_p;
+    if (!self)
+        return;
+    s_subs_free (self->subs, self->sub_count);
+    s_reasons_free (self);
+    free (self);
+    *self_p = NULL;
+}
+
+static sub_t *
+s_sub_find (const classifier_t *self, const char *name)
+{
+    for (size_t i = 0; name && i < self->sub_count; i++)
+        if (strcmp (self->subs [i].subcategory, name) == 0)
+            return &self->subs [i];
+    return NULL;
+}
+
+int
+classifier_add_subcategory (classifier_t *self, const char *category, const char *subcategory,
+                            const char *default_priority, const char *const *keywords, size_t n)
+{
+    if (!category || !*category || !subcategory || !*subcategory
+    ||  !s_priority_valid (default_priority) || s_sub_find (self, subcategory))
+        return -1;
+    self->subs = realloc (self->subs, (self->sub_count + 1) * sizeof (sub_t));
+    assert (self->subs);
+    sub_t *s = &self->subs [self->sub_count++];
+    memset (s, 0, sizeof *s);
+    s->category = strdup (category);
+    s->subcategory = strdup (subcategory);
+    snprintf (s->priority, sizeof s->priority, "%s", default_priority);
+    for (size_t i = 0; i < n; i++)
+        if (keywords [i])
+            s_keywords_add (&s->kw, keywords [i], strlen (keywords [i]));
+    return 0;
+}
+
+int
+classifier_add_third_level (classifier_t *self, const char *subcategory, const char *name,
+                            const char *const *keywords, size_t n)
+{
+    sub_t *s = s_sub_find (self, subcategory);
+    if (!s || !name || !*name || s->third_count >= THIRD_LEVELS_MAX)
+        return -1;
+    s->thirds = realloc (s->thirds, (s->third_count + 1) * sizeof (third_t));
+    assert (s->thirds);
+    third_t *t = &s->thirds [s->third_count++];
+    memset (t, 0, sizeof *t);
+    t->name = strdup (name);
+    for (size_t i = 0; i < n; i++)
+        if (keywords [i])
+            s_keywords_add (&t->kw, keywords [i], strlen (keywords [i]));
+    return 0;
+}
+
+size_t
+classifier_taxonomy_size (const classifier_t *self)
+{
+    return self->sub_count;
+}
+
+int
+classifier_load_taxonomy (classifier_t *self)
+{
+    if (!self->db)
+        return -1;
+    PGresult *res = tf_db_run (self->db, "classifier_taxonomy", 0, NULL);
+    if (!tf_db_ok (self->db, res, "read taxonomy")) {
+        PQclear (res);
+        return -1;
+    }
+    //  build the new table aside, then swap it in
+    sub_t *old = self->subs;
+    size_t old_count = self->sub_count;
+    self->subs = NULL;
+    self->sub_count = 0;
+    int rows = PQntuples (res);
+    for (int r = 0; r < rows; r++) {
+        const char *name = PQgetvalue (res, r, 0);
+        if (classifier_add_subcategory (self, PQgetvalue (res, r, 1), name, PQgetvalue (res, r, 3), NULL, 0)) {
+            tf_warn ("taxonomy: sub-category '%s' skipped (bad priority or repeated)", name);
+            continue;
+        }
+        sub_t *s = &self->subs [self->sub_count - 1];
+        s->category_code = strdup (PQgetvalue (res, r, 2));
+        json_t *keywords = json_loads (PQgetvalue (res, r, 4), 0, NULL);
+        s_keywords_add_json (&s->kw, keywords);
+        json_decref (keywords);
+        json_t *thirds = json_loads (PQgetvalue (res, r, 5), 0, NULL);
+        size_t index;
+        json_t *third;
+        json_array_foreach (thirds, index, third) {
+            const char *third_name = json_string_value (json_object_get (third, "name"));
+            if (!third_name || classifier_add_third_level (self, name, third_name, NULL, 0)) {
+                tf_warn ("taxonomy: a third level of '%s' has no name; skipped", name);
+                continue;
+            }
+            s_keywords_add_json (&s->thirds [s->third_count - 1].kw, json_object_get (third, "keywords"));
+        }
+        json_decref (thirds);
+        if (s->kw.count == 0)
+            tf_warn ("taxonomy: sub-category '%s' has no keywords: only a person can choose it", name);
+    }
+    PQclear (res);
+    s_subs_free (old, old_count);
+    return (int) self->sub_count;
+}
+
+int
+classifier_load_lexicon (classifier_t *self, const char *path)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file (path, 0, &jerr);
+    if (!root) {
+        tf_warn ("lexicon %s not loaded (%s, line %d); using the built-in reason lists",
+                 path, jerr.text, jerr.line);
+        return -1;
+    }
+    json_t *list = json_object_get (root, "reasons");
+    reason_t *reasons = NULL;
+    size_t count = 0;
+    size_t index;
+    json_t *entry;
+    json_array_foreach (list, index, entry) {
+        const char *code = json_string_value (json_object_get (entry, "code"));
+        const char *priority = json_string_value (json_object_get (entry, "priority"));
+        if (!s_code_valid (code) || !s_priority_valid (priority) || count >= REASONS_MAX) {
+            tf_warn ("lexicon %s: reason %zu skipped (code must be [a-z0-9_]{1,32}, priority P1-P3)",
+                     path, index);
+            continue;
+        }
+        reasons = realloc (reasons, (count + 1) * sizeof (reason_t));
+        assert (reasons);
+        reason_t *r = &reasons [count++];
+        memset (r, 0, sizeof *r);
+        r->code = strdup (code);
+        snprintf (r->priority, sizeof r->priority, "%s", priority);
+        s_keywords_add_json (&r->terms, json_object_get (entry, "terms"));
+    }
+    json_decref (root);
+    if (count == 0) {
+        tf_warn ("lexicon %s holds no usable reasons; using the built-in reason lists", path);
+        free (reasons);
+        return -1;
+    }
+    s_reasons_free (self);
+    self->reasons = reasons;
+    self->reason_count = count;
+    return (int) count;
+}
+
+void
+classifier_set_model (classifier_t *self, classifier_model_fn *fn, void *model)
+{
+    self->model_fn = fn;
+    self->model = fn? model: NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Deciding
+
+static const char *
+s_reasons_on (const classifier_t *self, const char *norm, size_t len, classifier_result_t *result)
+{
+    const char *priority = "";
+    result->reason_count = 0;
+    for (size_t i = 0; i < self->reason_count; i++) {
+        const reason_t *r = &self->reasons [i];
+        bool found = false;
+        for (size_t t = 0; t < r->terms.count && !found; t++)
+            found = s_found (norm, len, &r->terms.items [t], true);
+        if (!found)
+            continue;
+        if (result->reason_count < CLASSIFIER_REASONS_MAX)
+            result->reasons [result->reason_count++] = r->code;
+        if (!*priority || strcmp (r->priority, priority) < 0)
+            priority = r->priority;
+    }
+    return priority;
+}
+
+const char *
+classifier_reasons (const classifier_t *self, const char *text, size_t len, classifier_result_t *result)
+{
+    size_t n;
+    char *norm = s_normalise (text, len, &n);
+    const char *priority = s_reasons_on (self, norm, n, result);
+    free (norm);
+    return priority;
+}
+
+static const char *
+s_third_level (const sub_t *s, const char *norm, size_t len)
+{
+    const char *best = NULL;
+    double best_score = 0;
+    for (size_t t = 0; t < s->third_count; t++) {
+        double score = s_score (&s->thirds [t].kw, norm, len, NULL, NULL, 0);
+        if (score > best_score) {
+            best_score = score;
+            best = s->thirds [t].name;
+        }
+    }
+    return best;
+}
+
+static bool
+s_is_tech (const sub_t *s)
+{
+    return (s->category_code && strcmp (s->category_code, "tech_fault") == 0)
+        || strcmp (s->category, "技术故障") == 0;
+}
+
+void
+classifier_decide (const classifier_t *self, const char *text, size_t len, const char *source,
+                   classifier_result_t *result)
+{
+    memset (result, 0, sizeof *result);
+    result->method = "keywords";
+    size_t n;
+    char *norm = s_normalise (text? text: "", text? len: 0, &n);
+    bool monitor = source && strcmp (source, "monitor") == 0;
+
+    //  every sub-category's score; the best two
+    const sub_t *best = NULL;
+    double s1 = 0, s2 = 0;
+    const sub_t *second = NULL;
+    for (size_t i = 0; i < self->sub_count; i++) {
+        const sub_t *s = &self->subs [i];
+        double score = s_score (&s->kw, norm, n, NULL, NULL, 0);
+        if (monitor && score > 0 && s_is_tech (s))
+            score *= MONITOR_TECH_BOOST;
+        if (score > s1) {
+            second = best;
+            s2 = s1;
+            best = s;
+            s1 = score;
+        }
+        else
+        if (score > s2) {
+            second = s;
+            s2 = score;
+        }
+    }
+    if (best) {
+        result->matched = true;
+        result->score = s1;
+        result->runner_up_score = s2;
+        result->runner_up = second? second->subcategory: NULL;
+        result->confidence = (s1 - s2) / s1 * (1.0 - exp (-s1 / STRENGTH_K));
+        s_score (&best->kw, norm, n, result->keywords, &result->keyword_count, CLASSIFIER_KEYWORDS_MAX);
+    }
+    //  a trained model, when there is one, makes the sub-category choice
+    if (self->model_fn) {
+        const char *label = NULL;
+        double confidence = 0;
+        const sub_t *chosen = NULL;
+        if (self->model_fn (self->model, text? text: "", text? len: 0, &label, &confidence) == 0
+        &&  (chosen = s_sub_find (self, label)) && isfinite (confidence)) {
+            if (chosen != best) {
+                result->runner_up = best? best->subcategory: NULL;
+                result->runner_up_score = s1;
+                result->keyword_count = 0;
+                s_score (&chosen->kw, norm, n, result->keywords, &result->keyword_count,
+                         CLASSIFIER_KEYWORDS_MAX);
+            }
+            best = chosen;
+            result->matched = true;
+            result->method = "model";
+            result->confidence = confidence < 0? 0: confidence > 1? 1: confidence;
+        }
+    }
+    if (result->confidence < 0)
+        result->confidence = 0;
+    result->triage = !best || result->confidence < self->min_confidence;
+
+    const char *raised = s_reasons_on (self, norm, n, result);
+    if (best) {
+        result->category = best->category;
+        result->subcategory = best->subcategory;
+        result->third_level = s_third_level (best, norm, n);
+    }
+    //  priority: the sub-category's default, raised by the reasons; a
+    //  triage ticket carries only what the reasons say
+    const char *priority = raised;
+    if (!result->triage && (!*raised || strcmp (best->priority, raised) < 0))
+        priority = best->priority;
+    snprintf (result->priority, sizeof result->priority, "%s", priority);
+    free (norm);
+}
+
+//  --------------------------------------------------------------------------
+//  The stage
+
+//  The text the classifier sees: subject, body, error text, alert type and
+//  scope, one per line (all masked by intake). Caller frees.
+static char *
+s_ticket_text (PGresult *res, int row, int first_column, size_t *len)
+{
+    size_t total = 0;
+    for (int c = first_column; c < first_column + 5; c++)
+        total += (size_t) PQgetlength (res, row, c) + 1;
+    char *text = malloc (total + 1);
+    assert (text);
+    size_t o = 0;
+    for (int c = first_column; c < first_column + 5; c++) {
+        size_t n = (size_t) PQgetlength (res, row, c);
+        if (n == 0)
+            continue;
+        if (o)
+            text [o++] = '\n';
+        memcpy (text + o, PQgetvalue (res, row, c), n);
+        o += n;
+    }
+    text [o] = 0;
+    *len = o;
+    return text;
+}
+
+static json_t *
+s_string_array (const char *const *items, size_t n)
+{
+    json_t *array = json_array ();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new (array, json_string (items [i]));
+    return array;
+}
+
+static json_t *
+s_nullable (const char *s)
+{
+    return s && *s? json_string (s): json_null ();
+}
+
+static double
+s_round3 (double x)
+{
+    return round (x * 1000.0) / 1000.0;
+}
+
+//  Stores the decision on a ticket: the fields, then the transition with
+//  its history row. Returns 0, 1 when the ticket was not in `received`
+//  (skipped), -1 on a database error.
+static int
+s_store (classifier_t *self, int64_t id, const classifier_result_t *r, const char *status)
+{
+    bool triage = strcmp (status, "triage") == 0;
+    json_t *data = json_object ();
+    json_object_set_new (data, triage? "guess": "subcategory", s_nullable (r->subcategory));
+    json_object_set_new (data, "category", s_nullable (r->category));
+    json_object_set_new (data, "third_level", s_nullable (r->third_level));
+    json_object_set_new (data, "priority", s_nullable (r->priority));
+    json_object_set_new (data, "confidence", json_real (s_round3 (r->confidence)));
+    json_object_set_new (data, "reasons", s_string_array (r->reasons, r->reason_count));
+    json_object_set_new (data, "keywords", s_string_array (r->keywords, r->keyword_count));
+    json_object_set_new (data, "runner_up", s_nullable (r->runner_up));
+    json_object_set_new (data, "method", json_string (r->method));
+    if (triage) {
+        json_object_set_new (data, "why", json_string (self->sub_count == 0? "no_taxonomy":
+                                                       !r->matched? "no_match": "low_confidence"));
+        json_object_set_new (data, "min_confidence", json_real (s_round3 (self->min_confidence)));
+    }
+    char *data_text = json_dumps (data, JSON_COMPACT);
+    json_t *reasons = s_string_array (r->reasons, r->reason_count);
+    char *reasons_text = json_dumps (reasons, JSON_COMPACT);
+    json_decref (data);
+    json_decref (reasons);
+
+    int rc = 0;
+    tf_error_t err;
+    if (tf_ticket_transition (self->db, id, "received", status, status, "classifier", NULL, data_text, &err))
+        rc = strcmp (err.code, TF_ERR_UNAVAILABLE) == 0? -1: 1;
+    else {
+        char id_text [24], confidence [32];
+        snprintf (id_text, sizeof id_text, "%lld", (long long) id);
+        snprintf (confidence, sizeof confidence, "%.3f", r->confidence);
+        const char *params [] = {
+            id_text, triage? NULL: r->category, triage? NULL: r->subcategory,
+            triage? NULL: r->third_level, *r->priority? r->priority: NULL, confidence, reasons_text
+        };
+        PGresult *res = tf_db_run (self->db, "classifier_set", 7, params);
+        if (!tf_db_ok (self->db, res, "store classification"))
+            rc = -1;
+        PQclear (res);
+    }
+    free (data_text);
+    free (reasons_text);
+    return rc;
+}
+
+//  Inside a transaction: decides and stores the locked tickets. Returns how
+//  many moved, or -1.
+static int
+s_classify_locked (classifier_t *self, const int64_t *ids, size_t n, classifier_outcome_t *out)
+{
+    if (n == 0)
+        return 0;
+    char *array = malloc (n * 21 + 3);
+    assert (array);
+    size_t o = 0;
+    array [o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t) sprintf (array + o, i? ",%lld": "%lld", (long long) ids [i]);
+    array [o++] = '}';
+    array [o] = 0;
+    const char *params [] = { array };
+    PGresult *res = tf_db_run (self->db, "classifier_read", 1, params);
+    free (array);
+    if (!tf_db_ok (self->db, res, "read tickets")) {
+        PQclear (res);
+        return -1;
+    }
+    int moved = 0;
+    int rows = PQntuples (res);
+    for (int row = 0; row < rows && moved >= 0; row++) {
+        classifier_outcome_t *oc = &out [moved];
+        memset (oc, 0, sizeof *oc);
+        oc->ticket_id = strtoll (PQgetvalue (res, row, 0), NULL, 10);
+        snprintf (oc->ticket_no, sizeof oc->ticket_no, "%s", PQgetvalue (res, row, 1));
+        size_t len;
+        char *text = s_ticket_text (res, row, 2, &len);
+        classifier_decide (self, text, len, PQgetvalue (res, row, 7), &oc->result);
+        free (text);
+        snprintf (oc->status, sizeof oc->status, "%s", oc->result.triage? "triage": "classified");
+        int rc = s_store (self, oc->ticket_id, &oc->result, oc->status);
+        if (rc < 0)
+            moved = -1;
+        else
+        if (rc == 0)
+            moved++;
+    }
+    PQclear (res);
+    return moved;
+}
+
+//  One transaction over the given (not yet locked) ids. Returns moved or -1.
+static int
+s_run_ids_tx (classifier_t *self, const int64_t *ids, size_t n, classifier_outcome_t *out)
+{
+    if (tf_db_exec (self->db, "BEGIN"))
+        return -1;
+    int64_t *locked = malloc (n * sizeof (int64_t));
+    assert (locked);
+    int m = tf_ticket_lock_ids (self->db, "received", ids, n, locked);
+    int moved = m < 0? -1: s_classify_locked (self, locked, (size_t) m, out);
+    free (locked);
+    if (moved >= 0 && tf_db_exec (self->db, "COMMIT") == 0)
+        return moved;
+    tf_db_exec (self->db, "ROLLBACK");
+    return -1;
+}
+
+//  After a failed batch: each ticket alone, so one bad ticket cannot hold
+//  back the others. Returns moved, or -1 when none could be done.
+static int
+s_run_each (classifier_t *self, const int64_t *ids, size_t n, classifier_outcome_t *out)
+{
+    int moved = 0;
+    bool failed = false;
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_run_ids_tx (self, &ids [i], 1, &out [moved]);
+        if (rc < 0) {
+            tf_error ("ticket id %lld could not be classified; it stays received", (long long) ids [i]);
+            failed = true;
+        }
+        else
+            moved += rc;
+    }
+    return failed && moved == 0? -1: moved;
+}
+
+int
+classifier_run_ids (classifier_t *self, const int64_t *ids, size_t n, classifier_outcome_t *out)
+{
+    if (!self->db || n == 0)
+        return self->db? 0: -1;
+    int moved = s_run_ids_tx (self, ids, n, out);
+    if (moved < 0 && n > 1 && tf_db_ready (self->db))
+        moved = s_run_each (self, ids, n, out);
+    return moved;
+}
+
+int
+classifier_run_waiting (classifier_t *self, int stale_seconds, size_t limit, classifier_outcome_t *out)
+{
+    if (!self->db || limit == 0)
+        return self->db? 0: -1;
+    if (tf_db_exec (self->db, "BEGIN"))
+        return -1;
+    int64_t *locked = malloc (limit * sizeof (int64_t));
+    assert (locked);
+    int m = tf_ticket_lock_waiting (self->db, "received", stale_seconds, limit, locked);
+    int moved = m < 0? -1: s_classify_locked (self, locked, (size_t) m, out);
+    if (moved >= 0 && tf_db_exec (self->db, "COMMIT") == 0) {
+        free (locked);
+        return moved;
+    }
+    tf_db_exec (self->db, "ROLLBACK");
+    if (m > 1 && tf_db_ready (self->db))
+        moved = s_run_each (self, locked, (size_t) m, out);
+    else
+        moved = -1;
+    free (locked);
+    return moved;
+}
+
+int
+classifier_reclassify (classifier_t *self, const char *ticket_no, const char *subcategory,
+                       const char *priority, const char *actor, classifier_outcome_t *out,
+                       tf_error_t *err)
+{
+    memset (out, 0, sizeof *out);
+    if (!self->db)
+        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "no database");
+    if (!ticket_no || !*ticket_no || strlen (ticket_no) >= sizeof out->ticket_no)
+        return tf_error_set (err, TF_ERR_NOT_FOUND, "ticket_no", "no such ticket");
+    if (!subcategory || !*subcategory)
+        return tf_error_set (err, TF_ERR_BAD_VALUE, "subcategory", "a sub-category is required");
+    if (priority && !s_priority_valid (priority))
+        return tf_error_set (err, TF_ERR_BAD_VALUE, "priority", "priority must be P1, P2 or P3");
+    if (!actor || !*actor)
+        actor = "unknown";
+    if (tf_db_exec (self->db, "BEGIN"))
+        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+
+    char *text = NULL, *reasons_text = NULL, *data_text = NULL, *predicted = NULL;
+    PGresult *res = NULL;
+    const char *params_no [] = { ticket_no };
+    res = tf_db_run (self->db, "classifier_read_no", 1, params_no);
+    if (!tf_db_ok (self->db, res, "read ticket")) {
+        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        goto failed;
+    }
+    if (PQntuples (res) == 0) {
+        tf_error_set (err, TF_ERR_NOT_FOUND, "ticket_no", "no ticket %s", ticket_no);
+        goto failed;
+    }
+    out->ticket_id = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    snprintf (out->ticket_no, sizeof out->ticket_no, "%s", ticket_no);
+    predicted = PQgetisnull (res, 0, 2)? NULL: strdup (PQgetvalue (res, 0, 2));
+    size_t len;
+    text = s_ticket_text (res, 0, 3, &len);
+    PQclear (res);
+
+    //  the sub-category as the database knows it now
+    const char *params_sub [] = { subcategory };
+    res = tf_db_run (self->db, "classifier_subcategory", 1, params_sub);
+    if (!tf_db_ok (self->db, res, "read sub-category")) {
+        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        goto failed;
+    }
+    if (PQntuples (res) == 0) {
+        tf_error_set (err, TF_ERR_BAD_VALUE, "subcategory", "'%.64s' is not a sub-category of the taxonomy",
+                      subcategory);
+        goto failed;
+    }
+    char category [256], default_priority [3];
+    snprintf (category, sizeof category, "%s", PQgetvalue (res, 0, 0));
+    snprintf (default_priority, sizeof default_priority, "%s", PQgetvalue (res, 0, 1));
+    PQclear (res);
+    res = NULL;
+
+    classifier_result_t *r = &out->result;
+    const char *raised = classifier_reasons (self, text, len, r);
+    if (priority)
+        snprintf (r->priority, sizeof r->priority, "%s", priority);
+    else
+        snprintf (r->priority, sizeof r->priority, "%s",
+                  *raised && strcmp (raised, default_priority) < 0? raised: default_priority);
+    const sub_t *known = s_sub_find (self, subcategory);
+    if (known) {
+        size_t n;
+        char *norm = s_normalise (text, len, &n);
+        r->third_level = s_third_level (known, norm, n);
+        free (norm);
+        r->category = known->category;
+        r->subcategory = known->subcategory;
+    }
+    r->matched = true;
+    r->method = "person";
+    r->confidence = 1.0;
+    snprintf (out->status, sizeof out->status, "classified");
+
+    json_t *reasons = s_string_array (r->reasons, r->reason_count);
+    reasons_text = json_dumps (reasons, JSON_COMPACT);
+    json_t *data = json_object ();
+    json_object_set_new (data, "subcategory", json_string (subcategory));
+    json_object_set_new (data, "category", json_string (category));
+    json_object_set_new (data, "third_level", s_nullable (r->third_level));
+    json_object_set_new (data, "priority", json_string (r->priority));
+    json_object_set_new (data, "confidence", json_real (1.0));
+    json_object_set_new (data, "reasons", reasons);
+    json_object_set_new (data, "predicted", s_nullable (predicted));
+    json_object_set_new (data, "method", json_string ("person"));
+    data_text = json_dumps (data, JSON_COMPACT);
+    json_decref (data);
+
+    if (tf_ticket_transition (self->db, out->ticket_id, "triage,received,classified", "classified",
+                              "classified", actor, NULL, data_text, err))
+        goto failed;
+    char id_text [24];
+    snprintf (id_text, sizeof id_text, "%lld", (long long) out->ticket_id);
+    const char *params_set [] = {
+        id_text, category, subcategory, r->third_level, r->priority, "1", reasons_text
+    };
+    res = tf_db_run (self->db, "classifier_set", 7, params_set);
+    if (!tf_db_ok (self->db, res, "store classification")) {
+        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        goto failed;
+    }
+    PQclear (res);
+    const char *params_fix [] = { id_text, predicted, subcategory, actor, text };
+    res = tf_db_run (self->db, "classifier_correction", 5, params_fix);
+    if (!tf_db_ok (self->db, res, "record correction")) {
+        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        goto failed;
+    }
+    PQclear (res);
+    res = NULL;
+    if (tf_db_exec (self->db, "COMMIT")) {
+        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        goto failed;
+    }
+    //  the strings handed back must outlive this call: point them at the
+    //  taxonomy in memory when it has them, else leave them NULL
+    if (!known) {
+        r->category = NULL;
+        r->subcategory = NULL;
+    }
+    free (text);
+    free (reasons_text);
+    free (data_text);
+    free (predicted);
+    return 0;
+
+failed:
+    PQclear (res);
+    tf_db_exec (self->db, "ROLLBACK");
+    free (text);
+    free (reasons_text);
+    free (data_text);
+    free (predicted);
+    return -1;
+}

@@ -1,0 +1,967 @@
+//  The assign stage: routing by the taxonomy, classified → assigned with one
+//  history row and one ticket.assigned on the department's topic only,
+//  queue.list, accept, transfer, reopened → assigned to the same agent, two
+//  dispatchers on one database, hostile requests.
+#include "dispatcher.h"
+#include "dispatcher_server.h"
+#include "intake.h"
+#include "tf_actor.h"
+#include "tf_net.h"
+#include "tf_test.h"
+#include "tf_ticket.h"
+#include "tf_utf8.h"
+#include <criterion/criterion.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <time.h>
+
+//  Tests run two at a time on one database. The test with two reconcilers
+//  at stale_seconds 0 would take every ticket left in classified/reopened,
+//  including another test's: it holds this advisory lock exclusively, the
+//  tests that leave tickets in those statuses hold it shared.
+#define LOCK_KEY "7300731"
+
+static void
+s_lock (tf_db_t *db, bool exclusive)
+{
+    PGresult *res = tf_db_query (db, exclusive? "SELECT pg_advisory_lock (" LOCK_KEY ")"
+                                              : "SELECT pg_advisory_lock_shared (" LOCK_KEY ")", 0, NULL);
+    cr_assert (tf_db_ok (db, res, "advisory lock"));
+    PQclear (res);
+}
+
+static void
+s_sql (tf_db_t *db, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void
+s_sql (tf_db_t *db, const char *fmt, ...)
+{
+    char sql [8192];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (sql, sizeof sql, fmt, ap);
+    va_end (ap);
+    PGresult *res = tf_db_query (db, sql, 0, NULL);
+    cr_assert (tf_db_ok (db, res, sql), "failed: %s", sql);
+    PQclear (res);
+}
+
+//  The rows the tests route by, as deploy/taxonomy/taxonomy.json has them,
+//  in case the loader has not filled the tables (it upserts the same rows).
+static void
+s_taxonomy_fixture (tf_db_t *db)
+{
+    s_sql (db,
+        "INSERT INTO departments (code, name, name_en) VALUES"
+        " ('frontline', '一线客服', 'Front-line agents'), ('tech', '技术支持', 'Technical support'),"
+        " ('logistics', '物流专员', 'Logistics specialists'), ('risk', '风控专员', 'Risk control')"
+        " ON CONFLICT DO NOTHING");
+    s_sql (db,
+        "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
+        "                      response_minutes, resolve_minutes, default_priority, solution_steps) VALUES"
+        " ('物流信息更新延迟', 'tracking_delay', '订单物流', 'order_logistics', 'frontline', 'logistics',"
+        "  240, 2880, 'P2', '[\"1. 查询物流单号的最新轨迹\", \"2. 联系快递公司核实\", \"3. 告知客户预计时间\"]'),"
+        " ('账号被盗', 'account_stolen', '账户安全', 'account_security', 'frontline', 'risk',"
+        "  60, 120, 'P1', '[\"1. 立即冻结账号\", \"2. 核实身份\"]'),"
+        " ('功能操作', 'how_to', '产品使用', 'product_use', 'frontline', 'frontline',"
+        "  15, 60, 'P3', '[\"1. 询问客户当前所在的操作页面\"]'),"
+        " ('界面显示异常', 'display_fault', '产品使用', 'product_use', 'frontline', 'tech',"
+        "  120, 1440, 'P2', '[\"1. 请客户清除缓存\"]')"
+        " ON CONFLICT DO NOTHING");
+}
+
+//  A ticket as intake stores it; returns its id and fills no.
+static int64_t
+s_new_ticket (tf_db_t *db, const char *subject, const char *body, char *no)
+{
+    static int counter;
+    intake_t *intake = intake_new (db);
+    cr_assert (intake);
+    char ext [128];
+    snprintf (ext, sizeof ext, "disp-%s-%d", tf_test_unique (), ++counter);
+    tf_msg_t m;
+    tf_msg_init (&m, TF_MSG_SUBMIT);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, body);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_SUBJECT, subject);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_EXTERNAL_ID, ext);
+    tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, "C-disp");
+    const tf_msg_t *batch [] = { &m };
+    intake_result_t r;
+    cr_assert_eq (intake_submit (intake, batch, 1, &r), 0);
+    cr_assert (r.ok);
+    tf_msg_clear (&m);
+    intake_destroy (&intake);
+    if (no)
+        strcpy (no, r.ticket_no);
+    return r.ticket_id;
+}
+
+//  What the classifier would have done (subcategory NULL: none)
+static void
+s_classify (tf_db_t *db, int64_t id, const char *subcategory, const char *priority)
+{
+    if (subcategory)
+        s_sql (db, "UPDATE tickets SET status = 'classified', status_changed_at = now (), priority = '%s',"
+                   " subcategory = '%s', category = coalesce ((SELECT category FROM taxonomy"
+                   "                                           WHERE subcategory = '%s'), '未知')"
+                   " WHERE id = %lld", priority, subcategory, subcategory, (long long) id);
+    else
+        s_sql (db, "UPDATE tickets SET status = 'classified', status_changed_at = now (), priority = '%s'"
+                   " WHERE id = %lld", priority, (long long) id);
+}
+
+static long long
+s_history (tf_db_t *db, int64_t id, const char *kind)
+{
+    return tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld AND kind = '%s'",
+                           (long long) id, kind);
+}
+
+//  A department code of this test process (^[a-z_]{2,20}$)
+static const char *
+s_private_department (void)
+{
+    static char code [24];
+    if (!*code) {
+        const char *u = tf_test_unique ();
+        size_t o = 0;
+        code [o++] = 'q';
+        code [o++] = '_';
+        size_t len = strlen (u);
+        for (size_t i = len > 16? len - 16: 0; i < len && o < 20; i++)
+            if (u [i] >= '0' && u [i] <= '9')
+                code [o++] = (char) ('a' + (u [i] - '0'));
+        code [o] = 0;
+    }
+    return code;
+}
+
+//  --------------------------------------------------------------------------
+//  An actor with the two upstream PUSH sockets it pulls from
+
+typedef struct {
+    tf_config_t cfg;
+    zsock_t *classified, *reopened;     //  stand-ins for classifier and notifier
+    char classified_ep [128], reopened_ep [128];
+    zactor_t *actor;
+    char *endpoint, *publish, *events;
+} rig_t;
+
+static void
+s_rig_config (rig_t *r)
+{
+    memset (r, 0, sizeof *r);
+    tf_test_config (&r->cfg);
+    r->classified = tf_net_bind (ZMQ_PUSH, "tcp://127.0.0.1:*", 1 << 20);
+    r->reopened = tf_net_bind (ZMQ_PUSH, "tcp://127.0.0.1:*", 1 << 20);
+    cr_assert (r->classified && r->reopened);
+    zsock_set_sndtimeo (r->classified, 5000);   //  wait for the actor's PULL to connect
+    zsock_set_sndtimeo (r->reopened, 5000);
+    snprintf (r->classified_ep, sizeof r->classified_ep, "%s", zsock_endpoint (r->classified));
+    snprintf (r->reopened_ep, sizeof r->reopened_ep, "%s", zsock_endpoint (r->reopened));
+    r->cfg.classifier_events_endpoint = r->classified_ep;
+    r->cfg.notifier_reopen_endpoint = r->reopened_ep;
+}
+
+static void
+s_rig_start (rig_t *r)
+{
+    r->actor = tf_test_actor (dispatcher_server_actor, &r->cfg, "ENDPOINT", &r->endpoint);
+    r->publish = tf_actor_query (r->actor, "PUBLISH");
+    r->events = tf_actor_query (r->actor, "EVENTS");
+    cr_assert (r->publish && strncmp (r->publish, "tcp://", 6) == 0);
+    cr_assert (r->events && strncmp (r->events, "tcp://", 6) == 0);
+}
+
+static void
+s_rig_stop (rig_t *r)
+{
+    zactor_destroy (&r->actor);
+    zsock_destroy (&r->classified);
+    zsock_destroy (&r->reopened);
+    zstr_free (&r->endpoint);
+    zstr_free (&r->publish);
+    zstr_free (&r->events);
+}
+
+static zsock_t *
+s_sub (const char *endpoint, const char *topic)
+{
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    cr_assert (sub);
+    zsock_set_subscribe (sub, topic);
+    cr_assert_eq (zsock_connect (sub, "%s", endpoint), 0);
+    return sub;
+}
+
+//  Waits up to timeout_ms for the ticket.assigned of ticket `id` (others are
+//  skipped). Returns true with *frames_p / msg / topic filled.
+static bool
+s_wait_assigned (zsock_t *sub, int64_t id, int timeout_ms, zmsg_t **frames_p, tf_msg_t *msg,
+                 char *topic, size_t topic_size)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    *frames_p = NULL;
+    zpoller_t *poller = zpoller_new (sub, NULL);
+    bool found = false;
+    while (!found && zclock_mono () < until) {
+        if (zpoller_wait (poller, (int) (until - zclock_mono ())) != sub)
+            break;
+        zmsg_t *frames = zmsg_recv (sub);
+        cr_assert (frames);
+        cr_assert_eq (zmsg_size (frames), 3, "ticket.assigned is [topic, type, body]");
+        char *t = zmsg_popstr (frames);
+        zframe_t *type = zmsg_first (frames);
+        zframe_t *body = zmsg_next (frames);
+        tf_error_t err;
+        cr_assert_eq (tf_codec_decode (zframe_data (type), zframe_size (type), zframe_data (body),
+                                       zframe_size (body), msg, &err), 0, "%s", err.message);
+        cr_assert_eq (msg->type, TF_MSG_ASSIGNED);
+        if (tf_msg_int (msg, TF_F_ASSIGNED_TICKET_ID) == id) {
+            snprintf (topic, topic_size, "%s", t);
+            *frames_p = frames;
+            found = true;
+        }
+        else
+            zmsg_destroy (&frames);
+        zstr_free (&t);
+    }
+    zpoller_destroy (&poller);
+    return found;
+}
+
+static bool
+s_str_is (const tf_msg_t *m, tf_field_id_t f, const char *s)
+{
+    return m->v [f].present && m->v [f].len == strlen (s) && memcmp (m->v [f].str, s, m->v [f].len) == 0;
+}
+
+//  Sends a request; the reply must be well-formed. Caller destroys *frames.
+static void
+s_request (const char *endpoint, tf_msg_t *request, zmsg_t **frames, tf_msg_t *reply)
+{
+    tf_error_t err;
+    cr_assert_eq (tf_net_request (endpoint, request, 5000, frames, reply, &err), 0, "%s", err.message);
+    tf_msg_clear (request);
+}
+
+static void
+s_expect_error (const tf_msg_t *reply, const char *code, const char *field, const char *message_part)
+{
+    cr_assert_eq (reply->type, TF_MSG_ERROR);
+    cr_assert (s_str_is (reply, TF_F_ERROR_CODE, code), "expected %s, got %.*s: %.*s", code,
+               (int) reply->v [TF_F_ERROR_CODE].len, reply->v [TF_F_ERROR_CODE].str,
+               (int) reply->v [TF_F_ERROR_MESSAGE].len, reply->v [TF_F_ERROR_MESSAGE].str);
+    if (field)
+        cr_assert (s_str_is (reply, TF_F_ERROR_FIELD, field));
+    if (message_part) {
+        char message [1100];
+        snprintf (message, sizeof message, "%.*s", (int) reply->v [TF_F_ERROR_MESSAGE].len,
+                  reply->v [TF_F_ERROR_MESSAGE].str);
+        cr_assert (strstr (message, message_part), "'%s' does not say '%s'", message, message_part);
+    }
+}
+
+static void
+s_accept_msg (tf_msg_t *m, const char *no, const char *agent)
+{
+    tf_msg_init (m, TF_MSG_ACCEPT);
+    tf_msg_set_cstr (m, TF_F_ACCEPT_TICKET_NO, no);
+    tf_msg_set_cstr (m, TF_F_ACCEPT_AGENT, agent);
+}
+
+static void
+s_transfer_msg (tf_msg_t *m, const char *no, const char *department, const char *reason, const char *actor)
+{
+    tf_msg_init (m, TF_MSG_TRANSFER);
+    tf_msg_set_cstr (m, TF_F_TRANSFER_TICKET_NO, no);
+    tf_msg_set_cstr (m, TF_F_TRANSFER_DEPARTMENT, department);
+    tf_msg_set_cstr (m, TF_F_TRANSFER_REASON, reason);
+    tf_msg_set_cstr (m, TF_F_TRANSFER_ACTOR, actor);
+}
+
+//  --------------------------------------------------------------------------
+//  Direct calls
+
+Test (dispatcher, routes_by_the_taxonomy)
+{
+    tf_db_t *db = tf_test_db ();
+    s_lock (db, false);
+    s_taxonomy_fixture (db);
+    tf_db_t *ddb = tf_test_db ();
+    dispatcher_t *d = dispatcher_new (ddb);
+    cr_assert (d);
+    //  a long body without subject: the subject is its start, masked, cut on a character
+    char body [1200] = "";
+    for (int i = 0; i < 60; i++)
+        strcat (body, "快递");
+    strcat (body, " 电话13812345678");
+    const char *subs [] = { "物流信息更新延迟", "账号被盗", "功能操作", "不存在的子类", NULL };
+    const char *prio [] = { "P2", "P1", "P3", "P2", "P3" };
+    int64_t ids [5];
+    char nos [5][32];
+    for (int i = 0; i < 5; i++) {
+        ids [i] = s_new_ticket (db, i == 1? "我的账号 13812345678 被盗了": NULL,
+                                i == 0? body: "问题描述 13912345678", nos [i]);
+        s_classify (db, ids [i], subs [i], prio [i]);
+    }
+    dispatcher_assignment_t out [5];
+    cr_assert_eq (dispatcher_assign (d, "classified", ids, 5, out), 5);
+    for (int i = 0; i < 5; i++) {
+        dispatcher_assignment_t *a = NULL;
+        for (int k = 0; k < 5; k++)
+            if (out [k].ticket_id == ids [i])
+                a = &out [k];
+        cr_assert (a, "ticket %d not in the result", i);
+        cr_assert_str_eq (a->ticket_no, nos [i]);
+        cr_assert_str_eq (a->priority, prio [i]);
+        cr_assert_str_eq (a->assignee, "");
+        char expected [64] = "frontline";
+        if (i < 3) {
+            //  the department the taxonomy table names, whoever loaded it
+            PGresult *res = tf_db_query (db, "SELECT department FROM taxonomy WHERE subcategory = $1",
+                                         1, (const char *[]) { subs [i] });
+            cr_assert (tf_db_ok (db, res, "taxonomy") && PQntuples (res) == 1);
+            snprintf (expected, sizeof expected, "%s", PQgetvalue (res, 0, 0));
+            PQclear (res);
+            cr_assert_str_eq (a->subcategory, subs [i]);
+            cr_assert (a->steps, "solution steps expected for %s", subs [i]);
+            //  the steps as a msgpack array of the taxonomy's strings
+            msgpack_unpacked u;
+            msgpack_unpacked_init (&u);
+            cr_assert_eq (msgpack_unpack_next (&u, (const char *) a->steps, a->steps_size, NULL),
+                          MSGPACK_UNPACK_SUCCESS);
+            cr_assert_eq (u.data.type, MSGPACK_OBJECT_ARRAY);
+            cr_assert_eq ((long long) u.data.via.array.size,
+                          tf_test_scalar (db, "SELECT jsonb_array_length (solution_steps) FROM taxonomy"
+                                              " WHERE subcategory = '%s'", subs [i]));
+            msgpack_object first = u.data.via.array.ptr [0];
+            cr_assert_eq (first.type, MSGPACK_OBJECT_STR);
+            cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM taxonomy WHERE subcategory = '%s'"
+                                              " AND solution_steps->>0 = '%.*s'", subs [i],
+                                          (int) first.via.str.size, first.via.str.ptr), 1);
+            msgpack_unpacked_destroy (&u);
+        }
+        else
+            cr_assert_null (a->steps);
+        cr_assert_str_eq (a->department, expected);
+        cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'assigned'"
+                                          " AND department = '%s'", (long long) ids [i], expected), 1);
+        cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                          " AND kind = 'assigned' AND from_status = 'classified'"
+                                          " AND to_status = 'assigned' AND actor = 'dispatcher'"
+                                          " AND data->>'department' = '%s'", (long long) ids [i], expected), 1);
+        //  the subject: masked, never a cut character
+        cr_assert (tf_utf8_valid (a->subject, strlen (a->subject)));
+        cr_assert_leq (strlen (a->subject), 200);
+        cr_assert_null (strstr (a->subject, "13812345678"));
+        cr_assert_null (strstr (a->subject, "13912345678"));
+    }
+    //  subject or body start
+    for (int k = 0; k < 5; k++) {
+        if (out [k].ticket_id == ids [0]) {
+            cr_assert (strncmp (out [k].subject, "快递快递", 12) == 0);
+            cr_assert_geq (strlen (out [k].subject), 198, "about 100 characters (at most 200 bytes)");
+        }
+        if (out [k].ticket_id == ids [1])
+            cr_assert_str_eq (out [k].subject, "我的账号 138****5678 被盗了");
+    }
+    //  the fallback says why in the history
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld AND kind = 'assigned'"
+                                      " AND note LIKE '%%不存在的子类%%not in the taxonomy%%frontline%%'",
+                                  (long long) ids [3]), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld AND kind = 'assigned'"
+                                      " AND note LIKE 'no sub-category%%frontline%%'", (long long) ids [4]), 1);
+    //  the event built from an assignment
+    for (int k = 0; k < 5; k++) {
+        if (out [k].ticket_id != ids [0])
+            continue;
+        tf_msg_t event;
+        char topic [48];
+        dispatcher_assignment_event (&out [k], &event, topic, sizeof topic);
+        cr_assert_str_eq (topic, "logistics.");
+        zmsg_t *frames = zmsg_new ();
+        tf_error_t err;
+        cr_assert_eq (tf_codec_encode (&event, frames, &err), 0, "%s", err.message);
+        zmsg_destroy (&frames);
+        tf_msg_clear (&event);
+    }
+    for (int k = 0; k < 5; k++)
+        dispatcher_assignment_clear (&out [k]);
+    dispatcher_destroy (&d);
+    tf_db_destroy (&ddb);
+    tf_db_destroy (&db);
+}
+
+Test (dispatcher, repeated_event_changes_nothing)
+{
+    tf_db_t *db = tf_test_db ();
+    s_lock (db, false);
+    s_taxonomy_fixture (db);
+    tf_db_t *ddb = tf_test_db ();
+    dispatcher_t *d = dispatcher_new (ddb);
+    int64_t id = s_new_ticket (db, "查不到物流", "三天没有物流更新", NULL);
+    int64_t received = s_new_ticket (db, NULL, "还没分类", NULL);
+    s_classify (db, id, "物流信息更新延迟", "P2");
+    dispatcher_assignment_t out [2];
+    int64_t both [] = { id, received };
+    cr_assert_eq (dispatcher_assign (d, "classified", both, 2, out), 1);
+    cr_assert_eq (out [0].ticket_id, id);
+    dispatcher_assignment_clear (&out [0]);
+    //  the same event again, and a late reconciler pass
+    cr_assert_eq (dispatcher_assign (d, "classified", &id, 1, out), 0);
+    cr_assert_eq (dispatcher_assign (d, "reopened", &id, 1, out), 0);
+    cr_assert_eq (s_history (db, id, "assigned"), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'received'"
+                                      " AND department IS NULL", (long long) received), 1);
+    cr_assert_eq (s_history (db, received, "assigned"), 0);
+    dispatcher_destroy (&d);
+    tf_db_destroy (&ddb);
+    tf_db_destroy (&db);
+}
+
+//  --------------------------------------------------------------------------
+//  The actor
+
+Test (dispatcher, publishes_to_the_department_topic_only)
+{
+    tf_db_t *db = tf_test_db ();
+    s_lock (db, false);
+    s_taxonomy_fixture (db);
+    rig_t r;
+    s_rig_config (&r);
+    s_rig_start (&r);
+    zsock_t *logistics = s_sub (r.publish, "logistics.");
+    zsock_t *risk = s_sub (r.publish, "risk.");
+    zclock_sleep (300);         //  let the subscriptions arrive before the event
+    char no [32];
+    int64_t id = s_new_ticket (db, "物流三天没动", "订单号 202310270001 三天没有物流更新", no);
+    s_classify (db, id, "物流信息更新延迟", "P2");
+    //  the event twice: at-least-once delivery
+    cr_assert_eq (tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, id, no), 0);
+    cr_assert_eq (tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, id, no), 0);
+    zmsg_t *frames;
+    tf_msg_t event;
+    char topic [64];
+    cr_assert (s_wait_assigned (logistics, id, 5000, &frames, &event, topic, sizeof topic),
+               "no ticket.assigned on logistics.");
+    cr_assert_str_eq (topic, "logistics.");
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_DEPARTMENT, "logistics"));
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_TICKET_NO, no));
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_SUBCATEGORY, "物流信息更新延迟"));
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_CATEGORY, "订单物流"));
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_PRIORITY, "P2"));
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_SUBJECT, "物流三天没动"));
+    cr_assert_not (tf_msg_has (&event, TF_F_ASSIGNED_ASSIGNEE));
+    cr_assert (tf_msg_has (&event, TF_F_ASSIGNED_SOLUTION_STEPS));
+    cr_assert_eq (event.v [TF_F_ASSIGNED_SOLUTION_STEPS].i,
+                  tf_test_scalar (db, "SELECT jsonb_array_length (solution_steps) FROM taxonomy"
+                                      " WHERE subcategory = '物流信息更新延迟'"));
+    zmsg_destroy (&frames);
+    //  published after the commit: the database says so already
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'assigned'"
+                                      " AND department = 'logistics'", (long long) id), 1);
+    //  the repeat changed nothing and published nothing; the risk desk saw nothing
+    cr_assert_not (s_wait_assigned (logistics, id, 700, &frames, &event, topic, sizeof topic),
+                   "published twice");
+    cr_assert_not (s_wait_assigned (risk, id, 100, &frames, &event, topic, sizeof topic),
+                   "another department received the ticket");
+    cr_assert_eq (s_history (db, id, "assigned"), 1);
+    zsock_destroy (&logistics);
+    zsock_destroy (&risk);
+    s_rig_stop (&r);
+    tf_db_destroy (&db);
+}
+
+//  Unpacks queue.items' tickets and returns the ticket numbers in order.
+static int
+s_queue (const char *endpoint, const char *department, const char *status, int limit,
+         char numbers [][32], int cap, msgpack_unpacked *u, zmsg_t **keep)
+{
+    tf_msg_t req, reply;
+    tf_msg_init (&req, TF_MSG_QUEUE_LIST);
+    tf_msg_set_cstr (&req, TF_F_QUEUE_LIST_DEPARTMENT, department);
+    tf_msg_set_cstr (&req, TF_F_QUEUE_LIST_STATUS, status);
+    if (limit)
+        tf_msg_set_int (&req, TF_F_QUEUE_LIST_LIMIT, limit);
+    zmsg_t *frames;
+    s_request (endpoint, &req, &frames, &reply);
+    cr_assert_eq (reply.type, TF_MSG_QUEUE_ITEMS, "queue.list answered %s", tf_schemas [reply.type].name);
+    cr_assert (s_str_is (&reply, TF_F_QUEUE_ITEMS_DEPARTMENT, department));
+    const tf_value_t *v = &reply.v [TF_F_QUEUE_ITEMS_TICKETS];
+    msgpack_unpacked_init (u);
+    //  strings of u point into the frames: the caller keeps them
+    cr_assert_eq (msgpack_unpack_next (u, v->str, v->len, NULL), MSGPACK_UNPACK_SUCCESS);
+    *keep = frames;
+    cr_assert_eq (u->data.type, MSGPACK_OBJECT_ARRAY);
+    int n = (int) u->data.via.array.size;
+    for (int i = 0; i < n && i < cap; i++) {
+        msgpack_object_map *map = &u->data.via.array.ptr [i].via.map;
+        cr_assert_eq (u->data.via.array.ptr [i].type, MSGPACK_OBJECT_MAP);
+        cr_assert_eq (map->size, 11);
+        cr_assert_eq (map->ptr [0].val.type, MSGPACK_OBJECT_STR);
+        snprintf (numbers [i], 32, "%.*s", (int) map->ptr [0].val.via.str.size, map->ptr [0].val.via.str.ptr);
+    }
+    return n;
+}
+
+static msgpack_object *
+s_field (msgpack_object *item, const char *key)
+{
+    for (uint32_t i = 0; i < item->via.map.size; i++) {
+        msgpack_object_kv *kv = &item->via.map.ptr [i];
+        if (kv->key.via.str.size == strlen (key) && memcmp (kv->key.via.str.ptr, key, strlen (key)) == 0)
+            return &kv->val;
+    }
+    cr_assert_fail ("no key %s", key);
+    return NULL;
+}
+
+Test (dispatcher, queue_list_most_urgent_first_and_catch_up)
+{
+    tf_db_t *db = tf_test_db ();
+    s_lock (db, false);
+    s_taxonomy_fixture (db);
+    //  a department and sub-category of this test alone
+    const char *dept = s_private_department ();
+    char sub [96];
+    snprintf (sub, sizeof sub, "队列测试-%s", tf_test_unique ());
+    s_sql (db, "INSERT INTO departments (code, name) VALUES ('%s', '测试部') ON CONFLICT DO NOTHING", dept);
+    s_sql (db, "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
+               " response_minutes, resolve_minutes, default_priority) VALUES"
+               " ('%s', 'qtest-%s', '测试', 'test', 'frontline', '%s', 15, 60, 'P2') ON CONFLICT DO NOTHING",
+           sub, tf_test_unique (), dept);
+    char no [7][32];
+    int64_t id [7];
+    for (int i = 0; i < 6; i++)
+        id [i] = s_new_ticket (db, NULL, "排队的问题", no [i]);
+    //  expected order: 1 (P1), 2 (P2, due in 30 min), 0 (P2, due in 1 h, older), 5 (same, newer), 3 (P3)
+    const char *set [] = {
+        "status = 'assigned', priority = 'P2', response_due_at = now () + interval '1 hour', created_at = now () - interval '10 min'",
+        "status = 'accepted', priority = 'P1', response_due_at = now () + interval '2 hour', assignee = 'agent-a1'",
+        "status = 'in_progress', priority = 'P2', response_due_at = now () + interval '30 min'",
+        "status = 'assigned', priority = 'P3', response_due_at = NULL",
+        "status = 'resolved', priority = 'P1', response_due_at = now ()",
+        "status = 'assigned', priority = 'P2', response_due_at = now () + interval '1 hour', created_at = now () - interval '5 min'",
+    };
+    for (int i = 0; i < 6; i++)
+        s_sql (db, "UPDATE tickets SET %s, department = '%s', subcategory = '%s', category = '测试'"
+                   " WHERE id = %lld", set [i], dept, sub, (long long) id [i]);
+    //  the response deadlines must be equal for 0 and 5
+    s_sql (db, "UPDATE tickets SET response_due_at = (SELECT response_due_at FROM tickets WHERE id = %lld)"
+               " WHERE id = %lld", (long long) id [0], (long long) id [5]);
+    rig_t r;
+    s_rig_config (&r);
+    s_rig_start (&r);
+    char got [10][32];
+    msgpack_unpacked u;
+    zmsg_t *keep;
+    cr_assert_eq (s_queue (r.endpoint, dept, NULL, 0, got, 10, &u, &keep), 5);
+    const int order [] = { 1, 2, 0, 5, 3 };
+    for (int i = 0; i < 5; i++)
+        cr_assert_str_eq (got [i], no [order [i]], "position %d", i);
+    //  the fields of the first and the last
+    msgpack_object *first = &u.data.via.array.ptr [0], *last = &u.data.via.array.ptr [4];
+    cr_assert_eq (s_field (first, "ticket_id")->via.i64, id [1]);
+    cr_assert_eq (s_field (first, "assignee")->type, MSGPACK_OBJECT_STR);
+    cr_assert_eq (s_field (first, "assignee")->via.str.size, 8);
+    cr_assert_eq (memcmp (s_field (first, "status")->via.str.ptr, "accepted", 8), 0);
+    cr_assert_eq (memcmp (s_field (first, "priority")->via.str.ptr, "P1", 2), 0);
+    msgpack_object *due = s_field (first, "response_due_at");
+    cr_assert_eq (due->type, MSGPACK_OBJECT_STR);
+    int64_t epoch;
+    cr_assert_eq (tf_time_parse (due->via.str.ptr, due->via.str.size, &epoch), 0, "%.*s",
+                  (int) due->via.str.size, due->via.str.ptr);
+    cr_assert_gt (epoch, (int64_t) time (NULL) + 3600);
+    msgpack_object *created = s_field (first, "created_at");
+    cr_assert_eq (tf_time_parse (created->via.str.ptr, created->via.str.size, &epoch), 0);
+    cr_assert_eq (s_field (last, "response_due_at")->type, MSGPACK_OBJECT_NIL);
+    cr_assert_eq (s_field (last, "assignee")->type, MSGPACK_OBJECT_NIL);
+    cr_assert_eq (s_field (last, "resolve_due_at")->type, MSGPACK_OBJECT_NIL);
+    cr_assert_eq (memcmp (s_field (last, "subject")->via.str.ptr, "排队的问题", 15), 0);
+    msgpack_unpacked_destroy (&u);
+    zmsg_destroy (&keep);
+    //  one status, and a limit
+    cr_assert_eq (s_queue (r.endpoint, dept, "resolved", 0, got, 10, &u, &keep), 1);
+    cr_assert_str_eq (got [0], no [4]);
+    msgpack_unpacked_destroy (&u);
+    zmsg_destroy (&keep);
+    cr_assert_eq (s_queue (r.endpoint, dept, NULL, 2, got, 10, &u, &keep), 2);
+    cr_assert_str_eq (got [0], no [1]);
+    cr_assert_str_eq (got [1], no [2]);
+    msgpack_unpacked_destroy (&u);
+    zmsg_destroy (&keep);
+
+    //  catch-up: assigned while nobody listened; queue.list shows it
+    id [6] = s_new_ticket (db, "没人订阅", "没人订阅的时候分配", no [6]);
+    s_classify (db, id [6], sub, "P3");
+    cr_assert_eq (tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, id [6], no [6]), 0);
+    for (int i = 0; i < 100 && tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'assigned'",
+                                                (long long) id [6]) == 0; i++)
+        zclock_sleep (50);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'assigned'"
+                                      " AND department = '%s'", (long long) id [6], dept), 1);
+    int n = s_queue (r.endpoint, dept, "assigned", 0, got, 10, &u, &keep);
+    cr_assert_eq (n, 4);
+    cr_assert_str_eq (got [3], no [6], "the new P3 ticket comes last (created after the other P3)");
+    msgpack_unpacked_destroy (&u);
+    zmsg_destroy (&keep);
+
+    //  an unknown department is refused
+    tf_msg_t req, reply;
+    zmsg_t *frames;
+    tf_msg_init (&req, TF_MSG_QUEUE_LIST);
+    tf_msg_set_cstr (&req, TF_F_QUEUE_LIST_DEPARTMENT, "no_such_department");
+    s_request (r.endpoint, &req, &frames, &reply);
+    s_expect_error (&reply, TF_ERR_BAD_VALUE, "department", "no_such_department");
+    zmsg_destroy (&frames);
+    s_rig_stop (&r);
+    tf_db_destroy (&db);
+}
+
+Test (dispatcher, accept_claims_and_refuses_the_wrong_ticket)
+{
+    tf_db_t *db = tf_test_db ();
+    s_lock (db, false);
+    s_taxonomy_fixture (db);
+    rig_t r;
+    s_rig_config (&r);
+    s_rig_start (&r);
+    zsock_t *pull = tf_net_connect (ZMQ_PULL, r.events, 1 << 20);
+    zsock_set_rcvtimeo (pull, 5000);
+    char no [32], resolved_no [32];
+    int64_t id = s_new_ticket (db, NULL, "界面图片加载不出来", no);
+    s_classify (db, id, "界面显示异常", "P2");
+    tf_db_t *ddb = tf_test_db ();
+    dispatcher_t *d = dispatcher_new (ddb);
+    dispatcher_assignment_t a;
+    cr_assert_eq (dispatcher_assign (d, "classified", &id, 1, &a), 1);
+    dispatcher_assignment_clear (&a);
+
+    tf_msg_t req, reply;
+    zmsg_t *frames;
+    s_accept_msg (&req, no, "agent-007");
+    s_request (r.endpoint, &req, &frames, &reply);
+    cr_assert_eq (reply.type, TF_MSG_UPDATED, "got %s", tf_schemas [reply.type].name);
+    cr_assert (s_str_is (&reply, TF_F_UPDATED_STATUS, "accepted"));
+    cr_assert (s_str_is (&reply, TF_F_UPDATED_TICKET_NO, no));
+    zmsg_destroy (&frames);
+    //  ticket.claimed for sla
+    zmsg_t *event_frames;
+    tf_msg_t event;
+    tf_error_t err;
+    cr_assert_eq (tf_net_recv_event (pull, false, &event_frames, &event, &err), 0, "%s", err.message);
+    cr_assert_eq (event.type, TF_MSG_CLAIMED);
+    cr_assert_eq (tf_msg_int (&event, TF_F_CLAIMED_TICKET_ID), id);
+    cr_assert (s_str_is (&event, TF_F_CLAIMED_TICKET_NO, no));
+    zmsg_destroy (&event_frames);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'accepted'"
+                                      " AND assignee = 'agent-007' AND accepted_at IS NOT NULL"
+                                      " AND first_response_at IS NOT NULL", (long long) id), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld AND kind = 'accepted'"
+                                      " AND from_status = 'assigned' AND to_status = 'accepted'"
+                                      " AND actor = 'agent-007'", (long long) id), 1);
+    long long events_before = tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld",
+                                              (long long) id);
+    //  again: the ticket is no longer assigned
+    s_accept_msg (&req, no, "agent-008");
+    s_request (r.endpoint, &req, &frames, &reply);
+    s_expect_error (&reply, TF_ERR_ILLEGAL_TRANSITION, NULL, "accepted");
+    zmsg_destroy (&frames);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND assignee = 'agent-007'",
+                                  (long long) id), 1);
+    //  unknown ticket
+    s_accept_msg (&req, "CS209901019999", "agent-007");
+    s_request (r.endpoint, &req, &frames, &reply);
+    s_expect_error (&reply, TF_ERR_NOT_FOUND, NULL, NULL);
+    zmsg_destroy (&frames);
+    //  a resolved ticket: refused, naming its status, nothing changes
+    int64_t resolved = s_new_ticket (db, NULL, "早就解决了", resolved_no);
+    s_sql (db, "UPDATE tickets SET status = 'resolved', department = 'tech', assignee = 'agent-1'"
+               " WHERE id = %lld", (long long) resolved);
+    s_accept_msg (&req, resolved_no, "agent-007");
+    s_request (r.endpoint, &req, &frames, &reply);
+    s_expect_error (&reply, TF_ERR_ILLEGAL_TRANSITION, NULL, "resolved");
+    zmsg_destroy (&frames);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'resolved'"
+                                      " AND assignee = 'agent-1' AND accepted_at IS NULL", (long long) resolved), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld",
+                                  (long long) resolved), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld",
+                                  (long long) id), events_before);
+    //  a blank agent
+    s_accept_msg (&req, no, "   ");
+    s_request (r.endpoint, &req, &frames, &reply);
+    s_expect_error (&reply, TF_ERR_BAD_VALUE, "agent", NULL);
+    zmsg_destroy (&frames);
+    //  no claim went out for any refusal
+    zsock_set_rcvtimeo (pull, 300);
+    cr_assert_null (zmsg_recv (pull));
+    dispatcher_destroy (&d);
+    tf_db_destroy (&ddb);
+    zsock_destroy (&pull);
+    s_rig_stop (&r);
+    tf_db_destroy (&db);
+}
+
+Test (dispatcher, transfer_assigns_to_the_new_department)
+{
+    tf_db_t *db = tf_test_db ();
+    s_lock (db, false);
+    s_taxonomy_fixture (db);
+    rig_t r;
+    s_rig_config (&r);
+    s_rig_start (&r);
+    zsock_t *tech = s_sub (r.publish, "tech.");
+    zclock_sleep (300);
+    char no [32];
+    int64_t id = s_new_ticket (db, "优惠券在哪", "不知道怎么用优惠券, APP 也打不开图片", no);
+    s_classify (db, id, "功能操作", "P3");
+    tf_db_t *ddb = tf_test_db ();
+    dispatcher_t *d = dispatcher_new (ddb);
+    dispatcher_assignment_t a;
+    cr_assert_eq (dispatcher_assign (d, "classified", &id, 1, &a), 1);
+    dispatcher_assignment_clear (&a);
+    tf_msg_t req, reply;
+    zmsg_t *frames;
+    s_accept_msg (&req, no, "agent-fl");
+    s_request (r.endpoint, &req, &frames, &reply);
+    cr_assert_eq (reply.type, TF_MSG_UPDATED);
+    zmsg_destroy (&frames);
+    char from [40], id_text [24];
+    snprintf (id_text, sizeof id_text, "%lld", (long long) id);
+    PGresult *res = tf_db_query (db, "SELECT department FROM tickets WHERE id = $1", 1,
+                                 (const char *[]) { id_text });
+    cr_assert (tf_db_ok (db, res, "department") && PQntuples (res) == 1);
+    snprintf (from, sizeof from, "%s", PQgetvalue (res, 0, 0));
+    PQclear (res);
+
+    //  an unknown department: refused, nothing changes
+    s_transfer_msg (&req, no, "nowhere", "试试", NULL);
+    s_request (r.endpoint, &req, &frames, &reply);
+    s_expect_error (&reply, TF_ERR_BAD_VALUE, "department", NULL);
+    zmsg_destroy (&frames);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'accepted'"
+                                      " AND assignee = 'agent-fl'", (long long) id), 1);
+    cr_assert_eq (s_history (db, id, "transferred"), 0);
+    //  to tech, with a reason that holds a phone number
+    s_transfer_msg (&req, no, "tech", "图片加载是技术问题, 客户电话 13812345678", "agent-fl");
+    s_request (r.endpoint, &req, &frames, &reply);
+    cr_assert_eq (reply.type, TF_MSG_UPDATED, "got %s", tf_schemas [reply.type].name);
+    cr_assert (s_str_is (&reply, TF_F_UPDATED_STATUS, "assigned"));
+    zmsg_destroy (&frames);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'assigned'"
+                                      " AND department = 'tech' AND assignee IS NULL", (long long) id), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                      " AND kind = 'transferred' AND from_status = 'accepted' AND to_status = 'assigned'"
+                                      " AND actor = 'agent-fl' AND note LIKE '图片加载是技术问题%%138****5678'"
+                                      " AND data->>'department' = 'tech' AND data->>'from_department' = '%s'"
+                                      " AND data->>'previous_assignee' = 'agent-fl'",
+                                  (long long) id, from), 1);
+    zmsg_t *event_frames;
+    tf_msg_t event;
+    char topic [64];
+    cr_assert (s_wait_assigned (tech, id, 5000, &event_frames, &event, topic, sizeof topic));
+    cr_assert_str_eq (topic, "tech.");
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_DEPARTMENT, "tech"));
+    cr_assert_not (tf_msg_has (&event, TF_F_ASSIGNED_ASSIGNEE));
+    zmsg_destroy (&event_frames);
+    //  tech accepts it; transfer of a resolved or unknown ticket is refused
+    s_accept_msg (&req, no, "agent-tech");
+    s_request (r.endpoint, &req, &frames, &reply);
+    cr_assert_eq (reply.type, TF_MSG_UPDATED);
+    zmsg_destroy (&frames);
+    s_sql (db, "UPDATE tickets SET status = 'resolved' WHERE id = %lld", (long long) id);
+    s_transfer_msg (&req, no, "frontline", "回去", NULL);
+    s_request (r.endpoint, &req, &frames, &reply);
+    s_expect_error (&reply, TF_ERR_ILLEGAL_TRANSITION, NULL, "resolved");
+    zmsg_destroy (&frames);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND department = 'tech'"
+                                      " AND assignee = 'agent-tech'", (long long) id), 1);
+    s_transfer_msg (&req, "CS209901019999", "tech", "回去", NULL);
+    s_request (r.endpoint, &req, &frames, &reply);
+    s_expect_error (&reply, TF_ERR_NOT_FOUND, NULL, NULL);
+    zmsg_destroy (&frames);
+    cr_assert_eq (s_history (db, id, "transferred"), 1);
+    dispatcher_destroy (&d);
+    tf_db_destroy (&ddb);
+    zsock_destroy (&tech);
+    s_rig_stop (&r);
+    tf_db_destroy (&db);
+}
+
+Test (dispatcher, reopened_goes_back_to_the_same_agent)
+{
+    tf_db_t *db = tf_test_db ();
+    s_lock (db, false);
+    s_taxonomy_fixture (db);
+    rig_t r;
+    s_rig_config (&r);
+    s_rig_start (&r);
+    zsock_t *risk = s_sub (r.publish, "risk.");
+    zclock_sleep (300);
+    char no [32];
+    int64_t id = s_new_ticket (db, "账号被盗", "有陌生设备登录我的账号", no);
+    s_classify (db, id, "账号被盗", "P1");
+    cr_assert_eq (tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, id, no), 0);
+    zmsg_t *frames;
+    tf_msg_t event, req, reply;
+    char topic [64];
+    cr_assert (s_wait_assigned (risk, id, 5000, &frames, &event, topic, sizeof topic));
+    zmsg_destroy (&frames);
+    s_accept_msg (&req, no, "agent-risk-1");
+    s_request (r.endpoint, &req, &frames, &reply);
+    cr_assert_eq (reply.type, TF_MSG_UPDATED);
+    zmsg_destroy (&frames);
+    //  handled, resolved, and the customer says it is not solved (notifier's part)
+    s_sql (db, "UPDATE tickets SET status = 'reopened', status_changed_at = now (), reopen_count = reopen_count + 1"
+               " WHERE id = %lld", (long long) id);
+    cr_assert_eq (tf_ticket_send_event (r.reopened, TF_MSG_REOPENED, id, no), 0);
+    cr_assert (s_wait_assigned (risk, id, 5000, &frames, &event, topic, sizeof topic),
+               "no ticket.assigned for the reopened ticket");
+    cr_assert_str_eq (topic, "risk.");
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_ASSIGNEE, "agent-risk-1"));
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_DEPARTMENT, "risk"));
+    zmsg_destroy (&frames);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'assigned'"
+                                      " AND department = 'risk' AND assignee = 'agent-risk-1'", (long long) id), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                      " AND kind = 'assigned' AND from_status = 'reopened'"
+                                      " AND note LIKE '%%back to agent agent-risk-1%%'"
+                                      " AND data->>'assignee' = 'agent-risk-1'", (long long) id), 1);
+    cr_assert_eq (s_history (db, id, "assigned"), 2);
+    //  and the agent takes it again the same way
+    s_accept_msg (&req, no, "agent-risk-1");
+    s_request (r.endpoint, &req, &frames, &reply);
+    cr_assert_eq (reply.type, TF_MSG_UPDATED);
+    zmsg_destroy (&frames);
+    cr_assert_eq (s_history (db, id, "accepted"), 2);
+    zsock_destroy (&risk);
+    s_rig_stop (&r);
+    tf_db_destroy (&db);
+}
+
+//  Two dispatchers against one database: the event path of both and both
+//  reconcilers race for the same 40 tickets; each is assigned exactly once.
+#define RACE_TICKETS 40
+
+Test (dispatcher, two_dispatchers_assign_each_ticket_once, .timeout = 60)
+{
+    tf_db_t *db = tf_test_db ();
+    s_taxonomy_fixture (db);
+    int64_t ids [RACE_TICKETS];
+    char nos [RACE_TICKETS][32];
+    const char *subs [] = { "物流信息更新延迟", "账号被盗", "功能操作", "界面显示异常", "不存在的子类" };
+    for (int i = 0; i < RACE_TICKETS; i++)
+        ids [i] = s_new_ticket (db, NULL, "抢单测试", nos [i]);
+    s_lock (db, true);          //  no other test's ticket waits in classified now
+    for (int i = 0; i < RACE_TICKETS; i++) {
+        s_classify (db, ids [i], subs [i % 5], "P2");
+        s_sql (db, "UPDATE tickets SET status_changed_at = now () - interval '1 minute' WHERE id = %lld",
+               (long long) ids [i]);
+    }
+    rig_t r [2];
+    for (int k = 0; k < 2; k++) {
+        s_rig_config (&r [k]);
+        r [k].cfg.stale_seconds = 0;
+        r [k].cfg.reconcile_seconds = 1;
+        r [k].cfg.batch_size = 7;
+    }
+    //  both start (and reconcile) at once, and both get every event
+    for (int k = 0; k < 2; k++)
+        s_rig_start (&r [k]);
+    for (int i = 0; i < RACE_TICKETS; i++)
+        for (int k = 0; k < 2; k++)
+            tf_ticket_send_event (r [k].classified, TF_MSG_CLASSIFIED, ids [i], nos [i]);
+    char list [RACE_TICKETS * 24] = "";
+    for (int i = 0; i < RACE_TICKETS; i++)
+        snprintf (list + strlen (list), sizeof list - strlen (list), i? ",%lld": "%lld", (long long) ids [i]);
+    long long assigned = 0;
+    for (int i = 0; i < 200; i++) {
+        assigned = tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id IN (%s) AND status = 'assigned'", list);
+        if (assigned == RACE_TICKETS)
+            break;
+        zclock_sleep (50);
+    }
+    cr_assert_eq (assigned, RACE_TICKETS);
+    zclock_sleep (1500);        //  one more reconciler round each: still nothing twice
+    for (int k = 0; k < 2; k++)
+        s_rig_stop (&r [k]);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id IN (%s)"
+                                      " AND kind = 'assigned'", list), RACE_TICKETS);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM (SELECT ticket_id FROM ticket_events"
+                                      " WHERE ticket_id IN (%s) AND kind = 'assigned'"
+                                      " GROUP BY ticket_id HAVING count(*) = 1) x", list), RACE_TICKETS);
+    //  and each was routed like a single dispatcher would have
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets t LEFT JOIN taxonomy x ON x.subcategory = t.subcategory"
+                                      " WHERE t.id IN (%s) AND t.department = coalesce (x.department, 'frontline')",
+                                  list), RACE_TICKETS);
+    tf_db_destroy (&db);
+}
+
+//  --------------------------------------------------------------------------
+//  Hostile input
+
+Test (dispatcher, hostile_requests_and_events)
+{
+    rig_t r;
+    s_rig_config (&r);
+    s_rig_start (&r);
+    zsock_t *dealer = zsock_new_dealer (r.endpoint);
+    zsock_set_rcvtimeo (dealer, 5000);
+#define CASE(type, body, code) { type, body, sizeof body - 1, code }
+    struct { const char *type; const char *body; size_t size; const char *code; } cases [] = {
+        CASE ("ticket.accept", "\x80", TF_ERR_MISSING_FIELD),
+        CASE ("ticket.accept", "\xdd\xff\x00\x00\x00", TF_ERR_BAD_MSGPACK),
+        CASE ("ticket.accept", "\x82\xa9ticket_no\xa1x\xa5" "agent\xa0", TF_ERR_BAD_VALUE),
+        CASE ("ticket.submit", "\x80", TF_ERR_MISSING_FIELD),
+        CASE ("queue.list", "\x81\xaa" "department\x01", TF_ERR_WRONG_TYPE),
+        CASE ("queue.list", "\x82\xaa" "department\xa4tech\xa6status\xa6" "closed", TF_ERR_BAD_VALUE),
+        CASE ("queue.list", "\x82\xaa" "department\xa4tech\xa5limit\xcd\x27\x10", TF_ERR_BAD_VALUE),
+        CASE ("queue.items", "\x80", TF_ERR_UNKNOWN_TYPE),
+        CASE ("ticket.transfer", "\x84\xa9ticket_no\xa1x\xaa" "department\xa1y\xa6reason\xa1z\xa5" "actor\xa1w",
+              TF_ERR_BAD_VALUE),
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        zmsg_t *m = zmsg_new ();
+        zmsg_addmem (m, "", 0);
+        zmsg_addstr (m, cases [i].type);
+        zmsg_addmem (m, cases [i].body, cases [i].size);
+        cr_assert_eq (zmsg_send (&m, dealer), 0);
+        zmsg_t *reply = zmsg_recv (dealer);
+        cr_assert (reply, "no reply to case %zu", i);
+        zframe_t *delimiter = zmsg_pop (reply);
+        zframe_destroy (&delimiter);
+        zframe_t *type = zmsg_first (reply);
+        zframe_t *body = zmsg_next (reply);
+        cr_assert (zframe_streq (type, "error"), "case %zu", i);
+        tf_msg_t msg;
+        tf_error_t err;
+        cr_assert_eq (tf_codec_decode_body (TF_MSG_ERROR, zframe_data (body), zframe_size (body), &msg, &err), 0);
+        cr_assert (s_str_is (&msg, TF_F_ERROR_CODE, cases [i].code), "case %zu: expected %s, got %.*s", i,
+                   cases [i].code, (int) msg.v [TF_F_ERROR_CODE].len, msg.v [TF_F_ERROR_CODE].str);
+        zmsg_destroy (&reply);
+    }
+    //  garbage on the event socket: logged and dropped
+    zmsg_t *m = zmsg_new ();
+    zmsg_addstr (m, "ticket.classified");
+    zmsg_addmem (m, "\x82\xa9ticket_id\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xa9ticket_no\xa1x", 32);
+    cr_assert_eq (zmsg_size (m), 2);
+    cr_assert_eq (zmsg_send (&m, r.classified), 0);
+    m = zmsg_new ();
+    zmsg_addstr (m, "only one frame");
+    cr_assert_eq (zmsg_send (&m, r.classified), 0);
+    tf_ticket_send_event (r.reopened, TF_MSG_RECEIVED, 1, "CS209901010001");  //  wrong event type
+    tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, INT64_MAX, "CS209901010001");  //  no such ticket
+    //  and it still serves
+    tf_msg_t ping, reply;
+    zmsg_t *frames;
+    tf_msg_init (&ping, TF_MSG_PING);
+    zclock_sleep (200);
+    s_request (r.endpoint, &ping, &frames, &reply);
+    cr_assert_eq (reply.type, TF_MSG_PONG);
+    cr_assert (s_str_is (&reply, TF_F_PONG_SERVICE, "dispatcher"));
+    zmsg_destroy (&frames);
+    zsock_destroy (&dealer);
+    s_rig_stop (&r);
+}
