@@ -28,7 +28,7 @@ TEST_SUPPORT  := $(patsubst %.c,build/%.o,$(filter-out $(TEST_SRC) tests/fuzz_%.
 ALL_LIBS      := $(SERVICE_LIBS) build/libticketflow.a
 
 .SECONDARY:
-.PHONY: all deps binaries test test-only start stop run bench fuzz clean help
+.PHONY: all deps binaries models test test-only start stop run bench fuzz clean help
 
 all: deps
 	@$(MAKE) --no-print-directory binaries
@@ -45,7 +45,20 @@ help:
 deps:
 	@deploy/deps.sh
 
-binaries: $(MAIN_BINS) $(TOOL_BINS)
+binaries: $(MAIN_BINS) $(TOOL_BINS) models
+
+# the default classifier model of the manuals' taxonomy, and the third-level
+# model of the sub-categories that have one, trained from deploy/taxonomy/
+TRAIN_DATA := deploy/taxonomy/train.csv
+models: build/models/default.model build/models/third_level.model
+
+build/models/default.model: $(TRAIN_DATA) bin/ticketflow-train
+	@mkdir -p build/models
+	bin/ticketflow-train --data $(TRAIN_DATA) --label-column subcategory --out $@ > build/models/default.log
+
+build/models/third_level.model: $(TRAIN_DATA) bin/ticketflow-train
+	@mkdir -p build/models
+	bin/ticketflow-train --data $(TRAIN_DATA) --label-column third_level --out $@ > build/models/third_level.log
 
 build/%.o: %.c
 	@mkdir -p $(dir $@)

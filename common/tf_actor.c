@@ -1,6 +1,16 @@
 #include "tf_actor.h"
 #include "tf_log.h"
+#include <signal.h>
 #include <string.h>
+
+static volatile sig_atomic_t s_reload_requested = 0;
+
+static void
+s_on_sighup (int signum)
+{
+    (void) signum;
+    s_reload_requested = 1;
+}
 
 bool
 tf_actor_command (zsock_t *pipe, const char *const *names, const char *const *values)
@@ -59,8 +69,19 @@ tf_actor_main (zactor_fn *actor_fn, void *args, const char *ready_query)
         //  czmq's default signal handler sets zsys_interrupted on SIGINT/SIGTERM;
         //  the actor sees it too, so the wait below returns when either ends
         zsock_set_rcvtimeo (zactor_sock (actor), -1);
+        //  SIGHUP asks the actor to reload what it can (a new model, say)
+        struct sigaction action = { .sa_handler = s_on_sighup };
+        sigemptyset (&action.sa_mask);
+        sigaction (SIGHUP, &action, NULL);
         zpoller_t *poller = zpoller_new (zactor_sock (actor), NULL);
         while (!zsys_interrupted) {
+            if (s_reload_requested) {
+                s_reload_requested = 0;
+                char *answer = tf_actor_query (actor, "RELOAD");
+                tf_info ("SIGHUP: reload %s", answer && *answer? answer: "not supported");
+                zstr_free (&answer);
+                zsock_set_rcvtimeo (zactor_sock (actor), -1);
+            }
             void *which = zpoller_wait (poller, 500);
             if (which && !zsys_interrupted) {
                 //  the actor said something unasked: it has stopped on its own

@@ -23,7 +23,9 @@ void tf_actor_failed (zsock_t *pipe);
 char *tf_actor_query (zactor_t *actor, const char *query);
 
 //  main's shell: starts the actor, checks it answers `ready_query` with
-//  something other than "ERROR", then waits for SIGINT/SIGTERM.
+//  something other than "ERROR", then waits for SIGINT/SIGTERM. On SIGHUP
+//  it sends the actor the query "RELOAD" (an actor that reloads nothing
+//  answers "").
 //  Returns the process exit code.
 int tf_actor_main (zactor_fn *actor_fn, void *args, const char *ready_query);
 

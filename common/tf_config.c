@@ -65,7 +65,7 @@ const tf_option_t tf_options [] = {
     STR_OPT ("taxonomy-file", NULL, "", taxonomy_file,
              "taxonomy JSON loaded into the database (empty: $TICKETFLOW_HOME/deploy/taxonomy/taxonomy.json)"),
     STR_OPT ("classifier-model", NULL, "", classifier_model,
-             "trained model file (empty: $TICKETFLOW_HOME/var/models/default.model)"),
+             "trained sub-category model (empty: $TICKETFLOW_HOME/build/models/default.model, built by make)"),
     INT_OPT ("classifier-min-confidence", "50", 0, 100, classifier_min_confidence,
              "below this confidence (percent) a ticket goes to triage for a person"),
     INT_OPT ("sla-window-seconds", "300", 5, 86400, sla_window_seconds,

@@ -105,7 +105,7 @@ INSERT INTO ticket_events (ticket_id, kind, from_status, to_status, actor)
 COMMIT;
 SQL
 per_client=$((tickets / clients))
-raw=$(pgbench -n -q -f "$script" -c "$clients" -j 2 -t "$per_client" "$db" 2>&1 \
+raw=$( (pgbench -n -f "$script" -c "$clients" -j 2 -t "$per_client" "$db" 2>&1 || true) \
       | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
 rm -f "$script"
 raw=${raw%.*}

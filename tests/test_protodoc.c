@@ -49,3 +49,24 @@ Test (protodoc, every_error_code_is_documented)
     }
     free (text);
 }
+
+Test (protodoc, readme_lists_every_setting)
+{
+    char *generated = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&generated, &size);
+    protodoc_write_settings (out);
+    fclose (out);
+    char path [4200];
+    snprintf (path, sizeof path, "%s/README.md", tf_home ());
+    FILE *doc = fopen (path, "r");
+    cr_assert (doc, "cannot read %s", path);
+    char *text = calloc (1, 1 << 20);
+    size_t n = fread (text, 1, (1 << 20) - 1, doc);
+    fclose (doc);
+    text [n] = 0;
+    cr_assert (strstr (text, generated),
+               "README.md's settings table is out of date: run bin/ticketflow-protodoc --settings");
+    free (text);
+    free (generated);
+}

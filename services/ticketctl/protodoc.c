@@ -1,5 +1,6 @@
 #include "protodoc.h"
 #include "tf_codec.h"
+#include "tf_config.h"
 #include <string.h>
 
 static const char *
@@ -91,4 +92,18 @@ protodoc_write (FILE *out)
         }
     }
     fprintf (out, "\n%s\n", PROTODOC_END);
+}
+
+void
+protodoc_write_settings (FILE *out)
+{
+    fprintf (out, "| flag | environment | default | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < tf_option_count; i++) {
+        const tf_option_t *o = &tf_options [i];
+        char env [96];
+        tf_config_env_name (o->name, env, sizeof env);
+        fprintf (out, "| `--%s` | `%s`%s%s%s | `%s` | %s |\n", o->name, env,
+                 o->env_alias? ", `": "", o->env_alias? o->env_alias: "", o->env_alias? "`": "",
+                 o->default_value, o->help);
+    }
 }

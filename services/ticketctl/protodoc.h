@@ -9,6 +9,9 @@
 //  Writes the generated section (between its BEGIN/END marker lines).
 void protodoc_write (FILE *out);
 
+//  Writes the settings table of README.md (from common/tf_config.c).
+void protodoc_write_settings (FILE *out);
+
 #define PROTODOC_BEGIN "<!-- BEGIN GENERATED: bin/ticketflow-protodoc; do not edit by hand -->"
 #define PROTODOC_END   "<!-- END GENERATED -->"
 

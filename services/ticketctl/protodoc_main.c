@@ -8,10 +8,14 @@ main (int argc, char **argv)
     if (argc > 1 && (strcmp (argv [1], "--help") == 0 || strcmp (argv [1], "-h") == 0)) {
         printf ("ticketflow-protodoc — prints the message tables of proto/events.md, generated\n"
                 "from proto/events.def. Paste the output over the generated section of the\n"
-                "document (tests/test_protodoc.c fails while they differ).\n\n"
-                "Usage: ticketflow-protodoc\n");
+                "document (tests/test_protodoc.c fails while they differ).\n"
+                "With --settings, prints the settings table of README.md instead.\n\n"
+                "Usage: ticketflow-protodoc [--settings]\n");
         return 0;
     }
-    protodoc_write (stdout);
+    if (argc > 1 && strcmp (argv [1], "--settings") == 0)
+        protodoc_write_settings (stdout);
+    else
+        protodoc_write (stdout);
     return 0;
 }
