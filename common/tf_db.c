@@ -197,6 +197,20 @@ tf_db_exec (tf_db_t *self, const char *sql)
     return rc;
 }
 
+char *
+tf_db_id_array (const int64_t *ids, size_t n)
+{
+    char *array = malloc (n * 21 + 3);
+    assert (array);
+    size_t o = 0;
+    array [o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t) sprintf (array + o, i? ",%lld": "%lld", (long long) ids [i]);
+    array [o++] = '}';
+    array [o] = 0;
+    return array;
+}
+
 //  --------------------------------------------------------------------------
 //  Migrations
 

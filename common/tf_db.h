@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct tf_db_t tf_db_t;
 
@@ -35,6 +36,10 @@ PGresult *tf_db_query (tf_db_t *self, const char *sql, int nparams, const char *
 int tf_db_exec (tf_db_t *self, const char *sql);
 //  True when res is a success of either kind; logs the error otherwise.
 bool tf_db_ok (tf_db_t *self, PGresult *res, const char *what);
+
+//  The ids as a PostgreSQL int8[] literal, "{1,2,3}", for one `= ANY ($n::int8[])`
+//  parameter: a batch in one round trip. The caller frees.
+char *tf_db_id_array (const int64_t *ids, size_t n);
 
 //  Applies every deploy/sql/NNN_*.sql not yet in schema_migrations, in
 //  order, each in its own transaction, under an advisory lock so that two

@@ -64,14 +64,7 @@ tf_ticket_lock_ids (tf_db_t *db, const char *status, const int64_t *ids, size_t 
 {
     if (n == 0)
         return 0;
-    //  an int8[] literal: {1,2,3}
-    char *array = malloc (n * 21 + 3);
-    size_t o = 0;
-    array [o++] = '{';
-    for (size_t i = 0; i < n; i++)
-        o += (size_t) sprintf (array + o, i? ",%lld": "%lld", (long long) ids [i]);
-    array [o++] = '}';
-    array [o] = 0;
+    char *array = tf_db_id_array (ids, n);
     const char *params [] = { array, status };
     int rc = s_collect (db, tf_db_run (db, "tf_ticket_lock_ids", 2, params), locked, n, "lock tickets");
     free (array);

@@ -175,25 +175,10 @@ s_fill (dispatcher_assignment_t *a, PGresult *res, int row)
         s_pack_steps (a, PQgetvalue (res, row, 9));
 }
 
-//  An int8[] literal: {1,2,3} (caller frees)
-static char *
-s_id_array (const int64_t *ids, size_t n)
-{
-    char *array = malloc (n * 21 + 3);
-    assert (array);
-    size_t o = 0;
-    array [o++] = '{';
-    for (size_t i = 0; i < n; i++)
-        o += (size_t) sprintf (array + o, i? ",%lld": "%lld", (long long) ids [i]);
-    array [o++] = '}';
-    array [o] = 0;
-    return array;
-}
-
 static PGresult *
 s_info (dispatcher_t *self, const int64_t *ids, size_t n)
 {
-    char *array = s_id_array (ids, n);
+    char *array = tf_db_id_array (ids, n);
     const char *params [] = { array };
     PGresult *res = tf_db_run (self->db, "dispatcher_info", 1, params);
     free (array);

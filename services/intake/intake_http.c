@@ -1,16 +1,15 @@
 #include "intake_http.h"
+#include "tf_http.h"
 #include "tf_json.h"
 #include "tf_log.h"
 #include "tf_net.h"
-#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <string.h>
 
 struct intake_http_t {
-    struct MHD_Daemon *daemon;
+    tf_http_t *http;
     char *endpoint;
     int timeout_ms;
-    int port;
 };
 
 typedef struct {
@@ -19,42 +18,9 @@ typedef struct {
     bool too_large;
 } upload_t;
 
-int
-intake_http_status (const char *code)
-{
-    if (streq (code, TF_ERR_NOT_FOUND))
-        return 404;
-    if (streq (code, TF_ERR_ILLEGAL_TRANSITION))
-        return 409;
-    if (streq (code, TF_ERR_UNAVAILABLE))
-        return 503;
-    if (streq (code, TF_ERR_INTERNAL))
-        return 500;
-    return 400;
-}
-
-static enum MHD_Result
-s_respond_json (struct MHD_Connection *conn, int status, json_t *json)
-{
-    char *text = json_dumps (json, JSON_COMPACT);
-    json_decref (json);
-    struct MHD_Response *response = MHD_create_response_from_buffer (
-        strlen (text), text, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header (response, "Content-Type", "application/json; charset=utf-8");
-    enum MHD_Result rc = MHD_queue_response (conn, (unsigned) status, response);
-    MHD_destroy_response (response);
-    return rc;
-}
-
-static enum MHD_Result
-s_respond_error (struct MHD_Connection *conn, int status, const char *code, const char *field,
-                 const char *message)
-{
-    json_t *error = json_pack ("{s:s, s:s}", "code", code, "message", message);
-    if (field && *field)
-        json_object_set_new (error, "field", json_string (field));
-    return s_respond_json (conn, status, json_pack ("{s:o}", "error", error));
-}
+#define s_respond_json(conn, status, json) tf_http_respond_json (conn, status, json, NULL)
+#define s_respond_error(conn, status, code, field, message) \
+    tf_http_respond_error (conn, status, code, field, message, NULL)
 
 //  Sends a request and turns the reply into an HTTP response.
 static enum MHD_Result
@@ -65,17 +31,10 @@ s_forward (intake_http_t *self, struct MHD_Connection *conn, tf_msg_t *request)
     tf_error_t err;
     enum MHD_Result rc;
     if (tf_net_request (self->endpoint, request, self->timeout_ms, &frames, &reply, &err))
-        rc = s_respond_error (conn, intake_http_status (err.code), err.code, err.field, err.message);
+        rc = s_respond_error (conn, tf_http_status (err.code), err.code, err.field, err.message);
     else
-    if (reply.type == TF_MSG_ERROR) {
-        char *code = tf_msg_strdup (&reply, TF_F_ERROR_CODE);
-        char *field = tf_msg_strdup (&reply, TF_F_ERROR_FIELD);
-        char *message = tf_msg_strdup (&reply, TF_F_ERROR_MESSAGE);
-        rc = s_respond_error (conn, intake_http_status (code), code, field, message);
-        free (code);
-        free (field);
-        free (message);
-    }
+    if (reply.type == TF_MSG_ERROR)
+        rc = tf_http_respond_reply_error (conn, &reply);
     else
     if (reply.type == TF_MSG_ACCEPTED) {
         zframe_t *body = zmsg_last (frames);
@@ -126,7 +85,7 @@ s_submit (intake_http_t *self, struct MHD_Connection *conn, upload_t *upload)
     //  the same checks a ZeroMQ client's request meets, done here so that a
     //  bad request never costs a round trip
     if (tf_codec_decode_body (TF_MSG_SUBMIT, (const uint8_t *) sbuf.data, sbuf.size, &request, &err))
-        rc = s_respond_error (conn, intake_http_status (err.code), err.code, err.field, err.message);
+        rc = s_respond_error (conn, tf_http_status (err.code), err.code, err.field, err.message);
     else
         rc = s_forward (self, conn, &request);
     msgpack_sbuffer_destroy (&sbuf);
@@ -195,32 +154,13 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_Re
 intake_http_t *
 intake_http_new (const char *address, int port, const char *request_endpoint, int timeout_ms)
 {
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
-    if (inet_pton (AF_INET, address, &addr.sin_addr) != 1) {
-        tf_error ("http: '%s' is not an IPv4 address", address);
-        return NULL;
-    }
     intake_http_t *self = calloc (1, sizeof *self);
     assert (self);
     self->endpoint = strdup (request_endpoint);
     self->timeout_ms = timeout_ms;
-    //  a thread per connection: each blocks on its own round trip to the
-    //  actor while the actor batches them together
-    self->daemon = MHD_start_daemon (
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, s_handle, self,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned) 512,
-        MHD_OPTION_END);
-    if (!self->daemon) {
-        tf_error ("http: cannot listen on %s:%d", address, port);
+    self->http = tf_http_new (address, port, s_handle, self, s_completed, 512);
+    if (!self->http)
         intake_http_destroy (&self);
-        return NULL;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    self->port = info? info->port: port;
     return self;
 }
 
@@ -230,8 +170,7 @@ intake_http_destroy (intake_http_t **self_p)
     if (!*self_p)
         return;
     intake_http_t *self = *self_p;
-    if (self->daemon)
-        MHD_stop_daemon (self->daemon);
+    tf_http_destroy (&self->http);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -240,5 +179,5 @@ intake_http_destroy (intake_http_t **self_p)
 int
 intake_http_port (intake_http_t *self)
 {
-    return self->port;
+    return tf_http_port (self->http);
 }

@@ -17,9 +17,6 @@ intake_http_t *intake_http_new (const char *address, int port, const char *reque
 void intake_http_destroy (intake_http_t **self_p);
 int intake_http_port (intake_http_t *self);
 
-//  The HTTP status for an error code of proto/events.md.
-int intake_http_status (const char *error_code);
-
 #define INTAKE_HTTP_MAX_BODY 65536
 
 #endif

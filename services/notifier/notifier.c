@@ -613,14 +613,7 @@ notifier_process_feedback (notifier_t *self, const int64_t *ids, size_t n,
 {
     if (n == 0 || cap == 0)
         return 0;
-    char *array = malloc (n * 21 + 3);
-    assert (array);
-    size_t o = 0;
-    array [o++] = '{';
-    for (size_t i = 0; i < n; i++)
-        o += (size_t) sprintf (array + o, i? ",%lld": "%lld", (long long) ids [i]);
-    array [o++] = '}';
-    array [o] = 0;
+    char *array = tf_db_id_array (ids, n);
     char count [24];
     snprintf (count, sizeof count, "%zu", cap);
     const char *params [] = { array, count };

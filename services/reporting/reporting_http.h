@@ -19,7 +19,6 @@ reporting_http_t *reporting_http_new (const char *address, int port, const char 
 void reporting_http_destroy (reporting_http_t **self_p);
 int reporting_http_port (reporting_http_t *self);
 
-//  The HTTP status for an error code of proto/events.md.
-int reporting_http_status (const char *error_code);
+
 
 #endif

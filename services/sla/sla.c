@@ -146,25 +146,12 @@ s_run (sla_t *self, const char *name, int n, const char *const *params)
     return rc;
 }
 
-static char *
-s_id_array (const int64_t *ids, size_t n)
-{
-    char *array = malloc (n * 21 + 3);
-    size_t o = 0;
-    array [o++] = '{';
-    for (size_t i = 0; i < n; i++)
-        o += (size_t) sprintf (array + o, i? ",%lld": "%lld", (long long) ids [i]);
-    array [o++] = '}';
-    array [o] = 0;
-    return array;
-}
-
 int
 sla_track (sla_t *self, const int64_t *ids, size_t n)
 {
     if (n == 0)
         return 0;
-    char *array = s_id_array (ids, n);
+    char *array = tf_db_id_array (ids, n);
     int rc = s_run (self, "sla_track_ids", 1, (const char *[]) { array });
     free (array);
     return rc;

@@ -160,7 +160,7 @@ s_set_field (tf_msg_t *m, tf_field_id_t f, const char *value, const char *flag, 
 static void
 s_print_json (FILE *out, json_t *json)
 {
-    char *text = json_dumps (json, JSON_INDENT (2) | JSON_SORT_KEYS);
+    char *text = json_dumps (json, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_REAL_PRECISION (12));
     fprintf (out, "%s\n", text? text: "null");
     free (text);
 }

@@ -1,0 +1,34 @@
+/*  tf_http — what the HTTP faces of the services share (libmicrohttpd):
+    a thread-per-connection server on an IPv4 address, JSON responses, and
+    the mapping from protocol error codes to HTTP statuses. Each service's
+    handler turns a request into the same ZeroMQ request a native client
+    sends, so HTTP never has a code path of its own.
+*/
+#ifndef TF_HTTP_H
+#define TF_HTTP_H
+
+#include "tf_codec.h"
+#include <jansson.h>
+#include <microhttpd.h>
+
+typedef struct tf_http_t tf_http_t;
+
+//  Listens on address:port (port 0: any free port); `completed` may be NULL.
+//  NULL on failure (logged).
+tf_http_t *tf_http_new (const char *address, int port, MHD_AccessHandlerCallback handler, void *cls,
+                        MHD_RequestCompletedCallback completed, unsigned connection_limit);
+void tf_http_destroy (tf_http_t **self_p);
+int tf_http_port (tf_http_t *self);
+
+//  The HTTP status for an error code of proto/events.md.
+int tf_http_status (const char *error_code);
+
+//  Queues `json` (taken over) as the response; `allow` adds an Allow header.
+enum MHD_Result tf_http_respond_json (struct MHD_Connection *conn, int status, json_t *json, const char *allow);
+//  {"error": {"code", "message", "field"?}}
+enum MHD_Result tf_http_respond_error (struct MHD_Connection *conn, int status, const char *code,
+                                       const char *field, const char *message, const char *allow);
+//  A decoded `error` reply of a service, with its status.
+enum MHD_Result tf_http_respond_reply_error (struct MHD_Connection *conn, const tf_msg_t *reply);
+
+#endif
