@@ -158,18 +158,51 @@ tf_ticket_no_copy (const tf_msg_t *m, tf_field_id_t f, char *out, size_t size)
     snprintf (out, size, "%.*s", v->present? (int) (v->len > 32? 32: v->len): 0, v->present? v->str: "");
 }
 
+//  Every {ticket_id, ticket_no} event lays out its two fields in that
+//  order: returns the first, or TF_FIELD_COUNT for other messages.
+static tf_field_id_t
+s_ticket_id_field (tf_msg_type_t type)
+{
+    for (int f = 0; f + 1 < TF_FIELD_COUNT; f++)
+        if (tf_fields [f].schema == type)
+            return streq (tf_fields [f].key, "ticket_id") && tf_fields [f + 1].schema == type
+                && streq (tf_fields [f + 1].key, "ticket_no")? (tf_field_id_t) f: TF_FIELD_COUNT;
+    return TF_FIELD_COUNT;
+}
+
+int
+tf_ticket_recv_event (zsock_t *sock, tf_msg_type_t *type, int64_t *ticket_id)
+{
+    zmsg_t *frames = NULL;
+    tf_msg_t msg;
+    tf_error_t err;
+    int rc = -1;
+    *type = TF_MSG_NONE;
+    if (tf_net_recv_event (sock, false, &frames, &msg, &err)) {
+        if (frames)
+            tf_warn ("event dropped: %s: %s", err.code, err.message);
+    }
+    else {
+        tf_field_id_t f = s_ticket_id_field (msg.type);
+        if (f == TF_FIELD_COUNT || tf_schemas [msg.type].kind != TF_KIND_EVENT)
+            tf_warn ("event dropped: '%s' is not a ticket event", tf_schemas [msg.type].name);
+        else {
+            *type = msg.type;
+            *ticket_id = tf_msg_int (&msg, f);
+            rc = 0;
+        }
+    }
+    zmsg_destroy (&frames);
+    return rc;
+}
+
 int
 tf_ticket_send_event (zsock_t *sock, tf_msg_type_t type, int64_t id, const char *ticket_no)
 {
-    //  every {ticket_id, ticket_no} event lays out its two fields in that order
     tf_msg_t event;
     tf_msg_init (&event, type);
-    tf_field_id_t first = TF_FIELD_COUNT;
-    for (int f = 0; f < TF_FIELD_COUNT && first == TF_FIELD_COUNT; f++)
-        if (tf_fields [f].schema == type)
-            first = (tf_field_id_t) f;
-    assert (first + 1 < TF_FIELD_COUNT && streq (tf_fields [first].key, "ticket_id")
-            && streq (tf_fields [first + 1].key, "ticket_no"));
+    tf_field_id_t first = s_ticket_id_field (type);
+    assert (first != TF_FIELD_COUNT);
     tf_msg_set_int (&event, first, id);
     tf_msg_set_cstr (&event, (tf_field_id_t) (first + 1), ticket_no);
     int rc = tf_net_send_event (sock, NULL, &event);

@@ -56,4 +56,10 @@ void tf_ticket_no_copy (const tf_msg_t *m, tf_field_id_t f, char *out, size_t si
 //  (ticket.classified, ticket.claimed, ...). Returns 0 when sent.
 int tf_ticket_send_event (zsock_t *sock, tf_msg_type_t type, int64_t id, const char *ticket_no);
 
+//  Receives one {ticket_id, ticket_no} event. Returns 0 with its type and
+//  ticket id; -1 when it was malformed or not such an event (one warning
+//  logged, the message dropped) or when interrupted (*type is TF_MSG_NONE
+//  then).
+int tf_ticket_recv_event (zsock_t *sock, tf_msg_type_t *type, int64_t *ticket_id);
+
 #endif

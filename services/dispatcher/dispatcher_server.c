@@ -98,25 +98,20 @@ s_handle_events (server_t *self)
     size_t batch = (size_t) self->cfg->batch_size;
     self->nclassified = self->nreopened = 0;
     do {
-        zmsg_t *frames = NULL;
-        tf_msg_t msg;
-        tf_error_t err;
-        if (tf_net_recv_event (self->pull, false, &frames, &msg, &err)) {
-            if (!frames) {
-                zmsg_destroy (&frames);
-                break;          //  interrupted
-            }
-            tf_warn ("event refused: %s: %s", err.code, err.message);
+        tf_msg_type_t type;
+        int64_t id;
+        if (tf_ticket_recv_event (self->pull, &type, &id)) {
+            if (type == TF_MSG_NONE && zsys_interrupted)
+                break;
         }
         else
-        if (msg.type == TF_MSG_CLASSIFIED)
-            self->classified [self->nclassified++] = tf_msg_int (&msg, TF_F_CLASSIFIED_TICKET_ID);
+        if (type == TF_MSG_CLASSIFIED)
+            self->classified [self->nclassified++] = id;
         else
-        if (msg.type == TF_MSG_REOPENED)
-            self->reopened [self->nreopened++] = tf_msg_int (&msg, TF_F_REOPENED_TICKET_ID);
+        if (type == TF_MSG_REOPENED)
+            self->reopened [self->nreopened++] = id;
         else
-            tf_warn ("event refused: dispatcher does not take '%s'", tf_schemas [msg.type].name);
-        zmsg_destroy (&frames);
+            tf_warn ("event refused: dispatcher does not take '%s'", tf_schemas [type].name);
     } while (self->nclassified + self->nreopened < batch
           && (zsock_events (self->pull) & ZMQ_POLLIN));
 

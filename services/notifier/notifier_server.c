@@ -126,22 +126,17 @@ s_send_outcomes (server_t *self, int n)
 static void
 s_recv_event (server_t *self)
 {
-    zmsg_t *frames = NULL;
-    tf_msg_t msg;
-    tf_error_t err;
-    if (tf_net_recv_event (self->pull, false, &frames, &msg, &err)) {
-        if (frames)
-            tf_warn ("event refused: %s: %s%s%s", err.code, err.message, *err.field? " field=": "", err.field);
-    }
+    tf_msg_type_t type;
+    int64_t id;
+    if (tf_ticket_recv_event (self->pull, &type, &id))
+        return;
+    if (type == TF_MSG_RESOLVED)
+        self->resolved [self->nresolved++] = id;
     else
-    if (msg.type == TF_MSG_RESOLVED)
-        self->resolved [self->nresolved++] = tf_msg_int (&msg, TF_F_RESOLVED_TICKET_ID);
+    if (type == TF_MSG_FEEDBACK_RECEIVED)
+        self->feedback [self->nfeedback++] = id;
     else
-    if (msg.type == TF_MSG_FEEDBACK_RECEIVED)
-        self->feedback [self->nfeedback++] = tf_msg_int (&msg, TF_F_FEEDBACK_RECEIVED_TICKET_ID);
-    else
-        tf_warn ("event refused: notifier does not take '%s'", tf_schemas [msg.type].name);
-    zmsg_destroy (&frames);
+        tf_warn ("event refused: notifier does not take '%s'", tf_schemas [type].name);
 }
 
 static void

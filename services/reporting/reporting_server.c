@@ -4,6 +4,7 @@
 #include "tf_actor.h"
 #include "tf_log.h"
 #include "tf_net.h"
+#include "tf_ticket.h"
 
 //  The reconciler takes at most this many batches per tick, so requests
 //  are still answered while a large backlog drains.
@@ -126,19 +127,14 @@ s_handle_events (server_t *self)
 {
     size_t n = 0;
     do {
-        zmsg_t *frames = NULL;
-        tf_msg_t msg;
-        tf_error_t err;
-        if (tf_net_recv_event (self->events, false, &frames, &msg, &err) == 0) {
-            if (msg.type == TF_MSG_CONFIRMED)
-                self->ids [n++] = tf_msg_int (&msg, TF_F_CONFIRMED_TICKET_ID);
+        tf_msg_type_t type;
+        int64_t id;
+        if (tf_ticket_recv_event (self->events, &type, &id) == 0) {
+            if (type == TF_MSG_CONFIRMED)
+                self->ids [n++] = id;
             else
-                tf_warn ("event ignored: expected ticket.confirmed, got %s", tf_schemas [msg.type].name);
+                tf_warn ("event ignored: expected ticket.confirmed, got %s", tf_schemas [type].name);
         }
-        else
-        if (frames)
-            tf_warn ("malformed event ignored: %s: %s", err.code, err.message);
-        zmsg_destroy (&frames);
         if (zsys_interrupted)
             break;
     } while (n < (size_t) self->cfg->batch_size && (zsock_events (self->events) & ZMQ_POLLIN));

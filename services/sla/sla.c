@@ -2,6 +2,7 @@
 #include "tf_log.h"
 #include "tf_mask.h"
 #include "tf_ticket.h"
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +12,32 @@ struct sla_t {
     tf_db_t *db;
 };
 
+//  Statuses in which a ticket's clocks run: it has not been resolved yet.
 #define OPEN_STATUSES "'received','triage','classified','assigned','accepted','in_progress','on_hold','reopened'"
 
-//  Timers for the given tickets (ids as int8[]), then the ticket's mirror
-//  columns, then response timers met by an accept. One statement, so two
-//  instances racing insert each timer once (the UNIQUE (ticket_id, kind)).
-#define TRACK_SQL(ticket_filter) \
-    "WITH picked AS (SELECT t.id, t.created_at, t.priority FROM tickets t " ticket_filter "),"           \
-    " timers AS ("                                                                                    \
-    "  INSERT INTO sla_timers (ticket_id, kind, due_at)"                                              \
-    "  SELECT p.id, k.kind, p.created_at + make_interval (mins => CASE k.kind"                        \
-    "         WHEN 'response' THEN sp.response_minutes ELSE sp.resolve_minutes END)"                  \
+//  When a ticket was first answered (the dispatcher sets both at accept).
+#define RESPONDED "coalesce (t.first_response_at, t.accepted_at)"
+
+//  Timers for the picked tickets, the ticket's mirror columns, and response
+//  timers met by an accept, in one statement. The tickets are locked first
+//  (the same order as the handlers: ticket, then its timers), so two
+//  instances never insert for one ticket at once; UNIQUE (ticket_id, kind)
+//  with ON CONFLICT DO NOTHING makes a repeat a no-op. A new response timer
+//  is born met when the accept came before its due time; a new resolution
+//  timer of a ticket already on hold is born paused.
+#define TRACK_SQL(ticket_filter)                                                                      \
+    "WITH picked AS (SELECT t.id, t.created_at, t.priority, t.status, " RESPONDED " AS responded"      \
+    "  FROM tickets t " ticket_filter "),"                                                            \
+    " planned AS (SELECT p.*, k.kind, p.created_at + make_interval (mins => CASE k.kind"              \
+    "         WHEN 'response' THEN sp.response_minutes ELSE sp.resolve_minutes END) AS due_at"       \
     "  FROM picked p JOIN sla_policy sp ON sp.priority = p.priority"                                  \
-    "  CROSS JOIN (VALUES ('response'), ('resolution')) k (kind)"                                     \
+    "  CROSS JOIN (VALUES ('response'), ('resolution')) k (kind)),"                                   \
+    " timers AS ("                                                                                    \
+    "  INSERT INTO sla_timers (ticket_id, kind, due_at, met_at, paused_at)"                           \
+    "  SELECT id, kind, due_at,"                                                                      \
+    "         CASE WHEN kind = 'response' AND responded <= due_at THEN responded END,"                \
+    "         CASE WHEN kind = 'resolution' AND status = 'on_hold' THEN now () END"                   \
+    "  FROM planned ORDER BY id, kind"                                                                \
     "  ON CONFLICT (ticket_id, kind) DO NOTHING RETURNING ticket_id, kind, due_at),"                  \
     " mirror AS ("                                                                                    \
     "  UPDATE tickets t SET"                                                                          \
@@ -33,96 +47,123 @@ struct sla_t {
     "                                AND x.kind = 'resolution'), t.resolve_due_at)"                  \
     "  WHERE t.id IN (SELECT ticket_id FROM timers) RETURNING t.id),"                                 \
     " met AS ("                                                                                       \
-    "  UPDATE sla_timers s SET met_at = coalesce (t.first_response_at, t.accepted_at)"                \
-    "  FROM tickets t WHERE s.ticket_id = t.id AND t.id IN (SELECT id FROM picked)"                   \
-    "  AND s.kind = 'response' AND s.met_at IS NULL"                                                  \
-    "  AND coalesce (t.first_response_at, t.accepted_at) IS NOT NULL RETURNING s.id)"                 \
-    "SELECT (SELECT count (DISTINCT ticket_id) FROM timers), (SELECT count (*) FROM met)"
+    "  UPDATE sla_timers s SET met_at = p.responded FROM picked p"                                    \
+    "  WHERE s.ticket_id = p.id AND s.kind = 'response' AND s.met_at IS NULL"                         \
+    "  AND p.responded IS NOT NULL AND (p.responded <= s.due_at OR s.breached_at IS NOT NULL)"        \
+    "  RETURNING s.id) "                                                                              \
+    "SELECT (SELECT count (*) FROM picked), (SELECT count (DISTINCT ticket_id) FROM timers),"         \
+    "       (SELECT count (*) FROM mirror), (SELECT count (*) FROM met)"
 
 static const char *SQL_TRACK_IDS =
-    TRACK_SQL ("WHERE t.id = ANY ($1::int8[]) AND t.priority IS NOT NULL");
+    TRACK_SQL ("WHERE t.id = ANY ($1::int8[]) AND t.priority IS NOT NULL"
+               " AND t.status IN (" OPEN_STATUSES ") ORDER BY t.id FOR UPDATE");
 
 static const char *SQL_TRACK_MISSING =
     TRACK_SQL ("WHERE t.priority IS NOT NULL AND t.status IN (" OPEN_STATUSES ")"
+               " AND EXISTS (SELECT 1 FROM sla_policy sp WHERE sp.priority = t.priority)"
                " AND NOT EXISTS (SELECT 1 FROM sla_timers s WHERE s.ticket_id = t.id)"
-               " ORDER BY t.id LIMIT $1::int");
+               " ORDER BY t.id LIMIT $1::int FOR UPDATE SKIP LOCKED");
 
-//  Response timers of tickets accepted since their timers were made
+//  A response timer is met when the answer came before it was due; a late
+//  answer lets it breach first and is recorded afterwards. $1: only timers
+//  due before now () + $1 seconds (NULL: every one).
 static const char *SQL_MEET_RESPONSES =
-    "UPDATE sla_timers s SET met_at = coalesce (t.first_response_at, t.accepted_at) FROM tickets t "
+    "UPDATE sla_timers s SET met_at = " RESPONDED " FROM tickets t "
     "WHERE s.ticket_id = t.id AND s.kind = 'response' AND s.met_at IS NULL "
-    "AND coalesce (t.first_response_at, t.accepted_at) IS NOT NULL";
+    "AND ($1::int IS NULL OR s.due_at <= now () + make_interval (secs => $1::int)) "
+    "AND " RESPONDED " IS NOT NULL AND (" RESPONDED " <= s.due_at OR s.breached_at IS NOT NULL)";
 
+//  The same for one ticket, after a progress note or a resolve.
+static const char *SQL_MEET_TICKET =
+    "UPDATE sla_timers s SET met_at = " RESPONDED " FROM tickets t "
+    "WHERE s.ticket_id = t.id AND t.id = $1 AND s.kind = 'response' AND s.met_at IS NULL "
+    "AND " RESPONDED " IS NOT NULL AND (" RESPONDED " <= s.due_at OR s.breached_at IS NOT NULL)";
+
+//  Timers and tickets are both taken with SKIP LOCKED: a ticket a handler
+//  holds is left for the next pass, so a breach never waits on a lock and
+//  never deadlocks with a handler (which locks the ticket, then its timers).
 static const char *SQL_BREACH =
-    "WITH due AS (SELECT id FROM sla_timers WHERE met_at IS NULL AND breached_at IS NULL"
-    "             AND paused_at IS NULL AND due_at <= now () ORDER BY due_at LIMIT $1::int"
-    "             FOR UPDATE SKIP LOCKED),"
-    " b AS (UPDATE sla_timers s SET breached_at = now () FROM due WHERE s.id = due.id"
+    "WITH due AS (SELECT s.id FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
+    "             WHERE s.met_at IS NULL AND s.breached_at IS NULL AND s.paused_at IS NULL"
+    "             AND s.due_at <= now () ORDER BY s.due_at, s.id LIMIT $1::int"
+    "             FOR NO KEY UPDATE OF s, t SKIP LOCKED),"
+    " b AS (UPDATE sla_timers s SET breached_at = now () FROM due"
+    "       WHERE s.id = due.id AND s.breached_at IS NULL AND s.met_at IS NULL"
     "       RETURNING s.ticket_id, s.kind, s.due_at),"
     " flags AS (UPDATE tickets t SET response_breached = t.response_breached OR x.response,"
-    "                                resolve_breached = t.resolve_breached OR x.resolution"
+    "                                resolve_breached = t.resolve_breached OR x.resolution,"
+    "                                updated_at = now ()"
     "           FROM (SELECT ticket_id, bool_or (kind = 'response') AS response,"
     "                        bool_or (kind = 'resolution') AS resolution FROM b GROUP BY ticket_id) x"
     "           WHERE t.id = x.ticket_id RETURNING t.id),"
     " notes AS (INSERT INTO ticket_events (ticket_id, kind, actor, data)"
-    "           SELECT ticket_id, 'sla_breached', 'sla', jsonb_build_object ('kind', kind, 'due_at', due_at)"
-    "           FROM b RETURNING id) "
+    "           SELECT ticket_id, 'sla_breached', 'sla',"
+    "                  jsonb_build_object ('kind', kind, 'due_at', due_at) FROM b RETURNING id) "
     "SELECT b.ticket_id, t.ticket_no, b.kind,"
     "       to_char (b.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    "       coalesce (t.department, ''), coalesce (t.priority, ''), (SELECT count (*) FROM flags),"
-    "       (SELECT count (*) FROM notes)"
+    "       coalesce (t.department, ''), coalesce (t.priority, ''),"
+    "       (SELECT count (*) FROM flags), (SELECT count (*) FROM notes) "
     "FROM b JOIN tickets t ON t.id = b.ticket_id ORDER BY b.due_at";
 
+//  Milliseconds until due by the database's clock, so this host's clock
+//  (which may jump) only ever measures the wait, never the deadline.
 static const char *SQL_WINDOW =
-    "SELECT (extract (epoch FROM due_at) * 1000)::int8 FROM sla_timers "
+    "SELECT (extract (epoch FROM due_at - now ()) * 1000)::int8 FROM sla_timers "
     "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL "
     "AND due_at <= now () + make_interval (secs => $1::int) ORDER BY due_at LIMIT $2::int";
 
 static const char *SQL_EXPIRED_HOLDS =
-    "SELECT id FROM tickets WHERE status = 'on_hold' AND hold_until <= now () "
-    "ORDER BY hold_until LIMIT 100 FOR UPDATE SKIP LOCKED";
+    "SELECT id, ticket_no FROM tickets WHERE status = 'on_hold' AND hold_until <= now () "
+    "ORDER BY hold_until, id LIMIT $1::int FOR UPDATE SKIP LOCKED";
 
-static const char *SQL_ASSIGNEE =
-    "SELECT coalesce (assignee, 'agent') FROM tickets WHERE id = $1";
-
-static const char *SQL_SET_HOLD =
-    "WITH t AS (UPDATE tickets SET hold_reason = $2, hold_until = $3::timestamptz WHERE id = $1 RETURNING id) "
-    "UPDATE sla_timers SET paused_at = now () WHERE ticket_id = $1 AND kind = 'resolution' "
-    "AND met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL";
-
-//  resume: the resolution deadline moves by the time spent on hold
-static const char *SQL_RESUME =
-    "WITH s AS (UPDATE sla_timers SET due_at = due_at + (now () - paused_at), paused_at = NULL "
-    "           WHERE ticket_id = $1 AND paused_at IS NOT NULL RETURNING kind, due_at) "
-    "UPDATE tickets SET hold_reason = NULL, hold_until = NULL,"
-    "  resolve_due_at = coalesce ((SELECT due_at FROM s WHERE kind = 'resolution'), resolve_due_at) "
-    "WHERE id = $1";
-
-static const char *SQL_RESOLVE =
-    "WITH t AS (UPDATE tickets SET resolution_summary = $2, resolved_at = now () WHERE id = $1 RETURNING id) "
-    "UPDATE sla_timers SET met_at = now () WHERE ticket_id = $1 AND met_at IS NULL";
+//  The handlers' first statement: the ticket, locked for the transaction.
+static const char *SQL_LOCK_TICKET =
+    "SELECT id, status, coalesce (assignee, 'agent') FROM tickets WHERE ticket_no = $1 FOR UPDATE";
 
 static const char *SQL_FIRST_RESPONSE =
     "UPDATE tickets SET first_response_at = coalesce (first_response_at, now ()) WHERE id = $1";
 
+static const char *SQL_HOLD =
+    "WITH t AS (UPDATE tickets SET hold_reason = $2, hold_until = $3::timestamptz WHERE id = $1"
+    "           RETURNING id) "
+    "UPDATE sla_timers SET paused_at = now () WHERE ticket_id = $1 AND kind = 'resolution' "
+    "AND met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL";
+
+//  resume: a paused deadline moves by the time spent on hold
+static const char *SQL_RESUME =
+    "WITH s AS (UPDATE sla_timers SET due_at = due_at + (now () - paused_at), paused_at = NULL "
+    "           WHERE ticket_id = $1 AND paused_at IS NOT NULL RETURNING kind, due_at) "
+    "UPDATE tickets SET hold_reason = NULL, hold_until = NULL,"
+    "  response_due_at = coalesce ((SELECT due_at FROM s WHERE kind = 'response'), response_due_at),"
+    "  resolve_due_at = coalesce ((SELECT due_at FROM s WHERE kind = 'resolution'), resolve_due_at) "
+    "WHERE id = $1";
+
+static const char *SQL_RESOLVE =
+    "WITH t AS (UPDATE tickets SET resolution_summary = $2, resolved_at = now (),"
+    "           first_response_at = coalesce (first_response_at, now ()) WHERE id = $1 RETURNING id) "
+    "UPDATE sla_timers SET met_at = now () WHERE ticket_id = $1 AND kind = 'resolution' "
+    "AND met_at IS NULL";
+
 sla_t *
 sla_new (tf_db_t *db)
 {
+    assert (db);
     sla_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
     if (tf_ticket_prepare (db)
     ||  tf_db_prepare (db, "sla_track_ids", SQL_TRACK_IDS, 1)
     ||  tf_db_prepare (db, "sla_track_missing", SQL_TRACK_MISSING, 1)
-    ||  tf_db_prepare (db, "sla_meet_responses", SQL_MEET_RESPONSES, 0)
+    ||  tf_db_prepare (db, "sla_meet_responses", SQL_MEET_RESPONSES, 1)
+    ||  tf_db_prepare (db, "sla_meet_ticket", SQL_MEET_TICKET, 1)
     ||  tf_db_prepare (db, "sla_breach", SQL_BREACH, 1)
     ||  tf_db_prepare (db, "sla_window", SQL_WINDOW, 2)
-    ||  tf_db_prepare (db, "sla_expired_holds", SQL_EXPIRED_HOLDS, 0)
-    ||  tf_db_prepare (db, "sla_assignee", SQL_ASSIGNEE, 1)
-    ||  tf_db_prepare (db, "sla_set_hold", SQL_SET_HOLD, 3)
+    ||  tf_db_prepare (db, "sla_expired_holds", SQL_EXPIRED_HOLDS, 1)
+    ||  tf_db_prepare (db, "sla_lock_ticket", SQL_LOCK_TICKET, 1)
+    ||  tf_db_prepare (db, "sla_first_response", SQL_FIRST_RESPONSE, 1)
+    ||  tf_db_prepare (db, "sla_hold", SQL_HOLD, 3)
     ||  tf_db_prepare (db, "sla_resume", SQL_RESUME, 1)
-    ||  tf_db_prepare (db, "sla_resolve", SQL_RESOLVE, 2)
-    ||  tf_db_prepare (db, "sla_first_response", SQL_FIRST_RESPONSE, 1))
+    ||  tf_db_prepare (db, "sla_resolve", SQL_RESOLVE, 2))
         sla_destroy (&self);
     return self;
 }
@@ -130,29 +171,48 @@ sla_new (tf_db_t *db)
 void
 sla_destroy (sla_t **self_p)
 {
+    assert (self_p);
     if (*self_p) {
         free (*self_p);
         *self_p = NULL;
     }
 }
 
-//  Runs a prepared statement that returns nothing the caller needs.
+//  Runs a prepared statement; returns the rows it touched, or -1.
 static int
 s_run (sla_t *self, const char *name, int n, const char *const *params)
 {
     PGresult *res = tf_db_run (self->db, name, n, params);
-    int rc = tf_db_ok (self->db, res, name)? 0: -1;
+    int rc = -1;
+    if (tf_db_ok (self->db, res, name))
+        rc = atoi (PQcmdTuples (res));
     PQclear (res);
     return rc;
 }
 
+//  Runs a prepared statement whose first row's column `col` is a count.
+static int
+s_count (sla_t *self, const char *name, int n, const char *const *params, int col)
+{
+    PGresult *res = tf_db_run (self->db, name, n, params);
+    int rc = -1;
+    if (tf_db_ok (self->db, res, name) && PQntuples (res) > 0 && PQnfields (res) > col)
+        rc = atoi (PQgetvalue (res, 0, col));
+    PQclear (res);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Deadlines
+
 int
 sla_track (sla_t *self, const int64_t *ids, size_t n)
 {
+    assert (self);
     if (n == 0)
         return 0;
     char *array = tf_db_id_array (ids, n);
-    int rc = s_run (self, "sla_track_ids", 1, (const char *[]) { array });
+    int rc = s_count (self, "sla_track_ids", 1, (const char *[]) { array }, 1);
     free (array);
     return rc;
 }
@@ -160,24 +220,30 @@ sla_track (sla_t *self, const int64_t *ids, size_t n)
 int
 sla_track_missing (sla_t *self, size_t limit)
 {
+    assert (self);
     char count [24];
     snprintf (count, sizeof count, "%zu", limit);
-    PGresult *res = tf_db_run (self->db, "sla_track_missing", 1, (const char *[]) { count });
-    int rc = tf_db_ok (self->db, res, "track missing timers")? atoi (PQgetvalue (res, 0, 0)): -1;
-    PQclear (res);
-    if (rc >= 0 && s_run (self, "sla_meet_responses", 0, NULL))
-        rc = -1;
-    return rc;
+    return s_count (self, "sla_track_missing", 1, (const char *[]) { count }, 0);
+}
+
+int
+sla_meet_responses (sla_t *self)
+{
+    assert (self);
+    return s_run (self, "sla_meet_responses", 1, (const char *[]) { NULL });
 }
 
 int
 sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap)
 {
+    assert (self);
+    if (cap == 0)
+        return 0;
+    //  an answer given before the deadline meets it before it can breach
+    if (s_run (self, "sla_meet_responses", 1, (const char *[]) { "0" }) < 0)
+        return -1;
     char limit [24];
     snprintf (limit, sizeof limit, "%zu", cap);
-    //  an accept since the last look meets the response timer before it can breach
-    if (s_run (self, "sla_meet_responses", 0, NULL))
-        return -1;
     PGresult *res = tf_db_run (self->db, "sla_breach", 1, (const char *[]) { limit });
     if (!tf_db_ok (self->db, res, "mark breaches")) {
         PQclear (res);
@@ -198,8 +264,9 @@ sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap)
 }
 
 int
-sla_window (sla_t *self, int window_seconds, int64_t *due, size_t cap)
+sla_window (sla_t *self, int window_seconds, int64_t *due_in_ms, size_t cap)
 {
+    assert (self);
     char window [16], limit [24];
     snprintf (window, sizeof window, "%d", window_seconds);
     snprintf (limit, sizeof limit, "%zu", cap);
@@ -209,8 +276,8 @@ sla_window (sla_t *self, int window_seconds, int64_t *due, size_t cap)
         return -1;
     }
     int n = PQntuples (res);
-    for (int i = 0; i < n; i++)
-        due [i] = strtoll (PQgetvalue (res, i, 0), NULL, 10);
+    for (int i = 0; i < n && (size_t) i < cap; i++)
+        due_in_ms [i] = strtoll (PQgetvalue (res, i, 0), NULL, 10);
     PQclear (res);
     return n;
 }
@@ -220,159 +287,227 @@ sla_window (sla_t *self, int window_seconds, int64_t *due, size_t cap)
 
 typedef struct {
     int64_t id;
+    char id_text [24];
     char status [32];
     char actor [80];
-    char id_text [24];
 } ticket_t;
 
-//  BEGIN, find the ticket, name the actor (the request's, else the assignee)
+static int
+s_unavailable (tf_error_t *err)
+{
+    return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+}
+
+//  BEGIN, then find and lock the ticket and name the actor (the request's,
+//  else the assignee). On an error nothing is left open.
 static int
 s_begin (sla_t *self, const tf_msg_t *request, tf_field_id_t no_field, tf_field_id_t actor_field,
          ticket_t *t, tf_error_t *err)
 {
+    memset (t, 0, sizeof *t);
+    char number [40];
+    tf_ticket_no_copy (request, no_field, number, sizeof number);
     if (tf_db_exec (self->db, "BEGIN"))
-        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
-    const tf_value_t *no = &request->v [no_field];
-    if (tf_ticket_find (self->db, no->str, no->len, &t->id, t->status, sizeof t->status, err)) {
-        tf_db_exec (self->db, "ROLLBACK");
-        return -1;
-    }
-    snprintf (t->id_text, sizeof t->id_text, "%lld", (long long) t->id);
-    if (tf_msg_has (request, actor_field))
-        snprintf (t->actor, sizeof t->actor, "%.*s", (int) request->v [actor_field].len,
-                  request->v [actor_field].str);
+        return s_unavailable (err);
+    PGresult *res = tf_db_run (self->db, "sla_lock_ticket", 1, (const char *[]) { number });
+    int rc = -1;
+    if (!tf_db_ok (self->db, res, "lock ticket"))
+        s_unavailable (err);
+    else
+    if (PQntuples (res) == 0)
+        tf_error_set (err, TF_ERR_NOT_FOUND, "ticket_no", "no ticket %s", number);
     else {
-        PGresult *res = tf_db_run (self->db, "sla_assignee", 1, (const char *[]) { t->id_text });
-        snprintf (t->actor, sizeof t->actor, "%s",
-                  tf_db_ok (self->db, res, "assignee") && PQntuples (res)? PQgetvalue (res, 0, 0): "agent");
-        PQclear (res);
+        t->id = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+        snprintf (t->id_text, sizeof t->id_text, "%lld", (long long) t->id);
+        snprintf (t->status, sizeof t->status, "%s", PQgetvalue (res, 0, 1));
+        snprintf (t->actor, sizeof t->actor, "%s", PQgetvalue (res, 0, 2));
+        const tf_value_t *actor = &request->v [actor_field];
+        if (actor->present)
+            snprintf (t->actor, sizeof t->actor, "%.*s", (int) actor->len, actor->str);
+        rc = 0;
     }
-    return 0;
+    PQclear (res);
+    if (rc)
+        tf_db_exec (self->db, "ROLLBACK");
+    return rc;
 }
 
+//  COMMIT when the handler succeeded, else ROLLBACK; nothing stays open.
 static int
-s_commit (sla_t *self, int rc, const char *status, char *status_out, tf_error_t *err)
+s_finish (sla_t *self, int rc, const ticket_t *t, const char *status, int64_t *ticket_id,
+          char *status_out, tf_error_t *err)
 {
     if (rc == 0 && tf_db_exec (self->db, "COMMIT") == 0) {
         snprintf (status_out, 16, "%s", status);
+        *ticket_id = t->id;
         return 0;
     }
     tf_db_exec (self->db, "ROLLBACK");
     if (rc == 0)
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        s_unavailable (err);
     return -1;
+}
+
+static int
+s_illegal (tf_error_t *err, const ticket_t *t, const char *must, const char *what)
+{
+    return tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",
+                         "the ticket is %s; it must be %s to %s", t->status, must, what);
+}
+
+//  A statement that must succeed inside a handler's transaction.
+static int
+s_step (sla_t *self, const char *name, int n, const char *const *params, tf_error_t *err)
+{
+    return s_run (self, name, n, params) < 0? s_unavailable (err): 0;
 }
 
 static char *
 s_masked (const tf_msg_t *m, tf_field_id_t f)
 {
-    return tf_mask_text (m->v [f].str, m->v [f].len, NULL);
+    char *text = tf_mask_text (m->v [f].str, m->v [f].len, NULL);
+    assert (text);
+    return text;
 }
 
 int
-sla_progress (sla_t *self, const tf_msg_t *request, char *status_out, tf_error_t *err)
+sla_progress (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
+              tf_error_t *err)
 {
+    assert (self && request && request->type == TF_MSG_PROGRESS);
     ticket_t t;
     if (s_begin (self, request, TF_F_PROGRESS_TICKET_NO, TF_F_PROGRESS_ACTOR, &t, err))
         return -1;
     char *note = s_masked (request, TF_F_PROGRESS_NOTE);
     int rc;
     if (streq (t.status, "in_progress"))
-        rc = tf_ticket_note (self->db, t.id, "progress", t.actor, note, NULL)
-           ? tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available"): 0;
+        //  a further note: history only, the ticket is locked and stays in_progress
+        rc = tf_ticket_note (self->db, t.id, "progress", t.actor, note, NULL)? s_unavailable (err): 0;
     else
-        //  the first note starts handling (and fails cleanly from any other status)
+    if (streq (t.status, "accepted"))
+        //  the first note starts the handling
         rc = tf_ticket_transition (self->db, t.id, "accepted", "in_progress", "progress", t.actor,
                                    note, NULL, err);
+    else
+        rc = s_illegal (err, &t, "accepted or in_progress", "take a progress note");
+    //  the first note is also a response to the customer
     if (rc == 0)
-        rc = s_run (self, "sla_first_response", 1, (const char *[]) { t.id_text });
+        rc = s_step (self, "sla_first_response", 1, (const char *[]) { t.id_text }, err);
+    if (rc == 0)
+        rc = s_step (self, "sla_meet_ticket", 1, (const char *[]) { t.id_text }, err);
     free (note);
-    return s_commit (self, rc, "in_progress", status_out, err);
+    return s_finish (self, rc, &t, "in_progress", ticket_id, status_out, err);
 }
 
 int
-sla_hold (sla_t *self, const tf_msg_t *request, char *status_out, tf_error_t *err)
+sla_hold (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
+          tf_error_t *err)
 {
+    assert (self && request && request->type == TF_MSG_HOLD);
+    //  the codec checked that reason and until are present and well-formed
     if (request->v [TF_F_HOLD_UNTIL].i <= (int64_t) time (NULL))
-        return tf_error_set (err, TF_ERR_BAD_VALUE, "until", "'until' must be in the future");
+        return tf_error_set (err, TF_ERR_BAD_VALUE, "until",
+                             "'until' (the expected resume time) must be in the future");
     ticket_t t;
     if (s_begin (self, request, TF_F_HOLD_TICKET_NO, TF_F_HOLD_ACTOR, &t, err))
         return -1;
     char *reason = s_masked (request, TF_F_HOLD_REASON);
-    char until [48];
+    char until [64];
     snprintf (until, sizeof until, "%.*s", (int) request->v [TF_F_HOLD_UNTIL].len,
               request->v [TF_F_HOLD_UNTIL].str);
-    char *data = zsys_sprintf ("{\"until\": \"%s\"}", until);
-    int rc = tf_ticket_transition (self->db, t.id, "accepted,in_progress", "on_hold", "hold", t.actor,
+    json_t *json = json_pack ("{s:s}", "until", until);
+    char *data = json? json_dumps (json, JSON_COMPACT): NULL;
+    json_decref (json);
+    int rc;
+    if (streq (t.status, "accepted") || streq (t.status, "in_progress"))
+        rc = tf_ticket_transition (self->db, t.id, "accepted,in_progress", "on_hold", "hold", t.actor,
                                    reason, data, err);
+    else
+        rc = s_illegal (err, &t, "accepted or in_progress", "be put on hold");
     if (rc == 0)
-        rc = s_run (self, "sla_set_hold", 3, (const char *[]) { t.id_text, reason, until });
-    zstr_free (&data);
+        rc = s_step (self, "sla_hold", 3, (const char *[]) { t.id_text, reason, until }, err);
+    free (data);
     free (reason);
-    return s_commit (self, rc, "on_hold", status_out, err);
+    return s_finish (self, rc, &t, "on_hold", ticket_id, status_out, err);
 }
 
+//  Inside a transaction, on a locked ticket: on_hold → in_progress.
 static int
-s_resume (sla_t *self, ticket_t *t, const char *event, tf_error_t *err)
+s_resume (sla_t *self, const ticket_t *t, const char *event, tf_error_t *err)
 {
+    if (!streq (t->status, "on_hold"))
+        return s_illegal (err, t, "on_hold", "be resumed");
     int rc = tf_ticket_transition (self->db, t->id, "on_hold", "in_progress", event, t->actor,
                                    NULL, NULL, err);
     if (rc == 0)
-        rc = s_run (self, "sla_resume", 1, (const char *[]) { t->id_text });
+        rc = s_step (self, "sla_resume", 1, (const char *[]) { t->id_text }, err);
     return rc;
 }
 
 int
-sla_resume (sla_t *self, const tf_msg_t *request, char *status_out, tf_error_t *err)
+sla_resume (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
+            tf_error_t *err)
 {
+    assert (self && request && request->type == TF_MSG_RESUME);
     ticket_t t;
     if (s_begin (self, request, TF_F_RESUME_TICKET_NO, TF_F_RESUME_ACTOR, &t, err))
         return -1;
-    return s_commit (self, s_resume (self, &t, "resumed", err), "in_progress", status_out, err);
+    int rc = s_resume (self, &t, "resumed", err);
+    return s_finish (self, rc, &t, "in_progress", ticket_id, status_out, err);
 }
 
 int
-sla_resolve (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out, tf_error_t *err)
+sla_resolve (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
+             tf_error_t *err)
 {
+    assert (self && request && request->type == TF_MSG_RESOLVE);
     ticket_t t;
     if (s_begin (self, request, TF_F_RESOLVE_TICKET_NO, TF_F_RESOLVE_ACTOR, &t, err))
         return -1;
     char *summary = s_masked (request, TF_F_RESOLVE_SUMMARY);
-    int rc = tf_ticket_transition (self->db, t.id, "accepted,in_progress", "resolved", "resolved",
+    int rc;
+    if (streq (t.status, "accepted") || streq (t.status, "in_progress"))
+        rc = tf_ticket_transition (self->db, t.id, "accepted,in_progress", "resolved", "resolved",
                                    t.actor, summary, NULL, err);
+    else
+        rc = s_illegal (err, &t, "accepted or in_progress", "be resolved");
     if (rc == 0)
-        rc = s_run (self, "sla_resolve", 2, (const char *[]) { t.id_text, summary });
+        rc = s_step (self, "sla_resolve", 2, (const char *[]) { t.id_text, summary }, err);
     if (rc == 0)
-        rc = s_run (self, "sla_first_response", 1, (const char *[]) { t.id_text });
+        rc = s_step (self, "sla_meet_ticket", 1, (const char *[]) { t.id_text }, err);
     free (summary);
-    *ticket_id = t.id;
-    return s_commit (self, rc, "resolved", status_out, err);
+    return s_finish (self, rc, &t, "resolved", ticket_id, status_out, err);
 }
 
 int
-sla_expire_holds (sla_t *self)
+sla_expire_holds (sla_t *self, size_t limit)
 {
+    assert (self);
+    char count [24];
+    snprintf (count, sizeof count, "%zu", limit);
     if (tf_db_exec (self->db, "BEGIN"))
         return -1;
-    PGresult *res = tf_db_run (self->db, "sla_expired_holds", 0, NULL);
+    PGresult *res = tf_db_run (self->db, "sla_expired_holds", 1, (const char *[]) { count });
     if (!tf_db_ok (self->db, res, "expired holds")) {
         PQclear (res);
         tf_db_exec (self->db, "ROLLBACK");
         return -1;
     }
-    int n = PQntuples (res), done = 0;
-    for (int i = 0; i < n; i++) {
+    int n = PQntuples (res), rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
         ticket_t t = { .id = strtoll (PQgetvalue (res, i, 0), NULL, 10) };
         snprintf (t.id_text, sizeof t.id_text, "%lld", (long long) t.id);
+        snprintf (t.status, sizeof t.status, "on_hold");
         snprintf (t.actor, sizeof t.actor, "sla");
         tf_error_t err;
-        if (s_resume (self, &t, "hold_expired", &err) == 0)
-            done++;
+        rc = s_resume (self, &t, "hold_expired", &err);
+        if (rc)
+            tf_warn ("cannot resume %s: %s", PQgetvalue (res, i, 1), err.message);
     }
     PQclear (res);
-    if (tf_db_exec (self->db, "COMMIT")) {
+    if (rc || tf_db_exec (self->db, "COMMIT")) {
         tf_db_exec (self->db, "ROLLBACK");
         return -1;
     }
-    return done;
+    return n;
 }

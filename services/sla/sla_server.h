@@ -1,9 +1,22 @@
-/*  sla_server — the sla actor: a ROUTER for the handling requests, a PULL
-    for ticket.claimed, a PUSH for ticket.resolved, a PUB for sla.breached.
-    Only the timers due within sla-window-seconds are held in memory; the
-    poll timeout is the time to the next one (at most 1 s).
+/*  sla_server — the sla actor.
 
-    Pipe queries: ENDPOINT, EVENTS (ticket.resolved), PUBLISH (sla.breached).
+    Sockets: a ROUTER at sla-endpoint for ticket.progress, ticket.hold,
+    ticket.resume, ticket.resolve and service.ping (each answered with
+    ticket.updated or error); a PULL connected to dispatcher-events-endpoint
+    for ticket.claimed (timers at once); a PUSH bound at sla-events-endpoint
+    for ticket.resolved (to the notifier); a PUB bound at sla-publish-endpoint
+    for sla.breached with topic "<department>." ("unassigned." when the
+    ticket has no department yet).
+
+    Only the timers due within sla-window-seconds are held in memory,
+    reloaded every half window, after every breach pass and after anything
+    that moves a deadline; the poll timeout is the time to the next one (at
+    most 1 s). The reconciler (at start and every reconcile-seconds) creates
+    missing timers, meets response timers of accepted tickets and resumes
+    tickets whose expected resume time passed.
+
+    Pipe queries: ENDPOINT (requests), EVENTS (ticket.resolved), PUBLISH
+    (sla.breached).
 */
 #ifndef SLA_SERVER_H
 #define SLA_SERVER_H
