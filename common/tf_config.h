@@ -40,6 +40,9 @@ typedef struct {
     const char *taxonomy_file;
     const char *classifier_model;
     int classifier_min_confidence;
+    const char *classifier_publish_endpoint;
+    int incident_threshold;
+    int incident_window_minutes;
     int sla_window_seconds;
     const char *notifier_file;
     const char *notifier_webhook_url;

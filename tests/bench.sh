@@ -21,7 +21,7 @@ clients=${BENCH_CLIENTS:-8}
 dir=var/bench
 sock=$(mktemp -d /tmp/ticketflow-bench.XXXXXX)
 export TICKETFLOW_PG_DIR=$dir/pg TICKETFLOW_RUN_DIR=$dir/run TICKETFLOW_LOG_DIR=$dir/log
-for name in intake intake-events intake-feedback classifier classifier-events dispatcher \
+for name in intake intake-events intake-feedback classifier classifier-events classifier-publish dispatcher \
             dispatcher-publish dispatcher-events sla sla-events sla-publish notifier \
             notifier-events notifier-reopen reporting; do
     var=TICKETFLOW_$(tr 'a-z-' 'A-Z_' <<<"$name")_ENDPOINT

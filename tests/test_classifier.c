@@ -1,9 +1,19 @@
 //  The classify stage: the keyword scorer (sub-category, third level,
-//  confidence, priority reasons), the stage over the database (history,
-//  triage, idempotency, a person's classification), and the actor over
-//  ZeroMQ (events in and out, the reconciler, requests).
+//  confidence, priority reasons; the priority cases with P1 recall), the
+//  stage over the database (history, triage, idempotency, a person's
+//  classification), the actor over ZeroMQ (events in and out, the
+//  reconciler, requests), the trained model in the service (end to end,
+//  classify.text and ticketctl classify, RELOAD swapping a model and
+//  keeping it when the new file is bad, a missing model), sentiment, and
+//  training from the agents' corrections. Mass incidents are in
+//  test_classifier_incident.c.
 #include "classifier.h"
+#include "classifier_model.h"
+#include "classifier_sentiment.h"
 #include "classifier_server.h"
+#include "linmodel.h"
+#include "ticketctl.h"
+#include "tf_json.h"
 #include "csvread.h"
 #include "intake.h"
 #include "tf_actor.h"
@@ -11,6 +21,7 @@
 #include "tf_test.h"
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
 #include <unistd.h>
 
 //  --------------------------------------------------------------------------
@@ -278,17 +289,17 @@ Test (classifier_scorer, priority_reasons_built_in)
     classifier_destroy (&c);
 }
 
-static int
-s_fake_model (void *model, const char *text, size_t len, const char **subcategory, double *confidence)
+static size_t
+s_fake_model (void *model, const char *text, size_t len, classifier_guess_t *out, size_t k)
 {
     (void) text;
     (void) len;
     const char *answer = model;
-    if (!answer)
-        return -1;
-    *subcategory = answer;
-    *confidence = 0.93;
-    return 0;
+    if (!answer || k == 0)
+        return 0;
+    out [0].label = answer;
+    out [0].confidence = 0.93;
+    return 1;
 }
 
 Test (classifier_scorer, a_trained_model_can_take_the_choice)
@@ -402,11 +413,13 @@ Test (classifier_scorer, real_taxonomy_chinese_and_mixed)
     classifier_destroy (&c);
 }
 
-//  The lexicon's own cases (deploy/taxonomy/priority_cases.csv): every
-//  P1 case gives P1 with its reasons, no other case gives P1.
-Test (classifier_scorer, priority_cases_from_the_lexicon)
+//  The lexicon's own cases (deploy/taxonomy/priority_cases.csv): P1 agrees
+//  on at least 95 % of the cases, and P1 recall (the costly mistake is a
+//  missed P1) is at least 98 %; reasons agree on 90 %. Run with keywords
+//  alone and with the trained default model deciding the sub-category.
+static void
+s_priority_cases (classifier_t *c, const char *what)
 {
-    classifier_t *c = s_real_classifier (NULL, 0.5);
     char *path = s_path ("deploy/taxonomy/priority_cases.csv");
     char err [256];
     csvread_t *csv = csvread_open (path, CSVREAD_CSV, err, sizeof err);
@@ -415,7 +428,7 @@ Test (classifier_scorer, priority_cases_from_the_lexicon)
     int prio_col = csvread_column_index (csv, "priority");
     int why_col = csvread_column_index (csv, "reasons");
     cr_assert (text_col >= 0 && prio_col >= 0 && why_col >= 0);
-    size_t rows = 0, p1_agree = 0, reasons_agree = 0;
+    size_t rows = 0, p1_agree = 0, reasons_agree = 0, p1_cases = 0, p1_found = 0, p1_false = 0;
     while (csvread_next (csv) == 1) {
         size_t len;
         const char *text = csvread_field (csv, (size_t) text_col, &len);
@@ -425,7 +438,13 @@ Test (classifier_scorer, priority_cases_from_the_lexicon)
         classifier_result_t r;
         classifier_decide (c, text, len, NULL, &r);
         bool p1 = strcmp (r.priority, "P1") == 0;
-        p1_agree += p1 == (strcmp (expected, "P1") == 0);
+        bool want_p1 = strcmp (expected, "P1") == 0;
+        p1_agree += p1 == want_p1;
+        p1_cases += want_p1;
+        p1_found += want_p1 && p1;
+        p1_false += p1 && !want_p1;
+        if (want_p1 && !p1)
+            fprintf (stderr, "priority_cases (%s): missed P1: %s\n", what, text);
         //  the expected reasons, '|'-separated, are exactly the ones found
         size_t want = 0;
         bool all = true;
@@ -439,10 +458,31 @@ Test (classifier_scorer, priority_cases_from_the_lexicon)
     }
     csvread_destroy (&csv);
     free (path);
+    fprintf (stderr, "priority_cases (%s): %zu cases, P1 agrees on %zu (%.1f %%), P1 recall %zu/%zu (%.1f %%),"
+             " %zu false P1, reasons agree on %zu (%.1f %%)\n", what, rows, p1_agree, 100.0 * p1_agree / rows,
+             p1_found, p1_cases, 100.0 * p1_found / p1_cases, p1_false, reasons_agree,
+             100.0 * reasons_agree / rows);
     cr_assert_gt (rows, 50);
-    cr_assert_geq (p1_agree * 100, rows * 95, "P1 agrees on %zu of %zu cases", p1_agree, rows);
-    cr_assert_geq (reasons_agree * 100, rows * 90, "reasons agree on %zu of %zu cases", reasons_agree, rows);
+    cr_assert_gt (p1_cases, 20);
+    cr_assert_geq (p1_agree * 100, rows * 95, "%s: P1 agrees on %zu of %zu cases", what, p1_agree, rows);
+    cr_assert_geq (p1_found * 100, p1_cases * 98, "%s: P1 recall %zu of %zu", what, p1_found, p1_cases);
+    cr_assert_geq (reasons_agree * 100, rows * 90, "%s: reasons agree on %zu of %zu cases", what,
+                   reasons_agree, rows);
+}
+
+Test (classifier_scorer, priority_cases_from_the_lexicon)
+{
+    classifier_t *c = s_real_classifier (NULL, 0.5);
+    s_priority_cases (c, "keywords");
+    char *model_path = s_path ("build/models/default.model");
+    char err [512];
+    classifier_models_t *models = classifier_models_load (model_path, err, sizeof err);
+    cr_assert (models, "the default model (make builds it): %s", err);
+    classifier_models_attach (models, c);
+    s_priority_cases (c, "model");
     classifier_destroy (&c);
+    classifier_models_destroy (&models);
+    free (model_path);
 }
 
 //  The labelled tickets (deploy/taxonomy/train.csv): what the keyword
@@ -608,11 +648,14 @@ typedef struct {
     tf_db_t *db;
 } rig_t;
 
+//  model: the model file (NULL: the default one, build/models/default.model)
 static void
-s_rig_start (rig_t *rig, int stale_seconds, int reconcile_seconds)
+s_rig_start_model (rig_t *rig, int stale_seconds, int reconcile_seconds, const char *model)
 {
     memset (rig, 0, sizeof *rig);
     tf_test_config (&rig->cfg);
+    if (model)
+        rig->cfg.classifier_model = model;
     rig->db = tf_test_db ();
     s_taxonomy_fixture (rig->db);
     rig->intake = tf_net_bind (ZMQ_PUSH, "tcp://127.0.0.1:*", 1 << 20);
@@ -621,6 +664,7 @@ s_rig_start (rig_t *rig, int stale_seconds, int reconcile_seconds)
     rig->cfg.intake_events_endpoint = rig->intake_endpoint;
     rig->cfg.stale_seconds = stale_seconds;
     rig->cfg.reconcile_seconds = reconcile_seconds;
+    rig->cfg.classifier_publish_endpoint = "tcp://127.0.0.1:*";
     rig->actor = tf_test_actor (classifier_server_actor, &rig->cfg, "ENDPOINT", &rig->endpoint);
     rig->events = tf_actor_query (rig->actor, "EVENTS");
     cr_assert (rig->events && strncmp (rig->events, "tcp://", 6) == 0);
@@ -628,6 +672,12 @@ s_rig_start (rig_t *rig, int stale_seconds, int reconcile_seconds)
     zsock_set_rcvtimeo (rig->pull, 10000);
     zsock_set_sndtimeo (rig->intake, 2000);
     zclock_sleep (200);         //  let both connections settle
+}
+
+static void
+s_rig_start (rig_t *rig, int stale_seconds, int reconcile_seconds)
+{
+    s_rig_start_model (rig, stale_seconds, reconcile_seconds, NULL);
 }
 
 static void
@@ -776,7 +826,7 @@ Test (classifier_actor, ticket_classify_requests)
     rig_t rig;
     s_rig_start (&rig, 86400, 5);
     char no [32];
-    int64_t id = s_submit (rig.db, "request", "chat", NULL, "hmm 这个东西 那个 不知道怎么说", no, sizeof no);
+    int64_t id = s_submit (rig.db, "request", "chat", NULL, "xyzzy plugh frobozz 0000", no, sizeof no);
     s_send_received (&rig, id, no);
     int64_t deadline = zclock_mono () + 5000;
     while (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'triage'",
@@ -872,4 +922,492 @@ Test (classifier_actor, lexicon_path_follows_the_taxonomy_file)
     cfg.taxonomy_file = "";
     classifier_server_lexicon_path (&cfg, path, sizeof path);
     cr_assert (strstr (path, "/deploy/taxonomy/lexicon.json"));
+}
+
+//  --------------------------------------------------------------------------
+//  The trained model in the service, classify.text, RELOAD, sentiment,
+//  corrections
+
+//  Waits until ticket id has left `received`; returns its status
+static void
+s_wait_decided (tf_db_t *db, int64_t id)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    while (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status <> 'received'",
+                           (long long) id) != 1 && zclock_mono () < deadline)
+        zclock_sleep (50);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status <> 'received'",
+                                  (long long) id), 1, "ticket %lld was not classified", (long long) id);
+}
+
+//  Sends classify.text and returns the reply as JSON (caller decrefs)
+static json_t *
+s_classify_text (const char *endpoint, const char *text, const char *source)
+{
+    tf_msg_t m, reply;
+    tf_msg_init (&m, TF_MSG_CLASSIFY_TEXT);
+    tf_msg_set_cstr (&m, TF_F_CLASSIFY_TEXT_TEXT, text);
+    tf_msg_set_cstr (&m, TF_F_CLASSIFY_TEXT_SOURCE, source);
+    zmsg_t *frames;
+    tf_error_t err;
+    cr_assert_eq (tf_net_request (endpoint, &m, 5000, &frames, &reply, &err), 0, "%s", err.message);
+    tf_msg_clear (&m);
+    cr_assert_eq (reply.type, TF_MSG_CLASSIFY_RESULT, "classify.text answered %s", tf_schemas [reply.type].name);
+    zframe_t *body = zmsg_last (frames);
+    json_t *json = tf_json_from_body (zframe_data (body), zframe_size (body));
+    cr_assert (json);
+    zmsg_destroy (&frames);
+    return json;
+}
+
+static const char *
+s_json_str (json_t *obj, const char *key)
+{
+    const char *v = json_string_value (json_object_get (obj, key));
+    return v? v: "";
+}
+
+Test (classifier_model, the_service_classifies_with_the_trained_model)
+{
+    rig_t rig;
+    s_rig_start (&rig, 86400, 5);
+    //  the default model is in use
+    char *model = tf_actor_query (rig.actor, "MODEL");
+    cr_assert (model && strstr (model, "build/models/default.model"), "model in use: '%s'", model);
+    zstr_free (&model);
+
+    struct { const char *text, *subcategory; } clear [] = {
+        { "快递五天了还在转运中心 物流一直没更新 什么时候能到", "物流信息更新延迟" },
+        { "手机收不到短信验证码 重发了好多次都没有", "验证码异常" },
+        { "想申请退货 衣服尺码不合适 吊牌还在", "退换货申请" },
+        { "我们公司想和你们谈渠道合作 怎么联系商务", "合作/建议" },
+        { "the app keeps crashing on my new iphone after the update", "兼容性问题" },
+    };
+    size_t n = sizeof clear / sizeof clear [0];
+    int64_t ids [8];
+    char nos [8][32];
+    for (size_t i = 0; i < n; i++) {
+        ids [i] = s_submit (rig.db, "model", "app", NULL, clear [i].text, nos [i], sizeof nos [i]);
+        s_send_received (&rig, ids [i], nos [i]);
+    }
+    char gib_no [32];
+    int64_t gib = s_submit (rig.db, "model", "web", NULL, "qwfpgj arstdh zxcvbk 9999 ???", gib_no, sizeof gib_no);
+    s_send_received (&rig, gib, gib_no);
+    for (size_t i = 0; i < n; i++) {
+        s_wait_decided (rig.db, ids [i]);
+        cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'classified'"
+                                              " AND subcategory = '%s' AND confidence >= 0.5 AND confidence <= 1"
+                                              " AND sentiment BETWEEN -1 AND 1 AND text_signature IS NOT NULL",
+                                      (long long) ids [i], clear [i].subcategory), 1,
+                      "'%s' is not %s with a stored confidence", clear [i].text, clear [i].subcategory);
+        cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                              " AND kind = 'classified' AND data->>'method' = 'model'"
+                                              " AND jsonb_array_length (data->'alternatives') = 3"
+                                              " AND data->'alternatives'->0->>'subcategory' = '%s'",
+                                      (long long) ids [i], clear [i].subcategory), 1);
+    }
+    //  gibberish: the model does not know it, nothing matches: triage
+    s_wait_decided (rig.db, gib);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'triage'"
+                                          " AND subcategory IS NULL", (long long) gib), 1);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                          " AND kind = 'triage' AND data->>'method' = 'none'", (long long) gib), 1);
+    //  the third level of a logistics ticket comes with it
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id = %lld"
+                                          " AND third_level IN ('揽收超时', '中转异常', '派送失败')",
+                                  (long long) ids [0]), 1);
+    s_rig_stop (&rig);
+}
+
+Test (classifier_model, classify_text_answers_without_storing)
+{
+    rig_t rig;
+    s_rig_start (&rig, 86400, 5);
+    char text [256];
+    snprintf (text, sizeof text, "我的账号被盗了 有陌生设备登录 余额被转走了 垃圾平台!!! %s", tf_test_unique ());
+    long long tickets = tf_test_scalar (rig.db, "SELECT count(*) FROM tickets");
+    json_t *r = s_classify_text (rig.endpoint, text, NULL);
+    cr_assert_str_eq (s_json_str (r, "subcategory"), "账号被盗");
+    cr_assert_str_eq (s_json_str (r, "category"), "账户安全");
+    cr_assert_str_eq (s_json_str (r, "priority"), "P1");
+    cr_assert_str_eq (s_json_str (r, "method"), "model");
+    cr_assert (json_is_false (json_object_get (r, "triage")));
+    double confidence = json_number_value (json_object_get (r, "confidence"));
+    cr_assert (confidence >= 0.5 && confidence <= 1, "confidence %f", confidence);
+    double sentiment = json_number_value (json_object_get (r, "sentiment"));
+    cr_assert (sentiment < -0.5 && sentiment >= -1, "sentiment %f", sentiment);
+    json_t *reasons = json_object_get (r, "reasons");
+    bool stolen = false, money = false;
+    size_t i;
+    json_t *item;
+    json_array_foreach (reasons, i, item) {
+        stolen = stolen || strcmp (json_string_value (item), "account_stolen") == 0;
+        money = money || strcmp (json_string_value (item), "money_taken") == 0;
+    }
+    cr_assert (stolen && money, "reasons account_stolen and money_taken expected");
+    //  alternatives: three maps, best first, the chosen one first
+    json_t *alternatives = json_object_get (r, "alternatives");
+    cr_assert_eq (json_array_size (alternatives), 3);
+    double last = 2;
+    json_array_foreach (alternatives, i, item) {
+        double c = json_number_value (json_object_get (item, "confidence"));
+        cr_assert (c >= 0 && c <= last);
+        last = c;
+        cr_assert (*s_json_str (item, "subcategory"));
+    }
+    cr_assert_str_eq (s_json_str (json_array_get (alternatives, 0), "subcategory"), "账号被盗");
+    json_decref (r);
+    //  gibberish: triage, no sub-category, still a priority
+    r = s_classify_text (rig.endpoint, "zzqx vvkw plmq", NULL);
+    cr_assert (json_is_true (json_object_get (r, "triage")));
+    cr_assert_null (json_object_get (r, "subcategory"));
+    cr_assert_str_eq (s_json_str (r, "priority"), "P3");
+    cr_assert_str_eq (s_json_str (r, "method"), "none");
+    json_decref (r);
+    //  a monitor alert with wide scope
+    r = s_classify_text (rig.endpoint, "[ALERT] payment-api p99 latency 5.2s, error rate 12%, affects 10% orders",
+                         "monitor");
+    cr_assert_str_eq (s_json_str (r, "priority"), "P1");
+    json_decref (r);
+    //  nothing was stored
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE body LIKE '%%%s%%'", tf_test_unique ()), 0);
+    cr_assert_geq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets"), tickets);
+
+    //  ticketctl classify --json "text" and the readable form; a ticket
+    //  number still means a person's classification
+    char endpoint_flag [300];
+    snprintf (endpoint_flag, sizeof endpoint_flag, "--classifier-endpoint=%s", rig.endpoint);
+    char *out_text = NULL, *err_text = NULL;
+    size_t out_size = 0, err_size = 0;
+    FILE *out = open_memstream (&out_text, &out_size);
+    FILE *err = open_memstream (&err_text, &err_size);
+    char *argv1 [] = { "ticketctl", "classify", "--json", "快递三天了物流信息一直没更新 还是显示待揽收",
+                       endpoint_flag, NULL };
+    cr_assert_eq (ticketctl_run (5, argv1, out, err), 0);
+    fflush (out);
+    json_t *printed = json_loads (out_text, 0, NULL);
+    cr_assert (printed, "ticketctl printed no JSON: %s", out_text);
+    cr_assert_str_eq (s_json_str (printed, "subcategory"), "物流信息更新延迟");
+    cr_assert_eq (json_array_size (json_object_get (printed, "alternatives")), 3);
+    cr_assert (json_is_number (json_object_get (printed, "sentiment")));
+    json_decref (printed);
+    fclose (out);
+    free (out_text);
+    out_text = NULL;
+    out = open_memstream (&out_text, &out_size);
+    char *argv2 [] = { "ticketctl", "classify", "请问优惠券在哪里领 怎么用", endpoint_flag, NULL };
+    cr_assert_eq (ticketctl_run (4, argv2, out, err), 0);
+    fflush (out);
+    cr_assert (strstr (out_text, "功能操作") && strstr (out_text, "priority") && strstr (out_text, "alternatives"),
+               "readable output: %s", out_text);
+    fclose (out);
+    free (out_text);
+    out_text = NULL;
+    out = open_memstream (&out_text, &out_size);
+    char *argv3 [] = { "ticketctl", "classify", "CS209901019999", "--subcategory", "功能操作", endpoint_flag, NULL };
+    cr_assert_eq (ticketctl_run (6, argv3, out, err), 1);       //  refused: no such ticket
+    fflush (err);
+    cr_assert (strstr (err_text, "not_found"), "ticketctl said: %s", err_text);
+    fclose (out);
+    fclose (err);
+    free (out_text);
+    free (err_text);
+    s_rig_stop (&rig);
+}
+
+//  Two tiny models with the same texts and swapped labels
+static void
+s_tiny_model (const char *path, bool swapped)
+{
+    static const char *logistics [] = {
+        "快递一直不动 物流没有更新", "包裹好几天没有物流信息", "物流信息停了三天没动",
+        "快递到哪了 物流不更新", "单号查不到物流", "物流一直显示运输中"
+    };
+    static const char *howto [] = {
+        "优惠券在哪里领取", "怎么使用积分兑换", "会员怎么开通", "怎么开发票", "在哪里修改地址",
+        "优惠券怎么用"
+    };
+    const char *texts [12], *labels [12];
+    size_t lens [12];
+    for (size_t i = 0; i < 6; i++) {
+        texts [i] = logistics [i];
+        texts [6 + i] = howto [i];
+        labels [i] = swapped? "功能操作": "物流信息更新延迟";
+        labels [6 + i] = swapped? "物流信息更新延迟": "功能操作";
+    }
+    for (size_t i = 0; i < 12; i++)
+        lens [i] = strlen (texts [i]);
+    linmodel_params_t p;
+    linmodel_params_default (&p);
+    p.calib_folds = 0;
+    p.temperature = 0.05;
+    char err [256];
+    linmodel_t *m = linmodel_train (texts, lens, labels, 12, &p, err, sizeof err);
+    cr_assert (m, "%s", err);
+    cr_assert_eq (linmodel_save (m, path, err, sizeof err), 0, "%s", err);
+    linmodel_destroy (&m);
+}
+
+Test (classifier_model, reload_swaps_the_model_and_keeps_it_on_failure)
+{
+    char dir [] = "/tmp/tf-reload-XXXXXX";
+    cr_assert (mkdtemp (dir));
+    char path [256];
+    snprintf (path, sizeof path, "%s/tiny.model", dir);
+    s_tiny_model (path, false);
+    rig_t rig;
+    s_rig_start_model (&rig, 86400, 5, path);
+    const char *text = "快递一直不动 物流没有更新";
+    json_t *r = s_classify_text (rig.endpoint, text, NULL);
+    cr_assert_str_eq (s_json_str (r, "subcategory"), "物流信息更新延迟");
+    cr_assert_str_eq (s_json_str (r, "method"), "model");
+    json_decref (r);
+
+    //  tickets keep coming while the model is replaced: none is lost
+    int64_t ids [10];
+    char nos [10][32];
+    for (int i = 0; i < 10; i++)
+        ids [i] = s_submit (rig.db, "reload", "app", NULL, "包裹好几天没有物流信息 麻烦查一下", nos [i], sizeof nos [i]);
+    for (int i = 0; i < 5; i++)
+        s_send_received (&rig, ids [i], nos [i]);
+    s_tiny_model (path, true);
+    for (int i = 5; i < 10; i++)
+        s_send_received (&rig, ids [i], nos [i]);
+    char *answer = tf_actor_query (rig.actor, "RELOAD");
+    cr_assert_str_eq (answer, "ok 2 labels");
+    zstr_free (&answer);
+    for (int i = 0; i < 10; i++) {
+        s_wait_decided (rig.db, ids [i]);
+        cr_assert_eq (s_count_events (rig.db, ids [i], "classified"), 1, "ticket %d was lost", i);
+    }
+    //  the swapped model decides now
+    r = s_classify_text (rig.endpoint, text, NULL);
+    cr_assert_str_eq (s_json_str (r, "subcategory"), "功能操作");
+    json_decref (r);
+
+    //  a corrupt file, a foreign file, no file: refused, the model stays
+    FILE *f = fopen (path, "r+b");
+    cr_assert (f);
+    fseek (f, 100, SEEK_SET);
+    fputc ('X', f);
+    fputc ('Y', f);
+    fclose (f);
+    answer = tf_actor_query (rig.actor, "RELOAD");
+    cr_assert (answer && strncmp (answer, "failed: ", 8) == 0, "RELOAD of a corrupt file answered '%s'", answer);
+    zstr_free (&answer);
+    f = fopen (path, "wb");
+    fputs ("{\"this\": \"is not a model\"}", f);
+    fclose (f);
+    answer = tf_actor_query (rig.actor, "RELOAD");
+    cr_assert (answer && strncmp (answer, "failed: ", 8) == 0, "RELOAD of a foreign file answered '%s'", answer);
+    zstr_free (&answer);
+    unlink (path);
+    answer = tf_actor_query (rig.actor, "RELOAD");
+    cr_assert (answer && strncmp (answer, "failed: ", 8) == 0, "RELOAD of no file answered '%s'", answer);
+    zstr_free (&answer);
+    r = s_classify_text (rig.endpoint, text, NULL);
+    cr_assert_str_eq (s_json_str (r, "subcategory"), "功能操作");
+    cr_assert_str_eq (s_json_str (r, "method"), "model");
+    json_decref (r);
+    s_rig_stop (&rig);
+    rmdir (dir);
+}
+
+Test (classifier_model, a_missing_model_falls_back_to_keywords)
+{
+    rig_t rig;
+    s_rig_start_model (&rig, 86400, 5, "/nonexistent/default.model");
+    char *model = tf_actor_query (rig.actor, "MODEL");
+    cr_assert_str_eq (model, "");
+    zstr_free (&model);
+    json_t *r = s_classify_text (rig.endpoint, "请问优惠券怎么使用 在哪里领券", NULL);
+    cr_assert_str_eq (s_json_str (r, "subcategory"), "功能操作");
+    cr_assert_str_eq (s_json_str (r, "method"), "keywords");
+    json_decref (r);
+    s_rig_stop (&rig);
+}
+
+Test (classifier_model, labels_outside_the_taxonomy_are_never_chosen)
+{
+    classifier_t *c = s_real_classifier (NULL, 0.5);
+    //  a model that knows one taxonomy label and one foreign one
+    const char *texts [] = { "月饼发霉", "月饼变质", "怎么用优惠券", "优惠券在哪" };
+    const char *labels [] = { "不存在的类", "不存在的类", "功能操作", "功能操作" };
+    size_t lens [4];
+    for (int i = 0; i < 4; i++)
+        lens [i] = strlen (texts [i]);
+    linmodel_params_t p;
+    linmodel_params_default (&p);
+    p.calib_folds = 0;
+    char err [256], path [] = "/tmp/tf-foreign-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert_geq (fd, 0);
+    close (fd);
+    linmodel_t *m = linmodel_train (texts, lens, labels, 4, &p, err, sizeof err);
+    cr_assert (m);
+    cr_assert_eq (linmodel_save (m, path, err, sizeof err), 0);
+    linmodel_destroy (&m);
+    classifier_models_t *models = classifier_models_load (path, err, sizeof err);
+    cr_assert (models, "%s", err);
+    cr_assert_eq (classifier_models_check (models, c), 1);
+    classifier_models_attach (models, c);
+    classifier_result_t r;
+    s_decide (c, "月饼发霉", NULL, &r);
+    cr_assert (r.subcategory == NULL || strcmp (r.subcategory, "不存在的类") != 0);
+    cr_assert_str_eq (r.method, "model");                  //  its next label, which the taxonomy has
+    cr_assert_str_eq (r.subcategory, "功能操作");
+    classifier_destroy (&c);
+    classifier_models_destroy (&models);
+    unlink (path);
+}
+
+//  Sentiment: furious, polite and neutral texts, with the lexicon and with
+//  the built-in lists; always in [-1, 1]
+Test (classifier_sentiment, furious_polite_neutral)
+{
+    classifier_t *lexicon = s_real_classifier (NULL, 0.5);
+    classifier_t *builtin = classifier_new (NULL, 0.5);
+    struct { const char *text; double lo, hi; } table [] = {
+        { "你们就是一群骗子 收了钱不发货！！！", -1, -0.7 },
+        { "垃圾平台 垃圾客服 气死我了", -1, -0.7 },
+        { "THIS IS THE WORST SERVICE EVER!!! I AM SO ANGRY", -1, -0.7 },
+        { "this is terrible", -0.7, -0.3 },
+        { "this is terrible and unacceptable", -1, -0.5 },
+        { "客服态度很差 有点失望", -0.7, -0.2 },
+        { "衣服有线头 不太满意", -0.5, -0.05 },
+        { "请问怎么修改收货地址", -0.05, 0.05 },
+        { "app更新后打开就闪退 APP版本 SMS API", -0.5, 0.05 },
+        { "谢谢你们的耐心解答 服务很专业 非常满意", 0.5, 1 },
+        { "Thank you so much, very helpful!", 0.3, 1 },
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table [0]; i++) {
+        double s = classifier_sentiment (lexicon, table [i].text, strlen (table [i].text));
+        cr_assert (s >= table [i].lo && s <= table [i].hi, "'%s': %.3f not in [%.2f, %.2f]",
+                   table [i].text, s, table [i].lo, table [i].hi);
+        double b = classifier_sentiment (builtin, table [i].text, strlen (table [i].text));
+        cr_assert (b >= -1 && b <= 1);
+        cr_assert ((b < 0) == (s < -0.05) || fabs (b) < 0.3, "built-in '%s': %.3f vs %.3f", table [i].text, b, s);
+    }
+    //  the same words louder are angrier; negation turns a word around
+    const char *calm = "太差了 很失望", *loud = "太差了！！！很失望！！！";
+    cr_assert_lt (classifier_sentiment (lexicon, loud, strlen (loud)), classifier_sentiment (lexicon, calm, strlen (calm)));
+    cr_assert_gt (classifier_sentiment (lexicon, "满意", 6), 0);
+    cr_assert_lt (classifier_sentiment (lexicon, "不太满意", 12), 0);
+    //  a far negator does not flip an insult: "收不到 垃圾短信箱"
+    const char *spam = "验证码收不到 垃圾短信箱里也没有";
+    cr_assert_lt (classifier_sentiment (lexicon, spam, strlen (spam)), 0);
+    //  very negative adds extreme_emotion and P1
+    classifier_result_t r;
+    s_decide (lexicon, "快递三天没更新 你们这群骗子 我真的受够了！！！", NULL, &r);
+    cr_assert_leq (r.sentiment, CLASSIFIER_SENTIMENT_EXTREME);
+    cr_assert_str_eq (r.priority, "P1");
+    cr_assert (s_has_reason (&r, "extreme_emotion"));
+    s_decide (lexicon, "快递三天没更新 麻烦看一下 谢谢", NULL, &r);
+    cr_assert_gt (r.sentiment, CLASSIFIER_SENTIMENT_EXTREME);
+    cr_assert_not (s_has_reason (&r, "extreme_emotion"));
+    //  hostile bytes, empty text, huge text: bounded, no crash
+    const char junk [] = "\xff\xfe\xc0\xaf\x00!!!\xe5\xbf\xab\xef\xbc\x81\xef\xbc\x81";
+    double j = classifier_sentiment (lexicon, junk, sizeof junk - 1);
+    cr_assert (j >= -1 && j <= 1);
+    cr_assert_float_eq (classifier_sentiment (lexicon, NULL, 0), 0, 1e-9);
+    size_t n = 1 << 20;
+    char *big = malloc (n);
+    for (size_t i = 0; i < n; i++)
+        big [i] = "垃圾!!"[i % 8];
+    double g = classifier_sentiment (lexicon, big, n);
+    cr_assert (g >= -1 && g <= -0.7);
+    free (big);
+    classifier_destroy (&builtin);
+    classifier_destroy (&lexicon);
+}
+
+//  ticketflow-train --corrections: the agents' classifications become
+//  training rows, through the library function and through the binary
+Test (classifier_model, training_learns_from_corrections)
+{
+    tf_db_t *db = tf_test_db ();
+    s_taxonomy_fixture (db);
+    classifier_t *c = classifier_new (db, 0.5);
+    cr_assert (c);
+    cr_assert_gt (classifier_load_taxonomy (c), 0);
+    char text [256], no [32];
+    snprintf (text, sizeof text, "xylophone zebra quokka 批发 %s", tf_test_unique ());
+    int64_t id = s_submit (db, "correction", "email", NULL, text, no, sizeof no);
+    classifier_outcome_t out;
+    tf_error_t err;
+    cr_assert_eq (classifier_reclassify (c, no, "合作/建议", NULL, "agent-9", &out, &err), 0, "%s", err.message);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM classification_corrections WHERE ticket_id = %lld"
+                                      " AND corrected = '合作/建议'", (long long) id), 1);
+    //  the text as stored (intake masks long digit runs)
+    char id_text [24];
+    snprintf (id_text, sizeof id_text, "%lld", (long long) id);
+    PGresult *res = tf_db_query (db, "SELECT text FROM classification_corrections WHERE ticket_id = $1::int8",
+                                 1, (const char *[]) { id_text });
+    cr_assert (tf_db_ok (db, res, "correction text") && PQntuples (res) == 1);
+    snprintf (text, sizeof text, "%s", PQgetvalue (res, 0, 0));
+    PQclear (res);
+    cr_assert (strstr (text, "xylophone zebra quokka"));
+
+    //  a tiny labelled file without that label
+    char dir [] = "/tmp/tf-train-XXXXXX";
+    cr_assert (mkdtemp (dir));
+    char csv [256], model [256], log [256];
+    snprintf (csv, sizeof csv, "%s/tiny.csv", dir);
+    snprintf (model, sizeof model, "%s/tiny.model", dir);
+    snprintf (log, sizeof log, "%s/train.log", dir);
+    FILE *f = fopen (csv, "w");
+    fputs ("text,subcategory\n优惠券怎么用,功能操作\n积分在哪里兑换,功能操作\n会员怎么开通,功能操作\n"
+           "快递三天没更新,物流信息更新延迟\n物流一直不动,物流信息更新延迟\n包裹到哪了,物流信息更新延迟\n", f);
+    fclose (f);
+
+    //  the library function
+    csvread_pairs_t *pairs = csvread_pairs_new ();
+    char why [512];
+    cr_assert_eq (csvread_pairs_load (pairs, csv, CSVREAD_CSV, "text", "subcategory", why, sizeof why), 6, "%s", why);
+    long added = classifier_corrections_load (db, pairs, why, sizeof why);
+    cr_assert_geq (added, 1, "%s", why);
+    bool found = false;
+    for (size_t i = 6; i < pairs->count; i++)
+        found = found || (strcmp (pairs->texts [i], text) == 0 && strcmp (pairs->labels [i], "合作/建议") == 0);
+    cr_assert (found, "the correction is not among the training rows");
+    linmodel_params_t p;
+    linmodel_params_default (&p);
+    p.calib_folds = 0;
+    linmodel_t *m = linmodel_train ((const char *const *) pairs->texts, pairs->lens,
+                                    (const char *const *) pairs->labels, pairs->count, &p, why, sizeof why);
+    cr_assert (m, "%s", why);
+    linmodel_guess_t g;
+    cr_assert_eq (linmodel_predict (m, text, strlen (text), &g, 1), 1);
+    cr_assert_str_eq (g.label, "合作/建议");
+    linmodel_destroy (&m);
+    csvread_pairs_destroy (&pairs);
+
+    //  the binary (DATABASE_URL is the test database)
+    char command [1024];
+    snprintf (command, sizeof command, "%s/bin/ticketflow-train --data %s --label-column subcategory"
+              " --corrections --calib-folds 0 --out %s > %s 2>&1", tf_home (), csv, model, log);
+    cr_assert_eq (system (command), 0, "%s failed (see %s)", command, log);
+    m = linmodel_load (model, why, sizeof why);
+    cr_assert (m, "%s", why);
+    cr_assert_eq (linmodel_predict (m, text, strlen (text), &g, 1), 1);
+    cr_assert_str_eq (g.label, "合作/建议");
+    linmodel_destroy (&m);
+    f = fopen (log, "r");
+    char line [512];
+    bool said = false;
+    while (fgets (line, sizeof line, f))
+        said = said || strstr (line, "corrections from the database:");
+    fclose (f);
+    cr_assert (said);
+    //  a database that is not there: a clear failure
+    snprintf (command, sizeof command, "%s/bin/ticketflow-train --data %s --label-column subcategory"
+              " --corrections --database-url 'host=/nonexistent dbname=x' --out %s > %s 2>&1",
+              tf_home (), csv, model, log);
+    cr_assert_neq (system (command), 0);
+    unlink (csv);
+    unlink (model);
+    unlink (log);
+    rmdir (dir);
+    classifier_destroy (&c);
+    tf_db_destroy (&db);
 }

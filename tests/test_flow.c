@@ -120,6 +120,7 @@ s_flow_start (void)
     s_set_endpoint ("intake-feedback-endpoint", "intake-feedback");
     s_set_endpoint ("classifier-endpoint", "classifier");
     s_set_endpoint ("classifier-events-endpoint", "classifier-events");
+    s_set_endpoint ("classifier-publish-endpoint", "classifier-publish");
     s_set_endpoint ("dispatcher-endpoint", "dispatcher");
     s_set_endpoint ("dispatcher-publish-endpoint", "dispatcher-publish");
     s_set_endpoint ("dispatcher-events-endpoint", "dispatcher-events");

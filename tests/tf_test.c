@@ -16,7 +16,7 @@ tf_test_config (tf_config_t *cfg)
     cr_assert_eq (tf_config_load (cfg, names, 1, argv, "test", "", NULL, NULL), 0);
     const char *any = "tcp://127.0.0.1:*";
     cfg->intake_endpoint = cfg->intake_events_endpoint = cfg->intake_feedback_endpoint = any;
-    cfg->classifier_endpoint = cfg->classifier_events_endpoint = any;
+    cfg->classifier_endpoint = cfg->classifier_events_endpoint = cfg->classifier_publish_endpoint = any;
     cfg->dispatcher_endpoint = cfg->dispatcher_publish_endpoint = cfg->dispatcher_events_endpoint = any;
     cfg->sla_endpoint = cfg->sla_events_endpoint = cfg->sla_publish_endpoint = any;
     cfg->notifier_endpoint = cfg->notifier_events_endpoint = cfg->notifier_reopen_endpoint = any;

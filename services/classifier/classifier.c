@@ -1,4 +1,6 @@
 #include "classifier.h"
+#include "classifier_sentiment.h"
+#include "textfeat.h"
 #include "tf_log.h"
 #include "tf_ticket.h"
 #include <assert.h>
@@ -60,6 +62,13 @@ struct classifier_t {
     size_t reason_count;
     classifier_model_fn *model_fn;
     void *model;
+    classifier_model_fn *third_fn;
+    void *third_model;
+    classifier_sentiment_t *sentiment;
+    int incident_threshold;     //  0: off
+    int incident_window;        //  minutes
+    zlistx_t *tx_incidents;     //  opened in the transaction under way
+    zlistx_t *incidents;        //  opened and committed, not yet handed out
 };
 
 //  --------------------------------------------------------------------------
@@ -294,6 +303,9 @@ static const builtin_reason_t s_builtin_reasons [] = {
     { "public_threat", "P1", { "曝光", "找媒体", "媒体曝光", "记者", "电视台", "12315", "消协",
                                "消费者协会", "市场监管", "工商局", "律师", "起诉", "法院", "报警",
                                "黑猫投诉", "lawyer", "lawsuit", "the media", "journalist", NULL } },
+    { "extreme_emotion", "P1", { "骗子", "骗钱", "垃圾公司", "垃圾平台", "垃圾客服", "什么垃圾", "去死",
+                                 "气死", "气炸了", "滚蛋", "傻逼", "混蛋", "王八蛋", "无耻", "黑心", "人渣",
+                                 "受够了", "忍无可忍", "scam", "fuck", "furious", "disgusting", NULL } },
     { "batch_complaint", "P1", { "整批", "一批货", "这批", "同一批", "同批次", "整箱都", "很多人都",
                                  "不止我一个", "whole batch", "many customers", NULL } },
     { "wide_scope_alert", "P1", { "全站", "所有用户", "全部用户", "大量用户", "大面积", "宕机",
@@ -358,7 +370,8 @@ static const char *SQL_TAXONOMY =
 
 static const char *SQL_READ =
     "SELECT id, ticket_no, coalesce (subject, ''), body, coalesce (error_text, ''),"
-    "       coalesce (alert_type, ''), coalesce (alert_scope, ''), source "
+    "       coalesce (alert_type, ''), coalesce (alert_scope, ''), source,"
+    "       coalesce (product, ''), created_at "
     "FROM tickets WHERE id = ANY ($1::int8[]) ORDER BY id";
 
 static const char *SQL_READ_NO =
@@ -370,6 +383,8 @@ static const char *SQL_SET =
     "UPDATE tickets SET category = $2, subcategory = $3, third_level = $4, priority = $5,"
     "       confidence = $6::real,"
     "       priority_reasons = ARRAY (SELECT jsonb_array_elements_text ($7::jsonb)),"
+    "       sentiment = $8::real, text_signature = $9::bigint,"
+    "       incident_id = coalesce ($10::bigint, incident_id),"
     "       updated_at = now () "
     "WHERE id = $1";
 
@@ -397,11 +412,18 @@ classifier_new (tf_db_t *db, double min_confidence)
         for (size_t t = 0; s_builtin_reasons [i].terms [t]; t++)
             s_keywords_add (&r->terms, s_builtin_reasons [i].terms [t], strlen (s_builtin_reasons [i].terms [t]));
     }
+    self->sentiment = classifier_sentiment_new ();
+    self->tx_incidents = zlistx_new ();
+    self->incidents = zlistx_new ();
+    assert (self->tx_incidents && self->incidents);
+    zlistx_set_destructor (self->tx_incidents, (czmq_destructor *) classifier_incident_destroy);
+    zlistx_set_destructor (self->incidents, (czmq_destructor *) classifier_incident_destroy);
     if (db && (tf_ticket_prepare (db)
+           ||  classifier_incident_prepare (db)
            ||  tf_db_prepare (db, "classifier_taxonomy", SQL_TAXONOMY, 0)
            ||  tf_db_prepare (db, "classifier_read", SQL_READ, 1)
            ||  tf_db_prepare (db, "classifier_read_no", SQL_READ_NO, 1)
-           ||  tf_db_prepare (db, "classifier_set", SQL_SET, 7)
+           ||  tf_db_prepare (db, "classifier_set", SQL_SET, 10)
            ||  tf_db_prepare (db, "classifier_subcategory", SQL_SUBCATEGORY, 1)
            ||  tf_db_prepare (db, "classifier_correction", SQL_CORRECTION, 5)))
         classifier_destroy (&self);
@@ -416,6 +438,9 @@ classifier_destroy (classifier_t **self_p)
         return;
     s_subs_free (self->subs, self->sub_count);
     s_reasons_free (self);
+    classifier_sentiment_destroy (&self->sentiment);
+    zlistx_destroy (&self->tx_incidents);
+    zlistx_destroy (&self->incidents);
     free (self);
     *self_p = NULL;
 }
@@ -551,6 +576,15 @@ classifier_load_lexicon (classifier_t *self, const char *path)
         snprintf (r->priority, sizeof r->priority, "%s", priority);
         s_keywords_add_json (&r->terms, json_object_get (entry, "terms"));
     }
+    //  the sentiment lists; the insults are the extreme_emotion terms
+    const json_t *insults = NULL;
+    json_array_foreach (list, index, entry) {
+        const char *code = json_string_value (json_object_get (entry, "code"));
+        if (code && strcmp (code, "extreme_emotion") == 0)
+            insults = json_object_get (entry, "terms");
+    }
+    if (classifier_sentiment_load (self->sentiment, json_object_get (root, "sentiment"), insults) < 0)
+        tf_warn ("lexicon %s has no usable \"sentiment\" object; using the built-in sentiment lists", path);
     json_decref (root);
     if (count == 0) {
         tf_warn ("lexicon %s holds no usable reasons; using the built-in reason lists", path);
@@ -568,6 +602,91 @@ classifier_set_model (classifier_t *self, classifier_model_fn *fn, void *model)
 {
     self->model_fn = fn;
     self->model = fn? model: NULL;
+}
+
+void
+classifier_set_third_model (classifier_t *self, classifier_model_fn *fn, void *model)
+{
+    self->third_fn = fn;
+    self->third_model = fn? model: NULL;
+}
+
+bool
+classifier_has_subcategory (const classifier_t *self, const char *name)
+{
+    return s_sub_find (self, name) != NULL;
+}
+
+bool
+classifier_has_third_level (const classifier_t *self, const char *name)
+{
+    for (size_t i = 0; name && i < self->sub_count; i++)
+        for (size_t t = 0; t < self->subs [i].third_count; t++)
+            if (strcmp (self->subs [i].thirds [t].name, name) == 0)
+                return true;
+    return false;
+}
+
+void
+classifier_set_incidents (classifier_t *self, int threshold, int window_minutes)
+{
+    self->incident_threshold = threshold >= 2 && window_minutes >= 1? threshold: 0;
+    self->incident_window = window_minutes;
+}
+
+double
+classifier_sentiment (const classifier_t *self, const char *text, size_t len)
+{
+    return classifier_sentiment_score (self->sentiment, text, len);
+}
+
+classifier_incident_t *
+classifier_next_incident (classifier_t *self)
+{
+    return (classifier_incident_t *) zlistx_detach (self->incidents, NULL);
+}
+
+int
+classifier_load_taxonomy_file (classifier_t *self, const char *path)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file (path, 0, &jerr);
+    if (!json_is_array (json_object_get (root, "categories"))) {
+        tf_warn ("taxonomy %s not loaded (%s)", path, root? "no \"categories\" array": jerr.text);
+        json_decref (root);
+        return -1;
+    }
+    sub_t *old = self->subs;
+    size_t old_count = self->sub_count;
+    self->subs = NULL;
+    self->sub_count = 0;
+    size_t ci, si, ti;
+    json_t *cat, *sub, *third;
+    json_array_foreach (json_object_get (root, "categories"), ci, cat) {
+        const char *category = json_string_value (json_object_get (cat, "name"));
+        json_array_foreach (json_object_get (cat, "subcategories"), si, sub) {
+            const char *name = json_string_value (json_object_get (sub, "name"));
+            const char *priority = json_string_value (json_object_get (sub, "default_priority"));
+            if (classifier_add_subcategory (self, category, name, priority, NULL, 0)) {
+                tf_warn ("taxonomy %s: sub-category '%s' skipped (no name, bad priority or repeated)",
+                         path, name? name: "?");
+                continue;
+            }
+            sub_t *s = &self->subs [self->sub_count - 1];
+            const char *code = json_string_value (json_object_get (cat, "code"));
+            s->category_code = code? strdup (code): NULL;
+            s_keywords_add_json (&s->kw, json_object_get (sub, "keywords"));
+            json_array_foreach (json_object_get (sub, "third_levels"), ti, third) {
+                const char *third_name = json_string_value (json_object_get (third, "name"));
+                if (!third_name || classifier_add_third_level (self, name, third_name, NULL, 0))
+                    continue;
+                s_keywords_add_json (&s->thirds [s->third_count - 1].kw, json_object_get (third, "keywords"));
+            }
+        }
+    }
+    json_decref (root);
+    s_subs_free (old, old_count);
+    return (int) self->sub_count;
 }
 
 //  --------------------------------------------------------------------------
@@ -625,52 +744,103 @@ s_is_tech (const sub_t *s)
         || strcmp (s->category, "技术故障") == 0;
 }
 
+//  The third level of a sub-category with third levels: the third-level
+//  model's best guess among them, else the keywords'
+static const char *
+s_choose_third (const classifier_t *self, const sub_t *s, const char *text, size_t len,
+                const char *norm, size_t n)
+{
+    if (s->third_count == 0)
+        return NULL;
+    if (self->third_fn) {
+        classifier_guess_t guesses [CLASSIFIER_GUESSES_MAX];
+        size_t count = self->third_fn (self->third_model, text, len, guesses, CLASSIFIER_GUESSES_MAX);
+        for (size_t g = 0; g < count && g < CLASSIFIER_GUESSES_MAX; g++)
+            for (size_t t = 0; guesses [g].label && t < s->third_count; t++)
+                if (strcmp (s->thirds [t].name, guesses [g].label) == 0)
+                    return s->thirds [t].name;
+    }
+    return s_third_level (s, norm, n);
+}
+
+static bool
+s_has_reason (const classifier_result_t *r, const char *code)
+{
+    for (size_t i = 0; i < r->reason_count; i++)
+        if (strcmp (r->reasons [i], code) == 0)
+            return true;
+    return false;
+}
+
 void
 classifier_decide (const classifier_t *self, const char *text, size_t len, const char *source,
                    classifier_result_t *result)
 {
     memset (result, 0, sizeof *result);
-    result->method = "keywords";
+    result->method = "none";
+    if (!text)
+        len = 0;
+    if (!text)
+        text = "";
     size_t n;
-    char *norm = s_normalise (text? text: "", text? len: 0, &n);
+    char *norm = s_normalise (text, len, &n);
     bool monitor = source && strcmp (source, "monitor") == 0;
 
-    //  every sub-category's score; the best two
-    const sub_t *best = NULL;
-    double s1 = 0, s2 = 0;
-    const sub_t *second = NULL;
+    //  every sub-category's keyword score; the best three
+    const sub_t *top [CLASSIFIER_ALTERNATIVES] = { NULL };
+    double top_score [CLASSIFIER_ALTERNATIVES] = { 0 };
+    double total = 0;
     for (size_t i = 0; i < self->sub_count; i++) {
         const sub_t *s = &self->subs [i];
         double score = s_score (&s->kw, norm, n, NULL, NULL, 0);
         if (monitor && score > 0 && s_is_tech (s))
             score *= MONITOR_TECH_BOOST;
-        if (score > s1) {
-            second = best;
-            s2 = s1;
-            best = s;
-            s1 = score;
-        }
-        else
-        if (score > s2) {
-            second = s;
-            s2 = score;
-        }
+        total += score;
+        for (size_t k = 0; k < CLASSIFIER_ALTERNATIVES; k++)
+            if (score > top_score [k]) {
+                for (size_t m = CLASSIFIER_ALTERNATIVES - 1; m > k; m--) {
+                    top [m] = top [m - 1];
+                    top_score [m] = top_score [m - 1];
+                }
+                top [k] = s;
+                top_score [k] = score;
+                break;
+            }
     }
+    const sub_t *best = top [0];
+    double s1 = top_score [0], s2 = top_score [1];
     if (best) {
         result->matched = true;
+        result->method = "keywords";
         result->score = s1;
         result->runner_up_score = s2;
-        result->runner_up = second? second->subcategory: NULL;
+        result->runner_up = top [1]? top [1]->subcategory: NULL;
         result->confidence = (s1 - s2) / s1 * (1.0 - exp (-s1 / STRENGTH_K));
         s_score (&best->kw, norm, n, result->keywords, &result->keyword_count, CLASSIFIER_KEYWORDS_MAX);
+        for (size_t k = 0; k < CLASSIFIER_ALTERNATIVES && top [k]; k++) {
+            result->alternatives [k].label = top [k]->subcategory;
+            result->alternatives [k].confidence = top_score [k] / total;
+            result->alternative_count++;
+        }
     }
     //  a trained model, when there is one, makes the sub-category choice
+    //  among its labels that the taxonomy knows
     if (self->model_fn) {
-        const char *label = NULL;
-        double confidence = 0;
-        const sub_t *chosen = NULL;
-        if (self->model_fn (self->model, text? text: "", text? len: 0, &label, &confidence) == 0
-        &&  (chosen = s_sub_find (self, label)) && isfinite (confidence)) {
+        classifier_guess_t guesses [CLASSIFIER_GUESSES_MAX];
+        size_t count = self->model_fn (self->model, text, len, guesses, CLASSIFIER_GUESSES_MAX);
+        const sub_t *known [CLASSIFIER_ALTERNATIVES] = { NULL };
+        double prob [CLASSIFIER_ALTERNATIVES] = { 0 };
+        size_t found = 0;
+        for (size_t g = 0; g < count && g < CLASSIFIER_GUESSES_MAX && found < CLASSIFIER_ALTERNATIVES; g++) {
+            const sub_t *s = s_sub_find (self, guesses [g].label);
+            double p = guesses [g].confidence;
+            if (s && isfinite (p)) {
+                known [found] = s;
+                prob [found++] = p < 0? 0: p > 1? 1: p;
+            }
+        }
+        if (found) {
+            const sub_t *chosen = known [0];
             if (chosen != best) {
                 result->runner_up = best? best->subcategory: NULL;
                 result->runner_up_score = s1;
@@ -678,21 +848,35 @@ classifier_decide (const classifier_t *self, const char *text, size_t len, const
                 s_score (&chosen->kw, norm, n, result->keywords, &result->keyword_count,
                          CLASSIFIER_KEYWORDS_MAX);
             }
+            else
+                result->runner_up = found > 1? known [1]->subcategory: NULL;
             best = chosen;
             result->matched = true;
             result->method = "model";
-            result->confidence = confidence < 0? 0: confidence > 1? 1: confidence;
+            result->confidence = prob [0];
+            result->alternative_count = found;
+            for (size_t k = 0; k < found; k++) {
+                result->alternatives [k].label = known [k]->subcategory;
+                result->alternatives [k].confidence = prob [k];
+            }
         }
     }
     if (result->confidence < 0)
         result->confidence = 0;
     result->triage = !best || result->confidence < self->min_confidence;
 
+    //  priority reasons from the lexicon, then the customer's mood
     const char *raised = s_reasons_on (self, norm, n, result);
+    result->sentiment = classifier_sentiment_score (self->sentiment, text, len);
+    if (result->sentiment <= CLASSIFIER_SENTIMENT_EXTREME) {
+        if (!s_has_reason (result, "extreme_emotion") && result->reason_count < CLASSIFIER_REASONS_MAX)
+            result->reasons [result->reason_count++] = "extreme_emotion";
+        raised = "P1";
+    }
     if (best) {
         result->category = best->category;
         result->subcategory = best->subcategory;
-        result->third_level = s_third_level (best, norm, n);
+        result->third_level = s_choose_third (self, best, text, len, norm, n);
     }
     //  priority: the sub-category's default, raised by the reasons; a
     //  triage ticket carries only what the reasons say
@@ -752,11 +936,25 @@ s_round3 (double x)
     return round (x * 1000.0) / 1000.0;
 }
 
-//  Stores the decision on a ticket: the fields, then the transition with
-//  its history row. Returns 0, 1 when the ticket was not in `received`
+static json_t *
+s_alternatives_json (const classifier_result_t *r)
+{
+    json_t *array = json_array ();
+    for (size_t i = 0; i < r->alternative_count; i++) {
+        json_t *item = json_object ();
+        json_object_set_new (item, "subcategory", json_string (r->alternatives [i].label));
+        json_object_set_new (item, "confidence", json_real (s_round3 (r->alternatives [i].confidence)));
+        json_array_append_new (array, item);
+    }
+    return array;
+}
+
+//  Stores the decision on a ticket: the transition with its history row,
+//  then the fields. Returns 0, 1 when the ticket was not in `received`
 //  (skipped), -1 on a database error.
 static int
-s_store (classifier_t *self, int64_t id, const classifier_result_t *r, const char *status)
+s_store (classifier_t *self, int64_t id, const classifier_result_t *r, const char *status,
+         uint64_t signature)
 {
     bool triage = strcmp (status, "triage") == 0;
     json_t *data = json_object ();
@@ -766,7 +964,9 @@ s_store (classifier_t *self, int64_t id, const classifier_result_t *r, const cha
     json_object_set_new (data, "priority", s_nullable (r->priority));
     json_object_set_new (data, "confidence", json_real (s_round3 (r->confidence)));
     json_object_set_new (data, "reasons", s_string_array (r->reasons, r->reason_count));
+    json_object_set_new (data, "sentiment", json_real (s_round3 (r->sentiment)));
     json_object_set_new (data, "keywords", s_string_array (r->keywords, r->keyword_count));
+    json_object_set_new (data, "alternatives", s_alternatives_json (r));
     json_object_set_new (data, "runner_up", s_nullable (r->runner_up));
     json_object_set_new (data, "method", json_string (r->method));
     if (triage) {
@@ -785,14 +985,17 @@ s_store (classifier_t *self, int64_t id, const classifier_result_t *r, const cha
     if (tf_ticket_transition (self->db, id, "received", status, status, "classifier", NULL, data_text, &err))
         rc = strcmp (err.code, TF_ERR_UNAVAILABLE) == 0? -1: 1;
     else {
-        char id_text [24], confidence [32];
+        char id_text [24], confidence [32], sentiment [32], signature_text [24];
         snprintf (id_text, sizeof id_text, "%lld", (long long) id);
         snprintf (confidence, sizeof confidence, "%.3f", r->confidence);
+        snprintf (sentiment, sizeof sentiment, "%.3f", r->sentiment);
+        snprintf (signature_text, sizeof signature_text, "%lld", (long long) (int64_t) signature);
         const char *params [] = {
             id_text, triage? NULL: r->category, triage? NULL: r->subcategory,
-            triage? NULL: r->third_level, *r->priority? r->priority: NULL, confidence, reasons_text
+            triage? NULL: r->third_level, *r->priority? r->priority: NULL, confidence, reasons_text,
+            sentiment, signature_text, NULL
         };
-        PGresult *res = tf_db_run (self->db, "classifier_set", 7, params);
+        PGresult *res = tf_db_run (self->db, "classifier_set", 10, params);
         if (!tf_db_ok (self->db, res, "store classification"))
             rc = -1;
         PQclear (res);
@@ -802,21 +1005,41 @@ s_store (classifier_t *self, int64_t id, const classifier_result_t *r, const cha
     return rc;
 }
 
-//  Inside a transaction: decides and stores the locked tickets. Returns how
-//  many moved, or -1.
+static int
+s_strcmp_p (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+//  Inside the transaction: the advisory locks of the sub-categories of
+//  the batch, in name order so two instances never wait on each other in a
+//  circle. Returns 0 or -1.
+static int
+s_lock_subcategories (classifier_t *self, classifier_outcome_t *all, size_t n)
+{
+    const char **names = malloc ((n + 1) * sizeof (char *));
+    assert (names);
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!all [i].result.triage && all [i].result.subcategory)
+            names [count++] = all [i].result.subcategory;
+    qsort (names, count, sizeof (char *), s_strcmp_p);
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++)
+        if (i == 0 || strcmp (names [i], names [i - 1]) != 0)
+            rc = classifier_incident_lock (self->db, names [i]);
+    free (names);
+    return rc;
+}
+
+//  Inside a transaction: decides and stores the locked tickets, then looks
+//  for mass incidents. Returns how many moved, or -1.
 static int
 s_classify_locked (classifier_t *self, const int64_t *ids, size_t n, classifier_outcome_t *out)
 {
     if (n == 0)
         return 0;
-    char *array = malloc (n * 21 + 3);
-    assert (array);
-    size_t o = 0;
-    array [o++] = '{';
-    for (size_t i = 0; i < n; i++)
-        o += (size_t) sprintf (array + o, i? ",%lld": "%lld", (long long) ids [i]);
-    array [o++] = '}';
-    array [o] = 0;
+    char *array = tf_db_id_array (ids, n);
     const char *params [] = { array };
     PGresult *res = tf_db_run (self->db, "classifier_read", 1, params);
     free (array);
@@ -824,27 +1047,86 @@ s_classify_locked (classifier_t *self, const int64_t *ids, size_t n, classifier_
         PQclear (res);
         return -1;
     }
-    int moved = 0;
     int rows = PQntuples (res);
-    for (int row = 0; row < rows && moved >= 0; row++) {
-        classifier_outcome_t *oc = &out [moved];
-        memset (oc, 0, sizeof *oc);
+    if (rows == 0) {
+        PQclear (res);
+        return 0;
+    }
+    //  decide them all first: the locks need the sub-categories
+    classifier_outcome_t *all = calloc ((size_t) rows, sizeof (classifier_outcome_t));
+    char **texts = calloc ((size_t) rows, sizeof (char *));
+    size_t *lens = calloc ((size_t) rows, sizeof (size_t));
+    uint64_t *signatures = calloc ((size_t) rows, sizeof (uint64_t));
+    assert (all && texts && lens && signatures);
+    for (int row = 0; row < rows; row++) {
+        classifier_outcome_t *oc = &all [row];
         oc->ticket_id = strtoll (PQgetvalue (res, row, 0), NULL, 10);
         snprintf (oc->ticket_no, sizeof oc->ticket_no, "%s", PQgetvalue (res, row, 1));
-        size_t len;
-        char *text = s_ticket_text (res, row, 2, &len);
-        classifier_decide (self, text, len, PQgetvalue (res, row, 7), &oc->result);
-        free (text);
+        texts [row] = s_ticket_text (res, row, 2, &lens [row]);
+        classifier_decide (self, texts [row], lens [row], PQgetvalue (res, row, 7), &oc->result);
+        signatures [row] = classifier_simhash (texts [row], lens [row]);
         snprintf (oc->status, sizeof oc->status, "%s", oc->result.triage? "triage": "classified");
-        int rc = s_store (self, oc->ticket_id, &oc->result, oc->status);
+    }
+    bool incidents = self->incident_threshold > 0;
+    int moved = incidents && s_lock_subcategories (self, all, (size_t) rows)? -1: 0;
+    for (int row = 0; row < rows && moved >= 0; row++) {
+        classifier_outcome_t *oc = &all [row];
+        int rc = s_store (self, oc->ticket_id, &oc->result, oc->status, signatures [row]);
         if (rc < 0)
             moved = -1;
-        else
-        if (rc == 0)
-            moved++;
+        if (rc != 0)
+            continue;
+        if (incidents && !oc->result.triage) {
+            classifier_incident_ticket_t ticket = {
+                .id = oc->ticket_id, .ticket_no = oc->ticket_no,
+                .subcategory = oc->result.subcategory, .product = PQgetvalue (res, row, 8),
+                .created_at = PQgetvalue (res, row, 9), .signature = signatures [row],
+                .text = texts [row], .len = lens [row]
+            };
+            int64_t incident_id;
+            classifier_incident_t *opened = NULL;
+            int found = classifier_incident_check (self->db, &ticket, self->incident_threshold,
+                                                   self->incident_window, &incident_id, &opened);
+            if (found < 0) {
+                moved = -1;
+                continue;
+            }
+            if (found > 0) {
+                classifier_result_t *r = &oc->result;
+                r->incident_id = incident_id;
+                snprintf (r->priority, sizeof r->priority, "P1");
+                if (!s_has_reason (r, "batch_complaint") && r->reason_count < CLASSIFIER_REASONS_MAX)
+                    r->reasons [r->reason_count++] = "batch_complaint";
+            }
+            if (opened)
+                zlistx_add_end (self->tx_incidents, opened);
+        }
+        out [moved++] = *oc;
     }
+    for (int row = 0; row < rows; row++)
+        free (texts [row]);
+    free (texts);
+    free (lens);
+    free (signatures);
+    free (all);
     PQclear (res);
     return moved;
+}
+
+//  The end of a transaction: its incidents are handed out only when it
+//  committed. Returns 0 when it did.
+static int
+s_finish (classifier_t *self, bool commit)
+{
+    if (commit && tf_db_exec (self->db, "COMMIT") == 0) {
+        classifier_incident_t *incident;
+        while ((incident = zlistx_detach (self->tx_incidents, NULL)))
+            zlistx_add_end (self->incidents, incident);
+        return 0;
+    }
+    tf_db_exec (self->db, "ROLLBACK");
+    zlistx_purge (self->tx_incidents);
+    return -1;
 }
 
 //  One transaction over the given (not yet locked) ids. Returns moved or -1.
@@ -853,15 +1135,13 @@ s_run_ids_tx (classifier_t *self, const int64_t *ids, size_t n, classifier_outco
 {
     if (tf_db_exec (self->db, "BEGIN"))
         return -1;
+    zlistx_purge (self->tx_incidents);
     int64_t *locked = malloc (n * sizeof (int64_t));
     assert (locked);
     int m = tf_ticket_lock_ids (self->db, "received", ids, n, locked);
     int moved = m < 0? -1: s_classify_locked (self, locked, (size_t) m, out);
     free (locked);
-    if (moved >= 0 && tf_db_exec (self->db, "COMMIT") == 0)
-        return moved;
-    tf_db_exec (self->db, "ROLLBACK");
-    return -1;
+    return s_finish (self, moved >= 0) == 0? moved: -1;
 }
 
 //  After a failed batch: each ticket alone, so one bad ticket cannot hold
@@ -901,15 +1181,15 @@ classifier_run_waiting (classifier_t *self, int stale_seconds, size_t limit, cla
         return self->db? 0: -1;
     if (tf_db_exec (self->db, "BEGIN"))
         return -1;
+    zlistx_purge (self->tx_incidents);
     int64_t *locked = malloc (limit * sizeof (int64_t));
     assert (locked);
     int m = tf_ticket_lock_waiting (self->db, "received", stale_seconds, limit, locked);
     int moved = m < 0? -1: s_classify_locked (self, locked, (size_t) m, out);
-    if (moved >= 0 && tf_db_exec (self->db, "COMMIT") == 0) {
+    if (s_finish (self, moved >= 0) == 0) {
         free (locked);
         return moved;
     }
-    tf_db_exec (self->db, "ROLLBACK");
     if (m > 1 && tf_db_ready (self->db))
         moved = s_run_each (self, locked, (size_t) m, out);
     else
@@ -976,6 +1256,12 @@ classifier_reclassify (classifier_t *self, const char *ticket_no, const char *su
 
     classifier_result_t *r = &out->result;
     const char *raised = classifier_reasons (self, text, len, r);
+    r->sentiment = classifier_sentiment_score (self->sentiment, text, len);
+    if (r->sentiment <= CLASSIFIER_SENTIMENT_EXTREME) {
+        if (!s_has_reason (r, "extreme_emotion") && r->reason_count < CLASSIFIER_REASONS_MAX)
+            r->reasons [r->reason_count++] = "extreme_emotion";
+        raised = "P1";
+    }
     if (priority)
         snprintf (r->priority, sizeof r->priority, "%s", priority);
     else
@@ -1012,12 +1298,15 @@ classifier_reclassify (classifier_t *self, const char *ticket_no, const char *su
     if (tf_ticket_transition (self->db, out->ticket_id, "triage,received,classified", "classified",
                               "classified", actor, NULL, data_text, err))
         goto failed;
-    char id_text [24];
+    char id_text [24], sentiment [32], signature [24];
     snprintf (id_text, sizeof id_text, "%lld", (long long) out->ticket_id);
+    snprintf (sentiment, sizeof sentiment, "%.3f", r->sentiment);
+    snprintf (signature, sizeof signature, "%lld", (long long) (int64_t) classifier_simhash (text, len));
     const char *params_set [] = {
-        id_text, category, subcategory, r->third_level, r->priority, "1", reasons_text
+        id_text, category, subcategory, r->third_level, r->priority, "1", reasons_text,
+        sentiment, signature, NULL
     };
-    res = tf_db_run (self->db, "classifier_set", 7, params_set);
+    res = tf_db_run (self->db, "classifier_set", 10, params_set);
     if (!tf_db_ok (self->db, res, "store classification")) {
         tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
         goto failed;

@@ -493,6 +493,42 @@ s_memdup (const char *s, size_t len)
     return copy;
 }
 
+int
+csvread_pairs_add (csvread_pairs_t *self, const char *text, size_t len,
+                   const char *label, size_t label_len)
+{
+    assert (self);
+    assert (text || len == 0);
+    assert (label);
+    if (self->count == self->cap) {
+        size_t cap = self->cap? self->cap * 2: 1024;
+        char **texts = (char **) realloc (self->texts, cap * sizeof (char *));
+        if (texts)
+            self->texts = texts;
+        size_t *lens = (size_t *) realloc (self->lens, cap * sizeof (size_t));
+        if (lens)
+            self->lens = lens;
+        char **labels = (char **) realloc (self->labels, cap * sizeof (char *));
+        if (labels)
+            self->labels = labels;
+        if (!texts || !lens || !labels)
+            return -1;
+        self->cap = cap;
+    }
+    char *t = s_memdup (text? text: "", len);
+    char *l = s_memdup (label, label_len);
+    if (!t || !l) {
+        free (t);
+        free (l);
+        return -1;
+    }
+    self->texts [self->count] = t;
+    self->lens [self->count] = len;
+    self->labels [self->count] = l;
+    self->count++;
+    return 0;
+}
+
 long
 csvread_pairs_load (csvread_pairs_t *self, const char *path, csvread_format_t format,
                     const char *text_col, const char *label_col,
@@ -537,35 +573,10 @@ csvread_pairs_load (csvread_pairs_t *self, const char *path, csvread_format_t fo
             skipped++;
             continue;
         }
-        if (self->count == self->cap) {
-            size_t cap = self->cap? self->cap * 2: 1024;
-            char **texts = (char **) realloc (self->texts, cap * sizeof (char *));
-            if (texts)
-                self->texts = texts;
-            size_t *lens = (size_t *) realloc (self->lens, cap * sizeof (size_t));
-            if (lens)
-                self->lens = lens;
-            char **labels = (char **) realloc (self->labels, cap * sizeof (char *));
-            if (labels)
-                self->labels = labels;
-            if (!texts || !lens || !labels) {
-                s_copy_error ("out of memory", err, errlen);
-                goto done;
-            }
-            self->cap = cap;
-        }
-        char *t = s_memdup (text, tlen);
-        char *l = s_memdup (label, llen);
-        if (!t || !l) {
-            free (t);
-            free (l);
+        if (csvread_pairs_add (self, text, tlen, label, llen)) {
             s_copy_error ("out of memory", err, errlen);
             goto done;
         }
-        self->texts [self->count] = t;
-        self->lens [self->count] = tlen;
-        self->labels [self->count] = l;
-        self->count++;
     }
     if (more < 0) {
         s_copy_error (csvread_error (reader), err, errlen);

@@ -106,6 +106,12 @@ long
                         const char *text_col, const char *label_col,
                         char *err, size_t errlen);
 
+//  Append one row (text of len bytes, label of label_len bytes; both are
+//  copied). Returns 0, or -1 on out of memory (the set is unchanged).
+int
+    csvread_pairs_add (csvread_pairs_t *self, const char *text, size_t len,
+                       const char *label, size_t label_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,8 +6,12 @@
     on success. See --help.
     =========================================================================
 */
+#include "classifier.h"
+#include "classifier_model.h"
 #include "csvread.h"
 #include "linmodel.h"
+#include "tf_db.h"
+#include "tf_log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +39,14 @@ s_usage (FILE *out)
 "                       accuracy/coverage at confidence thresholds\n"
 "  --bench N            also classify the data N more times, single thread,\n"
 "                       and print classify_per_sec <n> and max_rss_kb <n>\n"
+"  --service            classify as the classifier service does\n"
+"                       (classifier_decide): MODEL and third_level.model next\n"
+"                       to it, the taxonomy's keywords, the lexicon's priority\n"
+"                       reasons and sentiment; with --bench its max_rss_kb is\n"
+"                       the service's classification memory with both models\n"
+"  --taxonomy FILE      taxonomy.json for --service (default\n"
+"                       $TICKETFLOW_HOME/deploy/taxonomy/taxonomy.json; the\n"
+"                       lexicon.json next to it is read too)\n"
 "  --help               this text\n"
 "\n"
 "Exit status: 0 ok, 1 failure (unreadable/corrupt model or data), 2 usage.\n");
@@ -44,7 +56,7 @@ s_usage (FILE *out)
 static int
 s_takes_value (const char *arg)
 {
-    static const char *names [] = { "--model", "--data", "--text-column", "--label-column", "--format", "--bench" };
+    static const char *names [] = { "--model", "--data", "--text-column", "--label-column", "--format", "--bench", "--taxonomy" };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
         if (strcmp (arg, names [i]) == 0)
             return 1;
@@ -109,8 +121,9 @@ main (int argc, char *argv [])
     const char *model_path = NULL, *data_path = NULL;
     const char *text_col = "text", *label_col = NULL;
     csvread_format_t format = CSVREAD_AUTO;
-    int verbose = 0;
+    int verbose = 0, service = 0;
     long bench = 0;
+    const char *taxonomy = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
@@ -120,6 +133,10 @@ main (int argc, char *argv [])
         }
         if (strcmp (arg, "--verbose") == 0) {
             verbose = 1;
+            continue;
+        }
+        if (strcmp (arg, "--service") == 0) {
+            service = 1;
             continue;
         }
         if (!s_takes_value (arg)) {
@@ -137,6 +154,9 @@ main (int argc, char *argv [])
         else
         if (strcmp (arg, "--data") == 0)
             data_path = val;
+        else
+        if (strcmp (arg, "--taxonomy") == 0)
+            taxonomy = val;
         else
         if (strcmp (arg, "--text-column") == 0)
             text_col = val;
@@ -179,7 +199,35 @@ main (int argc, char *argv [])
 
     char err [512];
     double t0 = s_now ();
-    linmodel_t *model = linmodel_load (model_path, err, sizeof err);
+    classifier_t *classifier = NULL;
+    classifier_models_t *models = NULL;
+    linmodel_t *model = NULL;
+    if (service) {
+        //  the service's classifier: both models, taxonomy, lexicon
+        tf_log_init ("eval", "warn");
+        char taxonomy_path [4096], lexicon_path [4096];
+        snprintf (taxonomy_path, sizeof taxonomy_path, "%s",
+                  taxonomy? taxonomy: "");
+        if (!taxonomy)
+            snprintf (taxonomy_path, sizeof taxonomy_path, "%s/deploy/taxonomy/taxonomy.json", tf_home ());
+        const char *slash = strrchr (taxonomy_path, '/');
+        snprintf (lexicon_path, sizeof lexicon_path, "%.*slexicon.json",
+                  slash? (int) (slash - taxonomy_path + 1): 0, taxonomy_path);
+        models = classifier_models_load (model_path, err, sizeof err);
+        classifier = classifier_new (NULL, 0.5);
+        if (!models || classifier_load_taxonomy_file (classifier, taxonomy_path) <= 0) {
+            fprintf (stderr, "ticketflow-eval: %s\n", models? "no taxonomy": err);
+            classifier_models_destroy (&models);
+            classifier_destroy (&classifier);
+            return 1;
+        }
+        classifier_load_lexicon (classifier, lexicon_path);
+        classifier_models_attach (models, classifier);
+        classifier_models_check (models, classifier);
+        model = classifier_models_main (models);
+    }
+    else
+        model = linmodel_load (model_path, err, sizeof err);
     if (!model) {
         fprintf (stderr, "ticketflow-eval: %s\n", err);
         return 1;
@@ -190,7 +238,12 @@ main (int argc, char *argv [])
                                      err, sizeof err) < 0) {
         fprintf (stderr, "ticketflow-eval: %s\n", data? err: "out of memory");
         csvread_pairs_destroy (&data);
-        linmodel_destroy (&model);
+        if (classifier) {
+            classifier_destroy (&classifier);
+            classifier_models_destroy (&models);
+        }
+        else
+            linmodel_destroy (&model);
         return 1;
     }
     size_t n = data->count;
@@ -201,11 +254,23 @@ main (int argc, char *argv [])
         free (pred);
         free (conf);
         csvread_pairs_destroy (&data);
-        linmodel_destroy (&model);
+        if (classifier) {
+            classifier_destroy (&classifier);
+            classifier_models_destroy (&models);
+        }
+        else
+            linmodel_destroy (&model);
         return 1;
     }
     for (size_t i = 0; i < n; i++) {
         linmodel_guess_t g;
+        if (classifier) {
+            classifier_result_t r;
+            classifier_decide (classifier, data->texts [i], data->lens [i], NULL, &r);
+            pred [i] = r.subcategory? r.subcategory: "";
+            conf [i] = r.confidence;
+        }
+        else
         if (linmodel_predict (model, data->texts [i], data->lens [i], &g, 1)) {
             pred [i] = g.label;
             conf [i] = g.prob;
@@ -235,6 +300,12 @@ main (int argc, char *argv [])
             for (long r = 0; r < bench; r++)
                 for (size_t i = 0; i < n; i++) {
                     linmodel_guess_t g [3];
+                    if (classifier) {
+                        classifier_result_t result;
+                        classifier_decide (classifier, data->texts [i], data->lens [i], NULL, &result);
+                        sink += result.confidence;
+                    }
+                    else
                     if (linmodel_predict (model, data->texts [i], data->lens [i], g, 3))
                         sink += g [0].prob;
                     calls++;
@@ -254,6 +325,11 @@ main (int argc, char *argv [])
     free (pred);
     free (conf);
     csvread_pairs_destroy (&data);
-    linmodel_destroy (&model);
+    if (classifier) {
+        classifier_destroy (&classifier);
+        classifier_models_destroy (&models);
+    }
+    else
+        linmodel_destroy (&model);
     return rc? 1: 0;
 }

@@ -973,6 +973,76 @@ linmodel_predict (const linmodel_t *self, const char *text, size_t len,
     return filled;
 }
 
+//  -------------------------------------------------------------------------
+//  Coverage: how much of a text the vocabulary knows
+
+#define LM_COVER_SLOTS 2048     //  distinct units counted (a sample beyond)
+
+typedef struct {
+    const linmodel_t *model;
+    uint32_t mask;
+    uint64_t slots [LM_COVER_SLOTS];    //  id + 1, 0 = empty
+    size_t units, known;
+} s_cover_t;
+
+//  Length of the UTF-8 sequence a lead byte starts (1 for anything odd)
+static size_t
+s_utf8_len (unsigned char b)
+{
+    return b < 0xC0? 1: b < 0xE0? 2: b < 0xF0? 3: 4;
+}
+
+static void
+s_cover_token (const char *tok, size_t toklen, void *arg)
+{
+    s_cover_t *cv = (s_cover_t *) arg;
+    if (toklen < 3 || tok [1] != ':')
+        return;
+    //  units: words (not the digit or emoji class tokens) and single CJK
+    //  characters
+    if (tok [0] == 'w') {
+        if (tok [2] == '0' || tok [2] == '<')
+            return;
+    }
+    else
+    if (tok [0] == 'h') {
+        if (s_utf8_len ((unsigned char) tok [2]) != toklen - 2)
+            return;
+    }
+    else
+        return;
+    if (cv->units * 2 >= LM_COVER_SLOTS)
+        return;
+    uint32_t id = textfeat_hash (tok, toklen) & cv->mask;
+    size_t s = (size_t) ((id * 2654435761u) & (LM_COVER_SLOTS - 1));
+    while (cv->slots [s]) {
+        if (cv->slots [s] == (uint64_t) id + 1)
+            return;             //  seen: count distinct units only
+        s = (s + 1) & (LM_COVER_SLOTS - 1);
+    }
+    cv->slots [s] = (uint64_t) id + 1;
+    cv->units++;
+    if (s_model_lookup (cv->model, id) != LM_NONE)
+        cv->known++;
+}
+
+double
+linmodel_coverage (const linmodel_t *self, const char *text, size_t len)
+{
+    assert (self);
+    if (!text || len == 0)
+        return 0;
+    s_cover_t *cv = (s_cover_t *) calloc (1, sizeof (s_cover_t));
+    if (!cv)
+        return 0;
+    cv->model = self;
+    cv->mask = self->hash_bits? (1u << self->hash_bits) - 1: 0xFFFFFFFFu;
+    textfeat_tokens (text, len, s_cover_token, cv);
+    double coverage = cv->units? (double) cv->known / (double) cv->units: 0;
+    free (cv);
+    return coverage;
+}
+
 size_t
 linmodel_label_count (const linmodel_t *self)
 {

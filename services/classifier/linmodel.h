@@ -90,6 +90,13 @@ size_t
     linmodel_predict (const linmodel_t *self, const char *text, size_t len,
                       linmodel_guess_t *out, size_t k);
 
+//  Share of the text's distinct words and CJK characters that the model's
+//  vocabulary knows, 0..1 (0 for an empty text). Text made of unknown
+//  words (gibberish, another language) gets a low value even when the
+//  probabilities look sure: callers use it to refuse an answer.
+double
+    linmodel_coverage (const linmodel_t *self, const char *text, size_t len);
+
 //  Labels, in the model's (sorted) order.
 size_t
     linmodel_label_count (const linmodel_t *self);

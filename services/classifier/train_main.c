@@ -5,10 +5,14 @@
     cross-validates it with --cv K. See --help.
     =========================================================================
 */
+#include "classifier_model.h"
 #include "csvread.h"
 #include "linmodel.h"
+#include "tf_db.h"
+#include "tf_log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +26,7 @@ s_usage (FILE *out)
     linmodel_params_t p;
     linmodel_params_default (&p);
     fprintf (out,
-"usage: ticketflow-train --data FILE [--data FILE ...] --out MODEL [options]\n"
+"usage: ticketflow-train --data FILE [--data FILE ...] [--corrections] --out MODEL [options]\n"
 "       ticketflow-train --data FILE --cv K [--out MODEL] [options]\n"
 "\n"
 "Train the ticket text classifier (one-vs-rest linear SVM over word 1-3\n"
@@ -31,6 +35,15 @@ s_usage (FILE *out)
 "\n"
 "  --data FILE          labelled CSV (RFC 4180) or TSV with a header row;\n"
 "                       repeat to add rows, e.g. agent corrections\n"
+"  --corrections        also learn from the agents: add every row of the\n"
+"                       database's classification_corrections (the masked\n"
+"                       text -> the sub-category a person chose; the latest\n"
+"                       correction of each ticket). Labels are sub-categories:\n"
+"                       use it for the sub-category model, not third_level.\n"
+"                       The database is --database-url, else\n"
+"                       TICKETFLOW_DATABASE_URL, else DATABASE_URL, else\n"
+"                       dbname=ticketflow\n"
+"  --database-url URL   libpq connection string for --corrections\n"
 "  --out MODEL          write the model here (atomically); required unless --cv\n"
 "  --text-column C      column holding the text (default: text)\n"
 "  --label-column C     column holding the label (default: category if the\n"
@@ -58,7 +71,7 @@ s_usage (FILE *out)
 static int
 s_takes_value (const char *arg)
 {
-    static const char *names [] = { "--data", "--out", "--text-column", "--label-column", "--format", "--cv", "--seed", "--c", "--min-df", "--epochs", "--eps", "--calib-folds", "--temperature" };
+    static const char *names [] = { "--data", "--out", "--text-column", "--label-column", "--format", "--cv", "--seed", "--c", "--min-df", "--epochs", "--eps", "--calib-folds", "--temperature", "--database-url" };
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
         if (strcmp (arg, names [i]) == 0)
             return 1;
@@ -220,6 +233,8 @@ main (int argc, char *argv [])
     const char *out_path = NULL, *text_col = "text", *label_col = NULL;
     csvread_format_t format = CSVREAD_AUTO;
     long cv = 0;
+    bool corrections = false;
+    const char *database_url = NULL;
     linmodel_params_t p;
     linmodel_params_default (&p);
 
@@ -231,6 +246,10 @@ main (int argc, char *argv [])
         }
         if (strcmp (arg, "--verbose") == 0) {
             p.verbose = 1;
+            continue;
+        }
+        if (strcmp (arg, "--corrections") == 0) {
+            corrections = true;
             continue;
         }
         if (!s_takes_value (arg)) {
@@ -256,6 +275,9 @@ main (int argc, char *argv [])
         else
         if (strcmp (arg, "--out") == 0)
             out_path = val;
+        else
+        if (strcmp (arg, "--database-url") == 0)
+            database_url = val;
         else
         if (strcmp (arg, "--text-column") == 0)
             text_col = val;
@@ -319,8 +341,8 @@ main (int argc, char *argv [])
             return 2;
         }
     }
-    if (n_data == 0 || (!out_path && !cv)) {
-        fprintf (stderr, "ticketflow-train: need --data and --out (or --cv K)\n");
+    if ((n_data == 0 && !corrections) || (!out_path && !cv)) {
+        fprintf (stderr, "ticketflow-train: need --data (or --corrections) and --out (or --cv K)\n");
         s_usage (stderr);
         return 2;
     }
@@ -343,6 +365,27 @@ main (int argc, char *argv [])
     }
     if (data->skipped)
         printf ("skipped %zu rows with an empty label\n", data->skipped);
+    if (corrections) {
+        if (!database_url)
+            database_url = getenv ("TICKETFLOW_DATABASE_URL");
+        if (!database_url || !*database_url)
+            database_url = getenv ("DATABASE_URL");
+        if (!database_url || !*database_url)
+            database_url = "dbname=ticketflow";
+        tf_log_init ("train", "error");
+        tf_db_t *db = tf_db_new (database_url, "ticketflow-train", NULL, 0);
+        char err [512];
+        long rows = db? classifier_corrections_load (db, data, err, sizeof err): -1;
+        if (!db)
+            snprintf (err, sizeof err, "cannot connect to the database '%s'", database_url);
+        tf_db_destroy (&db);
+        if (rows < 0) {
+            fprintf (stderr, "ticketflow-train: --corrections: %s\n", err);
+            csvread_pairs_destroy (&data);
+            return 1;
+        }
+        printf ("corrections from the database: %ld rows\n", rows);
+    }
 
     int rc = 0;
     linmodel_metrics_t cv_mean;

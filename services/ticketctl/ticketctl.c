@@ -32,11 +32,20 @@ static const ticketctl_command_t s_commands [] = {
         END_FLAGS } },
     { "show", "print a ticket with its history", TF_MSG_GET, TICKETCTL_INTAKE,
       TF_F_GET_TICKET_NO, "TICKET_NO", { END_FLAGS } },
-    { "classify", "a person classifies a ticket (e.g. one in triage)", TF_MSG_CLASSIFY_TICKET,
-      TICKETCTL_CLASSIFIER, TF_F_CLASSIFY_TICKET_TICKET_NO, "TICKET_NO", {
+    { "classify", "a person classifies a ticket (e.g. one in triage); recorded as a correction",
+      TF_MSG_CLASSIFY_TICKET, TICKETCTL_CLASSIFIER, TF_F_CLASSIFY_TICKET_TICKET_NO, "TICKET_NO", {
         { "--subcategory", TF_F_CLASSIFY_TICKET_SUBCATEGORY, "sub-category name as in the taxonomy (required)" },
         { "--priority", TF_F_CLASSIFY_TICKET_PRIORITY, "P1, P2 or P3 (default: the sub-category's)" },
         { "--actor", TF_F_CLASSIFY_TICKET_ACTOR, "who classified it" },
+        END_FLAGS } },
+    //  the same command with a text instead of a ticket number (CS + digits)
+    //  and no --subcategory: what the classifier would decide, nothing stored
+    { "classify", "classify a text without creating a ticket: category, sub-category, third level,\n"
+      "      priority, confidence, sentiment, priority reasons and the top three alternatives",
+      TF_MSG_CLASSIFY_TEXT, TICKETCTL_CLASSIFIER, TF_F_CLASSIFY_TEXT_TEXT, "\"TEXT\"", {
+        { "--subject", TF_F_CLASSIFY_TEXT_SUBJECT, "short title" },
+        { "--source", TF_F_CLASSIFY_TEXT_SOURCE, "customer, monitor or internal" },
+        { "--alert-scope", TF_F_CLASSIFY_TEXT_ALERT_SCOPE, "monitor alert scope (affects 10% of orders)" },
         END_FLAGS } },
     { "queue", "a department's open tickets, most urgent first", TF_MSG_QUEUE_LIST, TICKETCTL_DISPATCHER,
       NO_POSITIONAL, NULL, {
@@ -239,6 +248,32 @@ s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
         case TF_MSG_REPORT:
             s_print_json (out, json_object_get (body, "summary"));
             break;
+        case TF_MSG_CLASSIFY_RESULT: {
+            json_t *reasons = json_object_get (body, "reasons");
+            if (json_is_true (json_object_get (body, "triage")))
+                fprintf (out, "triage: no sub-category is sure enough; a person decides\n");
+            else {
+                fprintf (out, "%s / %s", s_str (body, "category"), s_str (body, "subcategory"));
+                if (json_is_string (json_object_get (body, "third_level")))
+                    fprintf (out, " / %s", s_str (body, "third_level"));
+                fprintf (out, "\n");
+            }
+            fprintf (out, "  priority     %s\n", s_str (body, "priority"));
+            fprintf (out, "  confidence   %.3f (%s)\n",
+                     json_number_value (json_object_get (body, "confidence")), s_str (body, "method"));
+            fprintf (out, "  sentiment    %+.3f\n", json_number_value (json_object_get (body, "sentiment")));
+            fprintf (out, "  reasons      ");
+            size_t i;
+            json_t *item;
+            json_array_foreach (reasons, i, item)
+                fprintf (out, "%s%s", i? ", ": "", json_string_value (item)? json_string_value (item): "?");
+            fprintf (out, "%s\n", json_array_size (reasons)? "": "-");
+            fprintf (out, "  alternatives\n");
+            json_array_foreach (json_object_get (body, "alternatives"), i, item)
+                fprintf (out, "    %-20s %.3f\n", s_str (item, "subcategory"),
+                         json_number_value (json_object_get (item, "confidence")));
+            break;
+        }
         case TF_MSG_PONG:
             fprintf (out, "%s %s pid %lld\n", s_str (body, "service"), s_str (body, "version"),
                      (long long) json_integer_value (json_object_get (body, "pid")));
@@ -300,6 +335,32 @@ s_feed (const tf_config_t *cfg, const char *path, FILE *out, FILE *err)
     return failed? 1: 0;
 }
 
+//  True when `classify ARGS` names a ticket: its first argument that is no
+//  flag or flag value is CS + digits, or --subcategory is given
+static bool
+s_classifies_ticket (int nrest, char **rest)
+{
+    const char *first = NULL;
+    for (int i = 1; i < nrest; i++) {
+        const char *arg = rest [i];
+        if (strncmp (arg, "--subcategory", 13) == 0 && (arg [13] == 0 || arg [13] == '='))
+            return true;
+        if (strncmp (arg, "--", 2) == 0) {
+            if (!strchr (arg, '=') && !streq (arg, "--json"))
+                i++;            //  its value
+            continue;
+        }
+        if (!first)
+            first = arg;
+    }
+    if (!first || strncmp (first, "CS", 2) != 0 || !first [2])
+        return false;
+    for (const char *c = first + 2; *c; c++)
+        if (*c < '0' || *c > '9')
+            return false;
+    return true;
+}
+
 int
 ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
 {
@@ -326,9 +387,13 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
         return code;
     }
     const ticketctl_command_t *cmd = NULL;
-    for (size_t i = 0; i < s_command_count; i++)
+    for (size_t i = 0; i < s_command_count && !cmd; i++)
         if (streq (s_commands [i].name, rest [0]))
             cmd = &s_commands [i];
+    //  classify has two forms: a ticket number (CS + digits) or --subcategory
+    //  is a person's classification, anything else a text to classify
+    if (cmd && cmd->request == TF_MSG_CLASSIFY_TICKET && !s_classifies_ticket (nrest, rest))
+        cmd++;
     if (!cmd) {
         fprintf (err, "error: unknown command '%s' (ticketctl help lists them)\n", rest [0]);
         free (rest);

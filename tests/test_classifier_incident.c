@@ -1,0 +1,503 @@
+//  Mass incidents (批量投诉): the SimHash of ticket texts, a burst of
+//  near-duplicate complaints opening one incident (linked tickets raised to
+//  P1, one incident.opened event), a later one joining it, unrelated tickets
+//  of the same sub-category opening none, the same product opening one, and
+//  two classifier instances never opening two incidents for one burst.
+//
+//  Isolation: tests share one database and run two at a time, so each test
+//  adds a sub-category of its own ('测试批量-<unique>-<tag>') whose keyword
+//  (甲型测试灯, 丙型测试灯) appears only in its texts, and runs the actor on
+//  the keyword scorer (no model knows that sub-category). Incidents only
+//  ever match within one sub-category. The row is removed at the end.
+#include "classifier.h"
+#include "classifier_incident.h"
+#include "classifier_server.h"
+#include "csvread.h"
+#include "intake.h"
+#include "tf_actor.h"
+#include "tf_json.h"
+#include "tf_net.h"
+#include "tf_test.h"
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <unistd.h>
+
+//  --------------------------------------------------------------------------
+//  Helpers
+
+static char *
+s_path (const char *relative)
+{
+    char *path = malloc (4096);
+    snprintf (path, 4096, "%s/%s", tf_home (), relative);
+    return path;
+}
+
+//  The default departments (the taxonomy row below refers to one)
+static void
+s_departments (tf_db_t *db)
+{
+    char *path = s_path ("deploy/taxonomy/taxonomy.json");
+    FILE *f = fopen (path, "rb");
+    cr_assert (f, "cannot open %s", path);
+    char *data = malloc (1 << 20);
+    size_t n = fread (data, 1, (1 << 20) - 1, f);
+    data [n] = 0;
+    fclose (f);
+    free (path);
+    const char *params [] = { data };
+    PGresult *res = tf_db_query (db,
+        "INSERT INTO departments (code, name, name_en)"
+        " SELECT d->>'code', d->>'name', d->>'name_en'"
+        " FROM jsonb_array_elements ($1::jsonb->'departments') d ON CONFLICT DO NOTHING", 1, params);
+    cr_assert (tf_db_ok (db, res, "departments"));
+    PQclear (res);
+    free (data);
+}
+
+//  A sub-category of this test alone ('测试批量-<unique>-<tag>') with the
+//  keyword given, which only this test's texts hold. A row with that
+//  keyword left by an earlier run that failed is removed first.
+typedef struct {
+    char name [160];
+    char keyword [64];
+} test_sub_t;
+
+static void
+s_test_sub (tf_db_t *db, const char *tag, const char *keyword, test_sub_t *sub)
+{
+    snprintf (sub->keyword, sizeof sub->keyword, "%s", keyword);
+    char seed [96];
+    snprintf (seed, sizeof seed, "%.60s-%.20s", tf_test_unique (), tag);
+    snprintf (sub->name, sizeof sub->name, "测试批量-%s", seed);
+    char code [160];
+    snprintf (code, sizeof code, "test_burst_%s", seed);
+    const char *stale [] = { keyword };
+    PGresult *res = tf_db_query (db, "DELETE FROM taxonomy WHERE category_code = 'test' AND $1 = ANY (keywords)",
+                                 1, stale);
+    cr_assert (tf_db_ok (db, res, "stale test sub-category"));
+    PQclear (res);
+    const char *params [] = { sub->name, code, sub->keyword };
+    res = tf_db_query (db,
+        "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
+        "  response_minutes, resolve_minutes, default_priority, keywords)"
+        " VALUES ($1, $2, '测试', 'test', 'quality', 'quality', 60, 1440, 'P2', ARRAY [$3])", 3, params);
+    cr_assert (tf_db_ok (db, res, "test sub-category"));
+    PQclear (res);
+}
+
+static void
+s_test_sub_remove (tf_db_t *db, const test_sub_t *sub)
+{
+    const char *params [] = { sub->name };
+    PGresult *res = tf_db_query (db, "DELETE FROM taxonomy WHERE subcategory = $1", 1, params);
+    PQclear (res);
+}
+
+//  Submits one ticket through intake; returns its id, its number in no
+static int64_t
+s_submit (tf_db_t *db, const char *body, const char *product, char *no, size_t size)
+{
+    intake_t *intake = intake_new (db);
+    cr_assert (intake);
+    static int counter;
+    char ext [128];
+    snprintf (ext, sizeof ext, "inc-%s-%d", tf_test_unique (), ++counter);
+    tf_msg_t m;
+    tf_msg_init (&m, TF_MSG_SUBMIT);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, body);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_EXTERNAL_ID, ext);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_PRODUCT, product);
+    tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, "C-incident");
+    const tf_msg_t *batch [] = { &m };
+    intake_result_t r;
+    cr_assert_eq (intake_submit (intake, batch, 1, &r), 0);
+    cr_assert (r.ok);
+    snprintf (no, size, "%s", r.ticket_no);
+    tf_msg_clear (&m);
+    intake_destroy (&intake);
+    return r.ticket_id;
+}
+
+//  --------------------------------------------------------------------------
+//  The rig: a stand-in for intake's PUSH, one or two classifier actors on
+//  the keyword scorer, a SUB on their incident.opened endpoints
+
+#define ACTORS_MAX 2
+
+typedef struct {
+    tf_config_t cfg;
+    zsock_t *intake;
+    char intake_endpoint [256];
+    zactor_t *actors [ACTORS_MAX];
+    size_t actor_count;
+    zsock_t *sub;
+    tf_db_t *db;
+} rig_t;
+
+static void
+s_rig_start (rig_t *rig, size_t actors)
+{
+    memset (rig, 0, sizeof *rig);
+    tf_test_config (&rig->cfg);
+    rig->db = tf_test_db ();
+    rig->intake = tf_net_bind (ZMQ_PUSH, "tcp://127.0.0.1:*", 1 << 20);
+    cr_assert (rig->intake);
+    zsock_set_sndtimeo (rig->intake, 2000);
+    snprintf (rig->intake_endpoint, sizeof rig->intake_endpoint, "%s", zsock_endpoint (rig->intake));
+    rig->cfg.intake_events_endpoint = rig->intake_endpoint;
+    rig->cfg.classifier_publish_endpoint = "tcp://127.0.0.1:*";
+    rig->cfg.classifier_model = "/nonexistent/no.model";    //  keywords: the test sub-category
+    rig->cfg.classifier_min_confidence = 1;
+    rig->cfg.incident_threshold = 5;
+    rig->cfg.incident_window_minutes = 30;
+    rig->cfg.stale_seconds = 86400;                         //  other tests' tickets are not ours
+    rig->cfg.reconcile_seconds = 60;
+    rig->sub = zsock_new (ZMQ_SUB);
+    cr_assert (rig->sub);
+    zsock_set_subscribe (rig->sub, "incident.");
+    zsock_set_rcvtimeo (rig->sub, 5000);
+    for (size_t i = 0; i < actors; i++) {
+        rig->actors [i] = tf_test_actor (classifier_server_actor, &rig->cfg, "ENDPOINT", NULL);
+        char *publish = tf_actor_query (rig->actors [i], "PUBLISH");
+        cr_assert (publish && strncmp (publish, "tcp://", 6) == 0);
+        cr_assert_eq (zsock_connect (rig->sub, "%s", publish), 0);
+        zstr_free (&publish);
+        //  the model file is missing: the keyword scorer decides
+        char *model = tf_actor_query (rig->actors [i], "MODEL");
+        cr_assert_str_eq (model, "");
+        zstr_free (&model);
+    }
+    rig->actor_count = actors;
+    zclock_sleep (300);         //  let the PULLs and the SUB connect
+}
+
+static void
+s_rig_stop (rig_t *rig)
+{
+    for (size_t i = 0; i < rig->actor_count; i++)
+        zactor_destroy (&rig->actors [i]);
+    zsock_destroy (&rig->sub);
+    zsock_destroy (&rig->intake);
+    tf_db_destroy (&rig->db);
+}
+
+static void
+s_send_received (rig_t *rig, int64_t id, const char *no)
+{
+    tf_msg_t event;
+    tf_msg_init (&event, TF_MSG_RECEIVED);
+    tf_msg_set_int (&event, TF_F_RECEIVED_TICKET_ID, id);
+    tf_msg_set_cstr (&event, TF_F_RECEIVED_TICKET_NO, no);
+    zmsg_t *frames = zmsg_new ();
+    tf_error_t err;
+    cr_assert_eq (tf_codec_encode (&event, frames, &err), 0);
+    cr_assert_eq (zmsg_send (&frames, rig->intake), 0);
+    tf_msg_clear (&event);
+}
+
+//  Submits the texts and sends their events; fills ids
+static void
+s_submit_all (rig_t *rig, const char *const *texts, size_t n, const char *product, int64_t *ids)
+{
+    char no [32];
+    for (size_t i = 0; i < n; i++) {
+        ids [i] = s_submit (rig->db, texts [i], product, no, sizeof no);
+        s_send_received (rig, ids [i], no);
+    }
+}
+
+static char *
+s_id_list (const int64_t *ids, size_t n)
+{
+    char *list = malloc (n * 24 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t) sprintf (list + o, i? ",%lld": "%lld", (long long) ids [i]);
+    list [o] = 0;
+    return list;
+}
+
+//  Waits until every ticket has left `received`
+static void
+s_wait_decided (rig_t *rig, const int64_t *ids, size_t n)
+{
+    char *list = s_id_list (ids, n);
+    int64_t deadline = zclock_mono () + 15000;
+    while (tf_test_scalar (rig->db, "SELECT count(*) FROM tickets WHERE id IN (%s) AND status = 'received'",
+                           list) > 0 && zclock_mono () < deadline)
+        zclock_sleep (50);
+    cr_assert_eq (tf_test_scalar (rig->db, "SELECT count(*) FROM tickets WHERE id IN (%s)"
+                                           " AND status = 'classified'", list), (long long) n,
+                  "not all of %s were classified", list);
+    free (list);
+}
+
+//  Receives one incident.opened [topic, type, body] (false on timeout);
+//  caller destroys frames
+static bool
+s_recv_incident (rig_t *rig, int timeout_ms, zmsg_t **frames_p, tf_msg_t *event)
+{
+    zsock_set_rcvtimeo (rig->sub, timeout_ms);
+    zmsg_t *frames = zmsg_recv (rig->sub);
+    *frames_p = frames;
+    if (!frames)
+        return false;
+    cr_assert_eq (zmsg_size (frames), 3, "incident.opened is [topic, type, body]");
+    zframe_t *topic = zmsg_first (frames);
+    cr_assert (zframe_streq (topic, "incident."), "topic is not 'incident.'");
+    zframe_t *type = zmsg_next (frames);
+    zframe_t *body = zmsg_next (frames);
+    tf_error_t err;
+    cr_assert_eq (tf_codec_decode (zframe_data (type), zframe_size (type), zframe_data (body),
+                                   zframe_size (body), event, &err), 0,
+                  "incident.opened did not decode: %s", err.message);
+    cr_assert_eq (event->type, TF_MSG_INCIDENT_OPENED);
+    return true;
+}
+
+//  The test's burst: one complaint, reworded a little, order numbers differ
+static void
+s_burst_texts (const char *kw, char texts [][256], size_t n)
+{
+    static const char *forms [] = {
+        "%s收到后开关按下去没反应 换了插座也不亮 订单号 2023110100%zu 麻烦处理一下",
+        "%s收到后开关按下去没有反应 换了插座也不亮 订单号 2023110177%zu 麻烦处理一下",
+        "%s收到后 开关按下去没反应，换了插座也不亮。订单号：20231101%zu 麻烦处理一下",
+        "%s收到后开关按下去没反应！换了插座也不亮 订单 2023110155%zu 麻烦处理一下",
+        "%s收到后开关按下去没反应 换了插座也不亮 订单号 2023110100%zu 麻烦处理下",
+        "%s收到后开关按下去没反应 换了插座也不亮 订单号 2023110199%zu 请处理一下",
+    };
+    for (size_t i = 0; i < n; i++)
+        snprintf (texts [i], 256, forms [i % 6], kw, i);
+}
+
+//  --------------------------------------------------------------------------
+//  SimHash
+
+Test (classifier_incident, simhash_near_duplicates_and_unrelated_tickets)
+{
+    char burst [6][256];
+    s_burst_texts ("甲型测试灯", burst, 6);
+    uint64_t sig [6];
+    for (int i = 0; i < 6; i++)
+        sig [i] = classifier_simhash (burst [i], strlen (burst [i]));
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++)
+            cr_assert_leq (classifier_hamming (sig [i], sig [j]), CLASSIFIER_SIMHASH_DISTANCE,
+                           "burst texts %d and %d are %d bits apart", i, j, classifier_hamming (sig [i], sig [j]));
+    //  digits and full-width forms and case do not matter
+    const char *a = "Parcel ABC arrived broken 订单 12345", *b = "parcel abc arrived broken 订单 99";
+    const char *c = "ＰＡＲＣＥＬ abc arrived broken, 订单 7";
+    cr_assert_eq (classifier_simhash (a, strlen (a)), classifier_simhash (b, strlen (b)));
+    cr_assert_eq (classifier_simhash (a, strlen (a)), classifier_simhash (c, strlen (c)));
+    //  empty, punctuation only, hostile bytes, tiny texts: no crash
+    cr_assert_eq (classifier_simhash (NULL, 0), 0);
+    cr_assert_eq (classifier_simhash ("!!! ？？", 11), 0);
+    const char junk [] = "\xff\xfe\xc0\xaf\x00\xe5\xbf\xab\x00\xef\xbc\xed\xa0\x80\xe3\x80";
+    classifier_simhash (junk, sizeof junk - 1);
+    cr_assert_neq (classifier_simhash ("坏", 3), 0);
+    cr_assert_eq (classifier_hamming (0, ~0ULL), 64);
+    cr_assert_eq (classifier_hamming (5, 5), 0);
+
+    //  the labelled tickets: no two of one sub-category are near-duplicates
+    char *path = s_path ("deploy/taxonomy/train.csv");
+    char err [256];
+    csvread_pairs_t *pairs = csvread_pairs_new ();
+    cr_assert_gt (csvread_pairs_load (pairs, path, CSVREAD_CSV, "text", "subcategory", err, sizeof err), 0, "%s", err);
+    uint64_t *sigs = malloc (pairs->count * sizeof (uint64_t));
+    for (size_t i = 0; i < pairs->count; i++)
+        sigs [i] = classifier_simhash (pairs->texts [i], pairs->lens [i]);
+    size_t compared = 0, close = 0;
+    int closest = 64;
+    for (size_t i = 0; i < pairs->count; i++)
+        for (size_t j = i + 1; j < pairs->count; j++)
+            if (strcmp (pairs->labels [i], pairs->labels [j]) == 0) {
+                int d = classifier_hamming (sigs [i], sigs [j]);
+                compared++;
+                close += d <= CLASSIFIER_SIMHASH_DISTANCE;
+                if (d < closest)
+                    closest = d;
+            }
+    fprintf (stderr, "simhash: %zu same-sub-category pairs of train.csv, %zu within %d bits, closest %d\n",
+             compared, close, CLASSIFIER_SIMHASH_DISTANCE, closest);
+    cr_assert_gt (compared, 10000);
+    cr_assert_leq (close * 1000, compared, "%zu of %zu pairs look like near-duplicates", close, compared);
+    free (sigs);
+    csvread_pairs_destroy (&pairs);
+    free (path);
+}
+
+//  --------------------------------------------------------------------------
+//  The service
+
+Test (classifier_incident, a_burst_opens_one_incident_a_later_one_joins_unrelated_open_none,
+      .timeout = 90)
+{
+    rig_t rig;
+    tf_db_t *setup = tf_test_db ();
+    s_departments (setup);
+    test_sub_t sub;
+    s_test_sub (setup, "burst", "甲型测试灯", &sub);
+    s_rig_start (&rig, 1);
+
+    //  five near-duplicate complaints
+    char burst [6][256];
+    s_burst_texts (sub.keyword, burst, 6);
+    const char *texts [6];
+    for (int i = 0; i < 6; i++)
+        texts [i] = burst [i];
+    int64_t ids [6];
+    s_submit_all (&rig, texts, 5, NULL, ids);
+    s_wait_decided (&rig, ids, 5);
+    char *list = s_id_list (ids, 5);
+    const char *name = sub.name;
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM incidents WHERE subcategory = '%s'", name), 1,
+                  "expected exactly one incident");
+    long long incident = tf_test_scalar (rig.db, "SELECT id FROM incidents WHERE subcategory = '%s'"
+                                                 " AND status = 'open' AND ticket_count = 5 AND product IS NULL"
+                                                 " AND length (summary) > 0 AND signature <> 0", name);
+    cr_assert_gt (incident, 0);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id IN (%s) AND incident_id = %lld"
+                                          " AND subcategory = '%s' AND priority = 'P1'"
+                                          " AND 'batch_complaint' = ANY (priority_reasons)"
+                                          " AND text_signature IS NOT NULL", list, incident, name), 5);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(DISTINCT ticket_id) FROM ticket_events WHERE ticket_id IN (%s)"
+                                          " AND kind = 'incident_opened' AND actor = 'classifier'"
+                                          " AND (data->>'incident_id')::int8 = %lld", list, incident), 5);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM ticket_events WHERE ticket_id IN (%s)"
+                                          " AND kind = 'incident_opened'", list), 5);
+    free (list);
+    //  one incident.opened, after the commit, naming the five tickets
+    zmsg_t *frames;
+    tf_msg_t event;
+    cr_assert (s_recv_incident (&rig, 5000, &frames, &event), "no incident.opened");
+    cr_assert_eq (tf_msg_int (&event, TF_F_INCIDENT_OPENED_INCIDENT_ID), incident);
+    cr_assert_eq (tf_msg_int (&event, TF_F_INCIDENT_OPENED_TICKET_COUNT), 5);
+    const tf_value_t *v = &event.v [TF_F_INCIDENT_OPENED_SUBCATEGORY];
+    cr_assert (v->len == strlen (name) && memcmp (v->str, name, v->len) == 0);
+    cr_assert_not (tf_msg_has (&event, TF_F_INCIDENT_OPENED_PRODUCT));
+    cr_assert_eq (event.v [TF_F_INCIDENT_OPENED_TICKET_NOS].i, 5);
+    json_t *nos = tf_json_from_msgpack (event.v [TF_F_INCIDENT_OPENED_TICKET_NOS].str,
+                                        event.v [TF_F_INCIDENT_OPENED_TICKET_NOS].len);
+    cr_assert_eq (json_array_size (nos), 5);
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE ticket_no = '%s'"
+                                              " AND incident_id = %lld", json_string_value (json_array_get (nos, i)),
+                                      incident), 1);
+    json_decref (nos);
+    cr_assert (event.v [TF_F_INCIDENT_OPENED_SUMMARY].len > 0);
+    zmsg_destroy (&frames);
+
+    //  a sixth joins it: linked, P1, a history note, no new event
+    s_submit_all (&rig, texts + 5, 1, NULL, ids + 5);
+    s_wait_decided (&rig, ids + 5, 1);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id = %lld AND incident_id = %lld"
+                                          " AND priority = 'P1' AND 'batch_complaint' = ANY (priority_reasons)",
+                                  (long long) ids [5], incident), 1);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                          " AND kind = 'incident_joined'", (long long) ids [5]), 1);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT ticket_count FROM incidents WHERE id = %lld", incident), 6);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM incidents WHERE subcategory = '%s'", name), 1);
+    cr_assert_not (s_recv_incident (&rig, 500, &frames, &event), "a joined ticket announced a new incident");
+
+    //  five unrelated tickets of the same sub-category: no incident, not linked
+    char unrelated [5][256];
+    snprintf (unrelated [0], 256, "%s的说明书缺了一页 想要一份电子版 顺便问下保修几年", sub.keyword);
+    snprintf (unrelated [1], 256, "%s颜色和图片上差别很大 偏黄 能不能换成白色的那款", sub.keyword);
+    snprintf (unrelated [2], 256, "请问%s可以开增值税专用发票吗 公司报销需要 抬头已经发过去了", sub.keyword);
+    snprintf (unrelated [3], 256, "朋友推荐买了%s 想问下有没有大一点的尺寸 家里客厅比较宽", sub.keyword);
+    snprintf (unrelated [4], 256, "%s用了半年了挺好的 就是底座有点晃 能不能单独买个底座配件", sub.keyword);
+    const char *other [5];
+    for (int i = 0; i < 5; i++) {
+        other [i] = unrelated [i];
+        for (int j = 0; j < 5; j++)
+            cr_assert_gt (classifier_hamming (classifier_simhash (unrelated [i], strlen (unrelated [i])),
+                                              classifier_simhash (burst [j], strlen (burst [j]))),
+                          CLASSIFIER_SIMHASH_DISTANCE, "test data: unrelated %d looks like burst %d", i, j);
+    }
+    int64_t other_ids [5];
+    s_submit_all (&rig, other, 5, NULL, other_ids);
+    s_wait_decided (&rig, other_ids, 5);
+    list = s_id_list (other_ids, 5);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id IN (%s) AND subcategory = '%s'"
+                                          " AND incident_id IS NULL AND priority = 'P2'", list, name), 5);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM ticket_events WHERE ticket_id IN (%s)"
+                                          " AND kind LIKE 'incident%%'", list), 0);
+    free (list);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM incidents WHERE subcategory = '%s'", name), 1);
+    cr_assert_not (s_recv_incident (&rig, 500, &frames, &event), "unrelated tickets announced an incident");
+
+    //  five different texts about the same product batch: an incident with the product
+    char product [128];
+    snprintf (product, sizeof product, "批次-%s", tf_test_unique ());
+    char same [5][256];
+    snprintf (same [0], 256, "%s收到就是坏的 屏幕有裂纹 包装完好", sub.keyword);
+    snprintf (same [1], 256, "新买的%s通电没反应 指示灯也不亮", sub.keyword);
+    snprintf (same [2], 256, "%s的遥控器配对不上 说明书看了也不行", sub.keyword);
+    snprintf (same [3], 256, "%s外壳掉漆严重 感觉像翻新机 要求换货", sub.keyword);
+    snprintf (same [4], 256, "%s充一晚上电只能用十分钟 电池肯定有问题", sub.keyword);
+    for (int i = 0; i < 5; i++)
+        other [i] = same [i];
+    s_submit_all (&rig, other, 5, product, other_ids);
+    s_wait_decided (&rig, other_ids, 5);
+    list = s_id_list (other_ids, 5);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM incidents WHERE subcategory = '%s'", name), 2);
+    long long by_product = tf_test_scalar (rig.db, "SELECT id FROM incidents WHERE subcategory = '%s'"
+                                                   " AND product = '%s' AND ticket_count = 5", name, product);
+    cr_assert_gt (by_product, 0);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id IN (%s) AND incident_id = %lld"
+                                          " AND priority = 'P1'", list, by_product), 5);
+    free (list);
+    cr_assert (s_recv_incident (&rig, 5000, &frames, &event), "no incident.opened for the product");
+    cr_assert_eq (tf_msg_int (&event, TF_F_INCIDENT_OPENED_INCIDENT_ID), by_product);
+    v = &event.v [TF_F_INCIDENT_OPENED_PRODUCT];
+    cr_assert (v->present && v->len == strlen (product) && memcmp (v->str, product, v->len) == 0);
+    zmsg_destroy (&frames);
+
+    s_rig_stop (&rig);
+    s_test_sub_remove (setup, &sub);
+    tf_db_destroy (&setup);
+}
+
+Test (classifier_incident, two_instances_open_one_incident_for_one_burst, .timeout = 90)
+{
+    rig_t rig;
+    tf_db_t *setup = tf_test_db ();
+    s_departments (setup);
+    test_sub_t sub;
+    s_test_sub (setup, "two", "丙型测试灯", &sub);
+    s_rig_start (&rig, 2);
+    //  ten near-duplicates at once: the PUSH deals them to both instances
+    char burst [10][256];
+    s_burst_texts (sub.keyword, burst, 10);
+    const char *texts [10];
+    for (int i = 0; i < 10; i++)
+        texts [i] = burst [i];
+    int64_t ids [10];
+    s_submit_all (&rig, texts, 10, NULL, ids);
+    s_wait_decided (&rig, ids, 10);
+    char *list = s_id_list (ids, 10);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM incidents WHERE subcategory = '%s'", sub.name), 1,
+                  "two instances opened more than one incident");
+    long long incident = tf_test_scalar (rig.db, "SELECT id FROM incidents WHERE subcategory = '%s'"
+                                                 " AND ticket_count = 10", sub.name);
+    cr_assert_gt (incident, 0);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id IN (%s) AND incident_id = %lld"
+                                          " AND priority = 'P1'", list, incident), 10);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM ticket_events WHERE ticket_id IN (%s)"
+                                          " AND kind = 'incident_opened'", list), 5);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM ticket_events WHERE ticket_id IN (%s)"
+                                          " AND kind = 'incident_joined'", list), 5);
+    free (list);
+    zmsg_t *frames;
+    tf_msg_t event;
+    cr_assert (s_recv_incident (&rig, 5000, &frames, &event), "no incident.opened");
+    cr_assert_eq (tf_msg_int (&event, TF_F_INCIDENT_OPENED_INCIDENT_ID), incident);
+    zmsg_destroy (&frames);
+    cr_assert_not (s_recv_incident (&rig, 1000, &frames, &event), "a second incident.opened");
+    s_rig_stop (&rig);
+    s_test_sub_remove (setup, &sub);
+    tf_db_destroy (&setup);
+}
