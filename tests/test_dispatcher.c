@@ -11,6 +11,7 @@
 #include "tf_ticket.h"
 #include "tf_utf8.h"
 #include <criterion/criterion.h>
+#include "tf_json.h"
 #include <msgpack.h>
 #include <stdarg.h>
 #include <time.h>
@@ -457,6 +458,17 @@ Test (dispatcher, publishes_to_the_department_topic_only)
     cr_assert_eq (event.v [TF_F_ASSIGNED_SOLUTION_STEPS].i,
                   tf_test_scalar (db, "SELECT jsonb_array_length (solution_steps) FROM taxonomy"
                                       " WHERE subcategory = '物流信息更新延迟'"));
+    //  the standard phrases travel with it too
+    long long phrase_count = tf_test_scalar (db, "SELECT count(*) FROM taxonomy, jsonb_object_keys (phrases)"
+                                                 " WHERE subcategory = '物流信息更新延迟'");
+    if (phrase_count > 0) {
+        cr_assert (tf_msg_has (&event, TF_F_ASSIGNED_PHRASES));
+        json_t *phrases = tf_json_from_msgpack (event.v [TF_F_ASSIGNED_PHRASES].str,
+                                                event.v [TF_F_ASSIGNED_PHRASES].len);
+        cr_assert (json_is_object (phrases));
+        cr_assert_eq ((long long) json_object_size (phrases), phrase_count);
+        json_decref (phrases);
+    }
     zmsg_destroy (&frames);
     //  published after the commit: the database says so already
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'assigned'"

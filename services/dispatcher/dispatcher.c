@@ -1,4 +1,5 @@
 #include "dispatcher.h"
+#include "tf_json.h"
 #include "tf_log.h"
 #include "tf_mask.h"
 #include "tf_ticket.h"
@@ -19,7 +20,7 @@ struct dispatcher_t {
 static const char *SQL_INFO =
     "SELECT t.id, t.ticket_no, t.department, t.assignee, t.category, t.subcategory, t.priority,"
     "       left (coalesce (nullif (btrim (t.subject), ''), t.body), 100),"
-    "       x.department, x.solution_steps::text "
+    "       x.department, x.solution_steps::text, x.phrases::text "
     "FROM tickets t LEFT JOIN taxonomy x ON x.subcategory = t.subcategory "
     "WHERE t.id = ANY ($1::int8[]) ORDER BY t.id";
 
@@ -84,6 +85,7 @@ void
 dispatcher_assignment_clear (dispatcher_assignment_t *a)
 {
     free (a->steps);
+    free (a->phrases);
     memset (a, 0, sizeof *a);
 }
 
@@ -158,6 +160,34 @@ s_pack_steps (dispatcher_assignment_t *a, const char *json_text)
     msgpack_sbuffer_destroy (&sbuf);
 }
 
+//  The standard phrases (a JSON object of strings) as a msgpack map.
+static void
+s_pack_phrases (dispatcher_assignment_t *a, const char *json_text)
+{
+    json_t *phrases = json_loads (json_text, 0, NULL);
+    json_t *strings = json_object ();
+    const char *key;
+    json_t *value;
+    json_object_foreach (phrases, key, value)
+        if (json_is_string (value) && json_string_length (value) <= TF_LIST_ITEM_MAX * 2)
+            json_object_set (strings, key, value);
+    if (json_object_size (strings) > 0) {
+        msgpack_sbuffer sbuf;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        if (tf_json_pack (&pk, strings) == 0 && sbuf.size <= 16384) {
+            a->phrases = malloc (sbuf.size);
+            assert (a->phrases);
+            memcpy (a->phrases, sbuf.data, sbuf.size);
+            a->phrases_size = sbuf.size;
+        }
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+    json_decref (strings);
+    json_decref (phrases);
+}
+
 //  Fills what a row of SQL_INFO tells (department and assignee are the caller's).
 static void
 s_fill (dispatcher_assignment_t *a, PGresult *res, int row)
@@ -173,6 +203,8 @@ s_fill (dispatcher_assignment_t *a, PGresult *res, int row)
     s_copy (a->subject, sizeof a->subject, 200, res, row, 7);
     if (!PQgetisnull (res, row, 9))
         s_pack_steps (a, PQgetvalue (res, row, 9));
+    if (!PQgetisnull (res, row, 10))
+        s_pack_phrases (a, PQgetvalue (res, row, 10));
 }
 
 static PGresult *
@@ -597,5 +629,7 @@ dispatcher_assignment_event (const dispatcher_assignment_t *a, tf_msg_t *event, 
         tf_msg_set_cstr (event, TF_F_ASSIGNED_SUBJECT, a->subject);
     if (a->steps)
         tf_msg_set_raw (event, TF_F_ASSIGNED_SOLUTION_STEPS, a->steps, a->steps_size);
+    if (a->phrases)
+        tf_msg_set_raw (event, TF_F_ASSIGNED_PHRASES, a->phrases, a->phrases_size);
     snprintf (topic, topic_size, "%s.", a->department);
 }

@@ -35,6 +35,8 @@ typedef struct {
     char subject [208];         //  masked subject, or the start of the masked body
     uint8_t *steps;             //  solution steps: msgpack array of strings (NULL: none)
     size_t steps_size;
+    uint8_t *phrases;           //  standard phrases: msgpack map of strings (NULL: none)
+    size_t phrases_size;
 } dispatcher_assignment_t;
 
 //  Prepares the statements on db (which stays the caller's), including
