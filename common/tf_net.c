@@ -155,6 +155,14 @@ tf_request_reply_error (zsock_t *router, tf_request_t *req, const tf_error_t *er
 }
 
 void
+tf_request_refuse (zsock_t *router, tf_request_t *req, const tf_error_t *err)
+{
+    tf_warn ("request %s refused: %s: %s%s%s", req->ok? tf_schemas [req->msg.type].name: "?",
+             err->code, err->message, *err->field? " field=": "", err->field);
+    tf_request_reply_error (router, req, err);
+}
+
+void
 tf_request_reply_pong (zsock_t *router, tf_request_t *req, const char *service)
 {
     tf_msg_t pong;

@@ -36,6 +36,9 @@ void tf_request_destroy (tf_request_t **self_p);
 //  itself cannot be encoded, an `internal` error goes out instead.
 void tf_request_reply (zsock_t *router, tf_request_t *req, const tf_msg_t *reply);
 void tf_request_reply_error (zsock_t *router, tf_request_t *req, const tf_error_t *err);
+//  Refuses a request: one warning line naming the request, the code and
+//  the field, then the `error` reply.
+void tf_request_refuse (zsock_t *router, tf_request_t *req, const tf_error_t *err);
 //  Answers `service.ping` with `service.pong`.
 void tf_request_reply_pong (zsock_t *router, tf_request_t *req, const char *service);
 

@@ -227,9 +227,7 @@ s_take_event (server_t *self)
 static void
 s_refuse (server_t *self, tf_request_t *req, const tf_error_t *err)
 {
-    tf_warn ("request refused: %s: %s%s%s", err->code, err->message,
-             *err->field? " field=": "", err->field);
-    tf_request_reply_error (self->router, req, err);
+    tf_request_refuse (self->router, req, err);
 }
 
 static void

@@ -147,10 +147,7 @@ s_reconcile (server_t *self)
 static void
 s_refuse (server_t *self, tf_request_t *req, const tf_error_t *err)
 {
-    tf_warn ("request %s refused: %s: %s%s%s",
-             req->ok? tf_schemas [req->msg.type].name: "?", err->code, err->message,
-             *err->field? " field=": "", err->field);
-    tf_request_reply_error (self->router, req, err);
+    tf_request_refuse (self->router, req, err);
 }
 
 static void

@@ -91,9 +91,7 @@ static void
 s_handle_request (server_t *self, tf_request_t *req)
 {
     if (!req->ok) {
-        tf_warn ("request refused: %s: %s%s%s", req->err.code, req->err.message,
-                 *req->err.field? " field=": "", req->err.field);
-        tf_request_reply_error (self->router, req, &req->err);
+        tf_request_refuse (self->router, req, &req->err);
     }
     else
     if (req->msg.type == TF_MSG_PING)
@@ -102,8 +100,7 @@ s_handle_request (server_t *self, tf_request_t *req)
         tf_error_t err;
         tf_error_set (&err, TF_ERR_UNKNOWN_TYPE, NULL, "notifier does not handle '%s'",
                       tf_schemas [req->msg.type].name);
-        tf_warn ("request refused: %s: %s", err.code, err.message);
-        tf_request_reply_error (self->router, req, &err);
+        tf_request_refuse (self->router, req, &err);
     }
 }
 

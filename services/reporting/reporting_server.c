@@ -75,9 +75,7 @@ failed:
 static void
 s_refuse (server_t *self, tf_request_t *req)
 {
-    tf_warn ("request refused: %s: %s%s%s", req->err.code, req->err.message,
-             *req->err.field? " field=": "", req->err.field);
-    tf_request_reply_error (self->router, req, &req->err);
+    tf_request_refuse (self->router, req, &req->err);
 }
 
 static void

@@ -231,8 +231,7 @@ s_request (server_t *self, tf_request_t *req)
             break;
     }
     if (rc) {
-        tf_warn ("request refused: %s: %s%s%s", err.code, err.message, *err.field? " field=": "", err.field);
-        tf_request_reply_error (self->router, req, &err);
+        tf_request_refuse (self->router, req, &err);
         return;
     }
     char ticket_no [40];
