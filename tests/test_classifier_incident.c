@@ -461,6 +461,60 @@ Test (classifier_incident, a_burst_opens_one_incident_a_later_one_joins_unrelate
     tf_db_destroy (&setup);
 }
 
+//  One spoiled batch reads differently to each customer: the model files
+//  them under different sub-categories, one even goes to triage. The same
+//  product / batch still makes them one incident (issue 4: "or the same
+//  product / batch").
+Test (classifier_incident, one_product_across_subcategories_and_triage, .timeout = 90)
+{
+    rig_t rig;
+    tf_db_t *setup = tf_test_db ();
+    s_departments (setup);
+    test_sub_t damage, refund;
+    s_test_sub (setup, "xdamage", "乙型测试杯", &damage);
+    s_test_sub (setup, "xrefund", "丙型测试券", &refund);
+    s_rig_start (&rig, 1);
+    char product [128];
+    snprintf (product, sizeof product, "同批次-%s", tf_test_unique ());
+    char texts [5][256];
+    snprintf (texts [0], 256, "%s到货就裂了 整箱都这样", damage.keyword);
+    snprintf (texts [1], 256, "收到的%s全是坏的 包装也破了", damage.keyword);
+    snprintf (texts [2], 256, "这批货我不要了 %s 怎么退", refund.keyword);
+    snprintf (texts [3], 256, "申请%s 退回去 钱什么时候到", refund.keyword);
+    snprintf (texts [4], 256, "qzx vvk wlp");      //  nothing to go on: triage
+    const char *list [5];
+    int64_t ids [5];
+    for (int i = 0; i < 5; i++)
+        list [i] = texts [i];
+    s_submit_all (&rig, list, 5, product, ids);
+    char *id_list = s_id_list (ids, 5);
+    int64_t deadline = zclock_mono () + 15000;
+    while (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id IN (%s) AND status = 'received'",
+                           id_list) > 0 && zclock_mono () < deadline)
+        zclock_sleep (50);
+    //  really different sub-categories, and one in triage
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(DISTINCT subcategory) FROM tickets WHERE id IN (%s)"
+                                          " AND status = 'classified'", id_list), 2);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id IN (%s) AND status = 'triage'",
+                                  id_list), 1);
+    long long incident = tf_test_scalar (rig.db, "SELECT id FROM incidents WHERE product = '%s'", product);
+    cr_assert_gt (incident, 0, "no incident for one product across sub-categories");
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM incidents WHERE product = '%s'", product), 1);
+    cr_assert_eq (tf_test_scalar (rig.db, "SELECT count(*) FROM tickets WHERE id IN (%s) AND incident_id = %lld"
+                                          " AND priority = 'P1' AND 'batch_complaint' = ANY (priority_reasons)",
+                                  id_list, incident), 5);
+    zmsg_t *frames;
+    tf_msg_t event;
+    cr_assert (s_recv_incident (&rig, 5000, &frames, &event), "no incident.opened");
+    cr_assert_eq (tf_msg_int (&event, TF_F_INCIDENT_OPENED_INCIDENT_ID), incident);
+    zmsg_destroy (&frames);
+    free (id_list);
+    s_rig_stop (&rig);
+    s_test_sub_remove (setup, &damage);
+    s_test_sub_remove (setup, &refund);
+    tf_db_destroy (&setup);
+}
+
 Test (classifier_incident, two_instances_open_one_incident_for_one_burst, .timeout = 90)
 {
     rig_t rig;

@@ -1015,19 +1015,36 @@ s_strcmp_p (const void *a, const void *b)
 //  the batch, in name order so two instances never wait on each other in a
 //  circle. Returns 0 or -1.
 static int
-s_lock_subcategories (classifier_t *self, classifier_outcome_t *all, size_t n)
+s_lock_names (classifier_t *self, const char **names, size_t count)
 {
-    const char **names = malloc ((n + 1) * sizeof (char *));
-    assert (names);
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!all [i].result.triage && all [i].result.subcategory)
-            names [count++] = all [i].result.subcategory;
     qsort (names, count, sizeof (char *), s_strcmp_p);
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++)
         if (i == 0 || strcmp (names [i], names [i - 1]) != 0)
             rc = classifier_incident_lock (self->db, names [i]);
+    return rc;
+}
+
+//  Sub-categories first, then products ("product:" + name), each phase
+//  sorted: every instance takes them in one order, so none waits in a circle.
+static int
+s_lock_incident_keys (classifier_t *self, classifier_outcome_t *all, PGresult *res, size_t n)
+{
+    const char **names = malloc ((n + 1) * sizeof (char *));
+    char **products = calloc (n + 1, sizeof (char *));
+    assert (names && products);
+    size_t count = 0, nproducts = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!all [i].result.triage && all [i].result.subcategory)
+            names [count++] = all [i].result.subcategory;
+        if (*PQgetvalue (res, (int) i, 8))
+            products [nproducts++] = zsys_sprintf ("product:%s", PQgetvalue (res, (int) i, 8));
+    }
+    int rc = s_lock_names (self, names, count)
+          || s_lock_names (self, (const char **) products, nproducts)? -1: 0;
+    for (size_t i = 0; i < nproducts; i++)
+        zstr_free (&products [i]);
+    free (products);
     free (names);
     return rc;
 }
@@ -1068,7 +1085,7 @@ s_classify_locked (classifier_t *self, const int64_t *ids, size_t n, classifier_
         snprintf (oc->status, sizeof oc->status, "%s", oc->result.triage? "triage": "classified");
     }
     bool incidents = self->incident_threshold > 0;
-    int moved = incidents && s_lock_subcategories (self, all, (size_t) rows)? -1: 0;
+    int moved = incidents && s_lock_incident_keys (self, all, res, (size_t) rows)? -1: 0;
     for (int row = 0; row < rows && moved >= 0; row++) {
         classifier_outcome_t *oc = &all [row];
         int rc = s_store (self, oc->ticket_id, &oc->result, oc->status, signatures [row]);
@@ -1076,10 +1093,12 @@ s_classify_locked (classifier_t *self, const int64_t *ids, size_t n, classifier_
             moved = -1;
         if (rc != 0)
             continue;
-        if (incidents && !oc->result.triage) {
+        //  a ticket in triage can still belong to a batch by its product
+        if (incidents && (!oc->result.triage || *PQgetvalue (res, row, 8))) {
             classifier_incident_ticket_t ticket = {
                 .id = oc->ticket_id, .ticket_no = oc->ticket_no,
-                .subcategory = oc->result.subcategory, .product = PQgetvalue (res, row, 8),
+                .subcategory = oc->result.triage? NULL: oc->result.subcategory,
+                .product = PQgetvalue (res, row, 8),
                 .created_at = PQgetvalue (res, row, 9), .signature = signatures [row],
                 .text = texts [row], .len = lens [row]
             };

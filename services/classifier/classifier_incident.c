@@ -135,25 +135,27 @@ classifier_incident_destroy (classifier_incident_t **self_p)
 static const char *SQL_LOCK =
     "SELECT pg_advisory_xact_lock (hashtext ($1))";
 
-//  Tickets like this one: same sub-category, in the window, near-duplicate
-//  text or the same product. The open incident each belongs to, if any.
+//  Tickets like this one in the window: the same sub-category and
+//  near-duplicate text, or the same product / batch whatever the customers
+//  called it (a spoiled batch reads as damage to one, as a complaint to the
+//  next). The open incident each belongs to, if any.
 static const char *SQL_MATCHES =
     "SELECT t.id, t.ticket_no, coalesce (t.product, ''), t.text_signature,"
     "       CASE WHEN i.status = 'open' THEN t.incident_id END, left (t.body, 200) "
     "FROM tickets t LEFT JOIN incidents i ON i.id = t.incident_id "
-    "WHERE t.subcategory = $1 AND t.text_signature IS NOT NULL AND t.id <> $2"
+    "WHERE t.text_signature IS NOT NULL AND t.id <> $2"
     "  AND t.created_at BETWEEN $3::timestamptz - make_interval (mins => $4::int)"
     "                       AND $3::timestamptz + make_interval (mins => $4::int)"
-    "  AND (bit_count ((t.text_signature # $5::bigint)::bit(64)) <= $6::int"
+    "  AND ((t.subcategory = $1 AND bit_count ((t.text_signature # $5::bigint)::bit(64)) <= $6::int)"
     "       OR ($7 <> '' AND t.product = $7)) "
     "ORDER BY t.id LIMIT 1000";
 
-//  An open incident of the sub-category still in its window that matches
+//  An open incident still in its window that matches the same way
 static const char *SQL_OPEN_INCIDENT =
     "SELECT id FROM incidents "
-    "WHERE status = 'open' AND subcategory = $1"
+    "WHERE status = 'open'"
     "  AND last_ticket_at >= $2::timestamptz - make_interval (mins => $3::int)"
-    "  AND (bit_count ((signature # $4::bigint)::bit(64)) <= $5::int"
+    "  AND ((subcategory = $1 AND bit_count ((signature # $4::bigint)::bit(64)) <= $5::int)"
     "       OR ($6 <> '' AND product = $6)) "
     "ORDER BY last_ticket_at DESC LIMIT 1";
 
@@ -244,9 +246,9 @@ classifier_incident_check (tf_db_t *db, const classifier_incident_ticket_t *tick
 {
     *incident_id = 0;
     *opened = NULL;
-    if (!ticket->subcategory || threshold < 2 || window_minutes < 1)
-        return 0;
     const char *product = ticket->product? ticket->product: "";
+    if ((!ticket->subcategory && !*product) || threshold < 2 || window_minutes < 1)
+        return 0;
     char id_text [24], window [16], signature [24], distance [8];
     snprintf (id_text, sizeof id_text, "%lld", (long long) ticket->id);
     snprintf (window, sizeof window, "%d", window_minutes);
@@ -353,7 +355,7 @@ classifier_incident_check (tf_db_t *db, const classifier_incident_ticket_t *tick
     classifier_incident_t *incident = calloc (1, sizeof *incident);
     assert (incident);
     incident->id = new_id;
-    incident->subcategory = strdup (ticket->subcategory);
+    incident->subcategory = ticket->subcategory? strdup (ticket->subcategory): NULL;
     incident->product = same_product? strdup (product): NULL;
     incident->summary = summary;
     incident->ticket_count = count;
