@@ -36,6 +36,14 @@ for _ in $(seq 1 30); do
 done
 sql "SELECT status, count(*) FROM tickets GROUP BY 1 ORDER BY 2 DESC" | sed 's/|/: /; s/^/  /'
 
+incidents=$(sql "SELECT count(*) FROM incidents")
+if [ "$incidents" -gt 0 ]; then
+    echo
+    echo "== mass incidents (批量投诉): similar tickets linked and raised to P1"
+    sql "SELECT '  incident ' || id || ': ' || ticket_count || ' tickets, ' || coalesce (product, subcategory, '')
+         || ' — ' || left (summary, 40) FROM incidents ORDER BY id"
+fi
+
 ticket () { sql "SELECT ticket_no FROM tickets WHERE status = '$1' ORDER BY id LIMIT 1 OFFSET ${2:-0}"; }
 step () { echo "  \$ ticketctl $*"; $ctl "$@" | sed 's/^/    /'; }
 wait_for () {   # ticket status

@@ -246,7 +246,13 @@ do_start() {
             fi
             left=$((left + 1))
         done
-        ((left)) || return 0
+        if ((left == 0)); then
+            # every service answers; give their own PUSH/PULL connections to
+            # one another (ZeroMQ reconnects every 100 ms) time to come up, so
+            # the first tickets take the event path, not the reconciler's
+            sleep 0.3
+            return 0
+        fi
         if ((SECONDS >= deadline)) && [[ -n $have_ctl ]]; then
             for i in "${!pending[@]}"; do
                 name=${pending[i]}

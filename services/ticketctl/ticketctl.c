@@ -206,6 +206,56 @@ s_print_ticket (FILE *out, json_t *t)
     }
 }
 
+static void
+s_print_counts (FILE *out, const char *title, json_t *counts)
+{
+    fprintf (out, "  %-14s", title);
+    const char *key;
+    json_t *value;
+    json_object_foreach (counts, key, value)
+        if (json_integer_value (value) > 0)
+            fprintf (out, " %s %lld", key, (long long) json_integer_value (value));
+    fprintf (out, "\n");
+}
+
+static void
+s_print_number (FILE *out, const char *title, json_t *value, double scale, const char *unit)
+{
+    if (json_is_number (value))
+        fprintf (out, "  %-14s %.2f%s\n", title, json_number_value (value) * scale, unit);
+    else
+        fprintf (out, "  %-14s -\n", title);
+}
+
+//  The summary report for people; --json gives every key
+static void
+s_print_report (FILE *out, json_t *r)
+{
+    fprintf (out, "ticketflow report, %s\n", s_str (r, "generated_at"));
+    fprintf (out, "  %-14s %lld tickets, %lld open\n", "total",
+             (long long) json_integer_value (json_object_get (r, "total")),
+             (long long) json_integer_value (json_object_get (r, "open")));
+    s_print_counts (out, "by status", json_object_get (r, "by_status"));
+    s_print_counts (out, "by priority", json_object_get (r, "by_priority"));
+    s_print_counts (out, "by department", json_object_get (r, "by_department"));
+    s_print_counts (out, "by channel", json_object_get (r, "by_channel"));
+    s_print_counts (out, "top problems", json_object_get (r, "by_subcategory"));
+    s_print_number (out, "1st response", json_object_get (r, "avg_first_response_seconds"), 1.0 / 60, " min");
+    s_print_number (out, "resolution", json_object_get (r, "avg_resolution_seconds"), 1.0 / 3600, " h");
+    s_print_number (out, "CSAT", json_object_get (r, "avg_csat"), 1, " / 5");
+    s_print_number (out, "reopen rate", json_object_get (r, "reopen_rate"), 100, " %");
+    json_t *sla = json_object_get (r, "sla");
+    s_print_number (out, "SLA on time", json_object_get (sla, "on_time_rate"), 100, " %");
+    fprintf (out, "  %-14s response %lld, resolution %lld\n", "breaches",
+             (long long) json_integer_value (json_object_get (sla, "response_breached")),
+             (long long) json_integer_value (json_object_get (sla, "resolve_breached")));
+    json_t *outbox = json_object_get (r, "outbox");
+    fprintf (out, "  %-14s pending %lld, sent %lld, dead %lld\n", "outbox",
+             (long long) json_integer_value (json_object_get (outbox, "pending")),
+             (long long) json_integer_value (json_object_get (outbox, "sent")),
+             (long long) json_integer_value (json_object_get (outbox, "dead")));
+}
+
 //  Prints a successful reply: plain text for the usual ones, JSON otherwise.
 static void
 s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
@@ -246,7 +296,7 @@ s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
             break;
         }
         case TF_MSG_REPORT:
-            s_print_json (out, json_object_get (body, "summary"));
+            s_print_report (out, json_object_get (body, "summary"));
             break;
         case TF_MSG_CLASSIFY_RESULT: {
             json_t *reasons = json_object_get (body, "reasons");
