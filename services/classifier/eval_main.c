@@ -8,6 +8,7 @@
 */
 #include "classifier.h"
 #include "classifier_model.h"
+#include "classifier_cli.h"
 #include "csvread.h"
 #include "linmodel.h"
 #include "tf_db.h"
@@ -50,25 +51,6 @@ s_usage (FILE *out)
 "  --help               this text\n"
 "\n"
 "Exit status: 0 ok, 1 failure (unreadable/corrupt model or data), 2 usage.\n");
-}
-
-//  Options that take a value
-static int
-s_takes_value (const char *arg)
-{
-    static const char *names [] = { "--model", "--data", "--text-column", "--label-column", "--format", "--bench", "--taxonomy" };
-    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
-        if (strcmp (arg, names [i]) == 0)
-            return 1;
-    return 0;
-}
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 //  Reliability of the probabilities: ten confidence bins, expected
@@ -119,14 +101,18 @@ int
 main (int argc, char *argv [])
 {
     const char *model_path = NULL, *data_path = NULL;
-    const char *text_col = "text", *label_col = NULL;
-    csvread_format_t format = CSVREAD_AUTO;
+    classifier_cli_data_t columns = { "text", NULL, CSVREAD_AUTO };
     int verbose = 0, service = 0;
     long bench = 0;
     const char *taxonomy = NULL;
 
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv [i];
+    static const char *valued [] = { "--model", "--data", "--text-column", "--label-column", "--format",
+                                     "--bench", "--taxonomy", NULL };
+    static const char *switches [] = { "--help", "--verbose", "--service", NULL };
+    classifier_cli_t cli = { "ticketflow-eval", valued, switches, 1 };
+    const char *arg, *val;
+    int more;
+    while ((more = classifier_cli_next (&cli, argc, argv, &arg, &val)) > 0) {
         if (strcmp (arg, "--help") == 0 || strcmp (arg, "-h") == 0) {
             s_usage (stdout);
             return 0;
@@ -139,16 +125,11 @@ main (int argc, char *argv [])
             service = 1;
             continue;
         }
-        if (!s_takes_value (arg)) {
-            fprintf (stderr, "ticketflow-eval: unknown option %s\n", arg);
-            s_usage (stderr);
+        int shared = classifier_cli_data_option (&columns, cli.program, arg, val);
+        if (shared < 0)
             return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf (stderr, "ticketflow-eval: %s needs a value\n", arg);
-            return 2;
-        }
-        const char *val = argv [++i];
+        if (shared)
+            continue;
         if (strcmp (arg, "--model") == 0)
             model_path = val;
         else
@@ -158,39 +139,17 @@ main (int argc, char *argv [])
         if (strcmp (arg, "--taxonomy") == 0)
             taxonomy = val;
         else
-        if (strcmp (arg, "--text-column") == 0)
-            text_col = val;
-        else
-        if (strcmp (arg, "--label-column") == 0)
-            label_col = val;
-        else
-        if (strcmp (arg, "--format") == 0) {
-            if (strcmp (val, "csv") == 0)
-                format = CSVREAD_CSV;
-            else
-            if (strcmp (val, "tsv") == 0)
-                format = CSVREAD_TSV;
-            else {
-                fprintf (stderr, "ticketflow-eval: bad value for --format: \"%s\"\n", val);
-                return 2;
-            }
-        }
-        else
-        if (strcmp (arg, "--bench") == 0) {
-            char *end;
-            errno = 0;
-            bench = strtol (val, &end, 10);
-            if (errno || end == val || *end || bench < 0 || bench > 1000000) {
-                fprintf (stderr, "ticketflow-eval: bad value for --bench: \"%s\"\n", val);
-                return 2;
-            }
-        }
-        else {
-            fprintf (stderr, "ticketflow-eval: unknown option %s\n", arg);
-            s_usage (stderr);
+        if (strcmp (arg, "--bench") == 0 && classifier_cli_long (val, 0, 1000000, &bench)) {
+            fprintf (stderr, "ticketflow-eval: bad value for --bench: \"%s\"\n", val);
             return 2;
         }
     }
+    if (more < 0) {
+        s_usage (stderr);
+        return 2;
+    }
+    const char *text_col = columns.text_column, *label_col = columns.label_column;
+    csvread_format_t format = columns.format;
     if (!model_path || !data_path) {
         fprintf (stderr, "ticketflow-eval: need --model and --data\n");
         s_usage (stderr);
@@ -198,7 +157,7 @@ main (int argc, char *argv [])
     }
 
     char err [512];
-    double t0 = s_now ();
+    double t0 = classifier_cli_now ();
     classifier_t *classifier = NULL;
     classifier_models_t *models = NULL;
     linmodel_t *model = NULL;
@@ -232,7 +191,7 @@ main (int argc, char *argv [])
         fprintf (stderr, "ticketflow-eval: %s\n", err);
         return 1;
     }
-    double t1 = s_now ();
+    double t1 = classifier_cli_now ();
     csvread_pairs_t *data = csvread_pairs_new ();
     if (!data || csvread_pairs_load (data, data_path, format, text_col, label_col,
                                      err, sizeof err) < 0) {
@@ -294,7 +253,7 @@ main (int argc, char *argv [])
         if (bench && n) {
             //  Single thread, texts already in memory; counts whole predict
             //  calls (tokenise, features, scores, softmax, top-3)
-            double b0 = s_now ();
+            double b0 = classifier_cli_now ();
             size_t calls = 0;
             double sink = 0;
             for (long r = 0; r < bench; r++)
@@ -310,7 +269,7 @@ main (int argc, char *argv [])
                         sink += g [0].prob;
                     calls++;
                 }
-            double b1 = s_now ();
+            double b1 = classifier_cli_now ();
             struct rusage ru;
             getrusage (RUSAGE_SELF, &ru);
             printf ("bench: %zu classifications in %.3f s (checksum %.3f)\n", calls,

@@ -6,6 +6,7 @@
     =========================================================================
 */
 #include "classifier_model.h"
+#include "classifier_cli.h"
 #include "csvread.h"
 #include "linmodel.h"
 #include "tf_db.h"
@@ -65,49 +66,6 @@ s_usage (FILE *out)
 "Rows with an empty label are skipped. Exit status: 0 ok, 1 failure, 2 usage.\n",
         (unsigned long long) p.seed, p.c, p.min_df, p.epochs, p.eps,
         p.calib_folds, p.temperature);
-}
-
-//  Options that take a value
-static int
-s_takes_value (const char *arg)
-{
-    static const char *names [] = { "--data", "--out", "--text-column", "--label-column", "--format", "--cv", "--seed", "--c", "--min-df", "--epochs", "--eps", "--calib-folds", "--temperature", "--database-url" };
-    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
-        if (strcmp (arg, names [i]) == 0)
-            return 1;
-    return 0;
-}
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static int
-s_parse_double (const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod (s, &end);
-    if (errno || end == s || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int
-s_parse_long (const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol (s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static uint64_t
@@ -183,9 +141,9 @@ s_cross_validate (csvread_pairs_t *data, size_t k, const linmodel_params_t *p,
                 m++;
             }
         char err [256];
-        double t0 = s_now ();
+        double t0 = classifier_cli_now ();
         linmodel_t *model = linmodel_train (texts, lens, labels, m, p, err, sizeof err);
-        double t1 = s_now ();
+        double t1 = classifier_cli_now ();
         if (!model) {
             fprintf (stderr, "ticketflow-train: fold %zu: %s\n", f + 1, err);
             goto done;
@@ -230,16 +188,22 @@ main (int argc, char *argv [])
 {
     const char *data_files [MAX_DATA_FILES];
     size_t n_data = 0;
-    const char *out_path = NULL, *text_col = "text", *label_col = NULL;
-    csvread_format_t format = CSVREAD_AUTO;
+    const char *out_path = NULL;
+    classifier_cli_data_t columns = { "text", NULL, CSVREAD_AUTO };
     long cv = 0;
     bool corrections = false;
     const char *database_url = NULL;
     linmodel_params_t p;
     linmodel_params_default (&p);
 
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv [i];
+    static const char *valued [] = { "--data", "--out", "--text-column", "--label-column", "--format",
+                                     "--cv", "--seed", "--c", "--min-df", "--epochs", "--eps",
+                                     "--calib-folds", "--temperature", "--database-url", NULL };
+    static const char *switches [] = { "--help", "--verbose", "--corrections", NULL };
+    classifier_cli_t cli = { "ticketflow-train", valued, switches, 1 };
+    const char *arg, *val;
+    int more;
+    while ((more = classifier_cli_next (&cli, argc, argv, &arg, &val)) > 0) {
         if (strcmp (arg, "--help") == 0 || strcmp (arg, "-h") == 0) {
             s_usage (stdout);
             return 0;
@@ -252,16 +216,11 @@ main (int argc, char *argv [])
             corrections = true;
             continue;
         }
-        if (!s_takes_value (arg)) {
-            fprintf (stderr, "ticketflow-train: unknown option %s\n", arg);
-            s_usage (stderr);
+        int shared = classifier_cli_data_option (&columns, cli.program, arg, val);
+        if (shared < 0)
             return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf (stderr, "ticketflow-train: %s needs a value\n", arg);
-            return 2;
-        }
-        const char *val = argv [++i];
+        if (shared)
+            continue;
         long lv;
         double dv;
         int bad = 0;
@@ -279,24 +238,8 @@ main (int argc, char *argv [])
         if (strcmp (arg, "--database-url") == 0)
             database_url = val;
         else
-        if (strcmp (arg, "--text-column") == 0)
-            text_col = val;
-        else
-        if (strcmp (arg, "--label-column") == 0)
-            label_col = val;
-        else
-        if (strcmp (arg, "--format") == 0) {
-            if (strcmp (val, "csv") == 0)
-                format = CSVREAD_CSV;
-            else
-            if (strcmp (val, "tsv") == 0)
-                format = CSVREAD_TSV;
-            else
-                bad = 1;
-        }
-        else
         if (strcmp (arg, "--cv") == 0)
-            bad = s_parse_long (val, 2, 100, &cv);
+            bad = classifier_cli_long (val, 2, 100, &cv);
         else
         if (strcmp (arg, "--seed") == 0) {
             char *end;
@@ -307,40 +250,41 @@ main (int argc, char *argv [])
         }
         else
         if (strcmp (arg, "--c") == 0)
-            bad = s_parse_double (val, &p.c) || !(p.c > 0 && p.c < 1e6);
+            bad = classifier_cli_double (val, &p.c) || !(p.c > 0 && p.c < 1e6);
         else
         if (strcmp (arg, "--min-df") == 0) {
-            bad = s_parse_long (val, 1, 1000000, &lv);
+            bad = classifier_cli_long (val, 1, 1000000, &lv);
             p.min_df = (int) lv;
         }
         else
         if (strcmp (arg, "--epochs") == 0) {
-            bad = s_parse_long (val, 1, 100000, &lv);
+            bad = classifier_cli_long (val, 1, 100000, &lv);
             p.epochs = (int) lv;
         }
         else
         if (strcmp (arg, "--eps") == 0)
-            bad = s_parse_double (val, &p.eps) || !(p.eps > 0 && p.eps < 1e3);
+            bad = classifier_cli_double (val, &p.eps) || !(p.eps > 0 && p.eps < 1e3);
         else
         if (strcmp (arg, "--calib-folds") == 0) {
-            bad = s_parse_long (val, 0, 20, &lv);
+            bad = classifier_cli_long (val, 0, 20, &lv);
             p.calib_folds = (int) lv;
         }
         else
         if (strcmp (arg, "--temperature") == 0) {
-            bad = s_parse_double (val, &dv) || !(dv >= 1e-4 && dv <= 1e4);
+            bad = classifier_cli_double (val, &dv) || !(dv >= 1e-4 && dv <= 1e4);
             p.temperature = dv;
-        }
-        else {
-            fprintf (stderr, "ticketflow-train: unknown option %s\n", arg);
-            s_usage (stderr);
-            return 2;
         }
         if (bad) {
             fprintf (stderr, "ticketflow-train: bad value for %s: \"%s\"\n", arg, val);
             return 2;
         }
     }
+    if (more < 0) {
+        s_usage (stderr);
+        return 2;
+    }
+    const char *text_col = columns.text_column, *label_col = columns.label_column;
+    csvread_format_t format = columns.format;
     if ((n_data == 0 && !corrections) || (!out_path && !cv)) {
         fprintf (stderr, "ticketflow-train: need --data (or --corrections) and --out (or --cv K)\n");
         s_usage (stderr);
@@ -403,12 +347,12 @@ main (int argc, char *argv [])
     }
     if (out_path) {
         char err [512];
-        double t0 = s_now ();
+        double t0 = classifier_cli_now ();
         clock_t c0 = clock ();
         linmodel_t *model = linmodel_train ((const char *const *) data->texts, data->lens,
                                             (const char *const *) data->labels, data->count,
                                             &p, err, sizeof err);
-        double t1 = s_now ();
+        double t1 = classifier_cli_now ();
         clock_t c1 = clock ();
         if (!model) {
             fprintf (stderr, "ticketflow-train: %s\n", err);
