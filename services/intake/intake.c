@@ -54,6 +54,8 @@ static const char *SQL_TICKET_JSON =
     "  'steps', t.steps, 'alert_type', t.alert_type, 'alert_scope', t.alert_scope,"
     "  'category', t.category, 'subcategory', t.subcategory, 'third_level', t.third_level,"
     "  'priority', t.priority, 'confidence', t.confidence,"
+    "  'priority_reasons', to_jsonb (t.priority_reasons), 'sentiment', t.sentiment,"
+    "  'incident_id', t.incident_id, 'reopen_count', t.reopen_count,"
     "  'department', t.department, 'assignee', t.assignee,"
     "  'response_due_at', t.response_due_at, 'resolve_due_at', t.resolve_due_at,"
     "  'first_response_at', t.first_response_at, 'resolved_at', t.resolved_at,"

@@ -192,6 +192,20 @@ s_print_ticket (FILE *out, json_t *t)
         fprintf (out, "  subject     %s\n", s_str (t, "subject"));
     fprintf (out, "  body        %s\n", s_str (t, "body"));
     fprintf (out, "  department  %s, assignee %s\n", s_str (t, "department"), s_str (t, "assignee"));
+    json_t *reasons = json_object_get (t, "priority_reasons");
+    if (json_array_size (reasons) > 0 || json_is_number (json_object_get (t, "sentiment"))) {
+        fprintf (out, "  why         ");
+        size_t i;
+        json_t *r;
+        json_array_foreach (reasons, i, r)
+            fprintf (out, "%s%s", i? ", ": "", json_string_value (r));
+        if (json_is_number (json_object_get (t, "sentiment")))
+            fprintf (out, "%ssentiment %.2f", json_array_size (reasons)? "; ": "",
+                     json_number_value (json_object_get (t, "sentiment")));
+        if (json_is_integer (json_object_get (t, "incident_id")))
+            fprintf (out, "; mass incident %lld", (long long) json_integer_value (json_object_get (t, "incident_id")));
+        fprintf (out, "\n");
+    }
     fprintf (out, "  deadlines   respond by %s, resolve by %s\n", s_str (t, "response_due_at"),
              s_str (t, "resolve_due_at"));
     fprintf (out, "  history\n");
