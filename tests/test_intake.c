@@ -72,6 +72,11 @@ Test (intake, stores_masks_and_records_history)
     char *json = intake_ticket_json (intake, r.ticket_no, strlen (r.ticket_no), &err);
     cr_assert (json);
     cr_assert (strstr (json, "\"history\": [{"));
+    //  why it has its priority, and whether it belongs to a mass incident
+    cr_assert (strstr (json, "\"priority_reasons\": []"), "%s", json);
+    cr_assert (strstr (json, "\"incident_id\": null"));
+    cr_assert (strstr (json, "\"sentiment\": null"));
+    cr_assert (strstr (json, "\"reopen_count\": 0"));
     cr_assert (strstr (json, "138****5678"));
     free (json);
     cr_assert_null (intake_ticket_json (intake, "CS209901010001", 14, &err));
