@@ -18,6 +18,7 @@
 #include "intake.h"
 #include "tf_actor.h"
 #include "tf_net.h"
+#include "tf_ticket.h"
 #include "tf_test.h"
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -694,15 +695,7 @@ s_rig_stop (rig_t *rig)
 static void
 s_send_received (rig_t *rig, int64_t id, const char *no)
 {
-    tf_msg_t event;
-    tf_msg_init (&event, TF_MSG_RECEIVED);
-    tf_msg_set_int (&event, TF_F_RECEIVED_TICKET_ID, id);
-    tf_msg_set_cstr (&event, TF_F_RECEIVED_TICKET_NO, no);
-    zmsg_t *frames = zmsg_new ();
-    tf_error_t err;
-    cr_assert_eq (tf_codec_encode (&event, frames, &err), 0);
-    cr_assert_eq (zmsg_send (&frames, rig->intake), 0);
-    tf_msg_clear (&event);
+    cr_assert_eq (tf_ticket_send_event (rig->intake, TF_MSG_RECEIVED, id, no), 0);
 }
 
 //  Waits for ticket.classified of ticket `id` (skipping others'); fails on timeout.
