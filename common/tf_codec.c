@@ -17,7 +17,6 @@
 
 #define REQUIRED true
 #define OPTIONAL false
-#define TF_MSG_TYPE_NONE TF_MSG_NONE
 
 const tf_schema_def_t tf_schemas [TF_MSG_COUNT] = {
 #define TF_SCHEMA(id, name, kind, doc) [TF_MSG_##id] = { name, TF_KIND_##kind, doc },
