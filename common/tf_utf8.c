@@ -1,36 +1,84 @@
 #include "tf_utf8.h"
-#include <stdint.h>
+
+//  The decoder. Returns false for an invalid or truncated sequence (*cp is
+//  then U+FFFD), so that tf_utf8_valid can tell an error from a U+FFFD
+//  written in the text. The second byte's range is narrowed for the lead
+//  bytes whose full range would let through overlongs (E0, F0), surrogates
+//  (ED) or code points above U+10FFFF (F4).
+static bool
+s_decode (const uint8_t *s, size_t len, size_t at, uint32_t *cp, size_t *used)
+{
+    uint8_t b = s [at];
+    if (b < 0x80) {
+        *cp = b;
+        *used = 1;
+        return true;
+    }
+    size_t need;
+    uint8_t lo = 0x80, hi = 0xBF;
+    uint32_t value;
+    if (b >= 0xC2 && b <= 0xDF) {
+        need = 1;
+        value = b & 0x1F;
+    }
+    else
+    if (b >= 0xE0 && b <= 0xEF) {
+        need = 2;
+        value = b & 0x0F;
+        if (b == 0xE0)
+            lo = 0xA0;
+        else
+        if (b == 0xED)
+            hi = 0x9F;
+    }
+    else
+    if (b >= 0xF0 && b <= 0xF4) {
+        need = 3;
+        value = b & 0x07;
+        if (b == 0xF0)
+            lo = 0x90;
+        else
+        if (b == 0xF4)
+            hi = 0x8F;
+    }
+    else {
+        *cp = TF_UTF8_REPLACEMENT;      //  stray continuation, C0, C1, F5..FF
+        *used = 1;
+        return false;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if (at + i >= len || s [at + i] < lo || s [at + i] > hi) {
+            *cp = TF_UTF8_REPLACEMENT;
+            *used = i;
+            return false;
+        }
+        value = (value << 6) | (s [at + i] & 0x3F);
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    *cp = value;
+    *used = need + 1;
+    return true;
+}
+
+size_t
+tf_utf8_next (const char *s, size_t len, size_t at, uint32_t *cp)
+{
+    size_t used;
+    s_decode ((const uint8_t *) s, len, at, cp, &used);
+    return used;
+}
 
 bool
 tf_utf8_valid (const char *s, size_t len)
 {
-    const uint8_t *p = (const uint8_t *) s;
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = p [i];
-        if (c == 0)
+    size_t at = 0;
+    while (at < len) {
+        uint32_t cp;
+        size_t used;
+        if (!s_decode ((const uint8_t *) s, len, at, &cp, &used) || cp == 0)
             return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        uint32_t cp, min;
-        if (c >= 0xC2 && c <= 0xDF)      { need = 1; cp = c & 0x1F; min = 0x80; }
-        else if ((c & 0xF0) == 0xE0)     { need = 2; cp = c & 0x0F; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; min = 0x10000; }
-        else
-            return false;               //  continuation byte, C0/C1, F5..FF
-        if (len - i <= need)
-            return false;               //  truncated sequence
-        for (size_t k = 1; k <= need; k++) {
-            if ((p [i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p [i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
+        at += used;
     }
     return true;
 }
@@ -40,8 +88,38 @@ tf_utf8_prefix (const char *s, size_t len, size_t max)
 {
     if (len <= max)
         return len;
-    size_t n = max;
-    while (n > 0 && ((uint8_t) s [n] & 0xC0) == 0x80)
-        n--;
-    return n;
+    size_t at = 0;
+    while (at < max) {
+        uint32_t cp;
+        size_t used = tf_utf8_next (s, len, at, &cp);
+        if (at + used > max)
+            break;
+        at += used;
+    }
+    return at;
+}
+
+size_t
+tf_utf8_encode (uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out [0] = (char) cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out [0] = (char) (0xC0 | (cp >> 6));
+        out [1] = (char) (0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out [0] = (char) (0xE0 | (cp >> 12));
+        out [1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+        out [2] = (char) (0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out [0] = (char) (0xF0 | (cp >> 18));
+    out [1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+    out [2] = (char) (0x80 | ((cp >> 6) & 0x3F));
+    out [3] = (char) (0x80 | (cp & 0x3F));
+    return 4;
 }
