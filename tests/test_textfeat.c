@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../services/classifier/textfeat.h"
+#include "tf_utf8.h"
 
 //  Tokens collected as "\ntok1\ntok2\n...\n" so a token can be looked up
 //  as "\n<tok>\n"
@@ -57,51 +58,6 @@ s_has (const toks_t *t, const char *tok)
     char needle [256];
     snprintf (needle, sizeof needle, "\n%s\n", tok);
     return strstr (t->buf, needle) != NULL;
-}
-
-//  Strict UTF-8 check of normalised output
-static int
-s_valid_utf8 (const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char b = s [i];
-        size_t need;
-        uint32_t cp;
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        else
-        if (b >= 0xC2 && b <= 0xDF) {
-            need = 1;
-            cp = b & 0x1F;
-        }
-        else
-        if (b >= 0xE0 && b <= 0xEF) {
-            need = 2;
-            cp = b & 0x0F;
-        }
-        else
-        if (b >= 0xF0 && b <= 0xF4) {
-            need = 3;
-            cp = b & 0x07;
-        }
-        else
-            return 0;
-        if (i + need >= len)
-            return 0;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s [i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s [i + k] & 0x3F);
-        }
-        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))
-        ||  (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += need + 1;
-    }
-    return 1;
 }
 
 Test (textfeat, mixed_scripts)
@@ -291,8 +247,7 @@ ParameterizedTest (bad_case_t *c, textfeat, bad_bytes)
 
     char out [128];
     size_t n = textfeat_normalize (text, c->len, out, sizeof out);
-    cr_expect (s_valid_utf8 ((unsigned char *) out, n), "%s: normalize gives valid UTF-8",
-               c->name);
+    cr_expect (tf_utf8_valid (out, n), "%s: normalize gives valid UTF-8", c->name);
     cr_expect_eq (n, c->expect_len, "%s: normalized length %zu", c->name, n);
     cr_expect (memcmp (out, c->expect, c->expect_len) == 0, "%s: normalized bytes", c->name);
 
@@ -356,7 +311,7 @@ Test (textfeat, big_inputs)
                 cr_assert_neq (v->ids [i], v->ids [j]);
         char *out = (char *) malloc (len * 3 + 1);
         size_t n = textfeat_normalize (s, len, out, len * 3 + 1);
-        cr_expect (s_valid_utf8 ((unsigned char *) out, n));
+        cr_expect (tf_utf8_valid (out, n));
         free (out);
         textfeat_vec_destroy (&v);
         free (a.buf);

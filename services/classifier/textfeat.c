@@ -2,20 +2,20 @@
     textfeat - Unicode-aware tokenizer and feature extraction for tickets
 
     See textfeat.h for the token scheme. The tokenizer is one pass over the
-    code points: decode (strict UTF-8, U+FFFD on error), fold, classify, and
-    feed a small state machine that emits tokens through a callback. Feature
-    extraction hashes those tokens and merges duplicates with a small
-    open-addressing table (stack storage for typical texts).
+    code points: decode (tf_utf8_next: strict, U+FFFD on error), fold,
+    classify, and feed a small state machine that emits tokens through a
+    callback. Feature extraction hashes those tokens and merges duplicates
+    with a small open-addressing table (stack storage for typical texts).
     =========================================================================
 */
 #include "textfeat.h"
+#include "tf_utf8.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TF_DROP     0xFFFFFFFFu     //  fold result: character is removed
-#define TF_REPLACE  0xFFFDu
 
 typedef enum {
     TF_SPACE,       //  separator, emits nothing
@@ -26,90 +26,6 @@ typedef enum {
     TF_EMOJI,       //  emoji: token of its own plus class token
     TF_PUNCT_TOKEN, //  punctuation kept as a token (? ! currency)
 } tf_class_t;
-
-//  -------------------------------------------------------------------------
-//  UTF-8
-
-//  Decode one code point from s (len >= 1). Invalid input gives U+FFFD and
-//  consumes the maximal invalid subpart (at least one byte), as Unicode
-//  recommends, so output does not depend on what follows the error.
-static uint32_t
-s_decode (const unsigned char *s, size_t len, size_t *adv)
-{
-    unsigned char b = s [0];
-    if (b < 0x80) {
-        *adv = 1;
-        return b;
-    }
-    uint32_t cp;
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 1;
-        cp = b & 0x1F;
-    }
-    else
-    if (b >= 0xE0 && b <= 0xEF) {
-        need = 2;
-        cp = b & 0x0F;
-        if (b == 0xE0)
-            lo = 0xA0;          //  overlong
-        else
-        if (b == 0xED)
-            hi = 0x9F;          //  surrogates
-    }
-    else
-    if (b >= 0xF0 && b <= 0xF4) {
-        need = 3;
-        cp = b & 0x07;
-        if (b == 0xF0)
-            lo = 0x90;          //  overlong
-        else
-        if (b == 0xF4)
-            hi = 0x8F;          //  above U+10FFFF
-    }
-    else {
-        *adv = 1;               //  80..BF stray, C0, C1, F5..FF
-        return TF_REPLACE;
-    }
-    size_t i;
-    for (i = 1; i <= need; i++) {
-        if (i >= len || s [i] < lo || s [i] > hi) {
-            *adv = i;
-            return TF_REPLACE;
-        }
-        cp = (cp << 6) | (s [i] & 0x3F);
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    *adv = need + 1;
-    return cp;
-}
-
-static size_t
-s_encode (uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out [0] = (char) cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out [0] = (char) (0xC0 | (cp >> 6));
-        out [1] = (char) (0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out [0] = (char) (0xE0 | (cp >> 12));
-        out [1] = (char) (0x80 | ((cp >> 6) & 0x3F));
-        out [2] = (char) (0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out [0] = (char) (0xF0 | (cp >> 18));
-    out [1] = (char) (0x80 | ((cp >> 12) & 0x3F));
-    out [2] = (char) (0x80 | ((cp >> 6) & 0x3F));
-    out [3] = (char) (0x80 | (cp & 0x3F));
-    return 4;
-}
 
 //  -------------------------------------------------------------------------
 //  Folding: NFKC-lite + lower case
@@ -219,16 +135,15 @@ textfeat_normalize (const char *text, size_t len, char *out, size_t out_cap)
         return 0;
     assert (out);
     assert (text || len == 0);
-    const unsigned char *s = (const unsigned char *) text;
     size_t pos = 0, written = 0;
     while (pos < len) {
-        size_t adv;
-        uint32_t cp = s_fold (s_decode (s + pos, len - pos, &adv));
-        pos += adv;
+        uint32_t cp;
+        pos += tf_utf8_next (text, len, pos, &cp);
+        cp = s_fold (cp);
         if (cp == TF_DROP)
             continue;
         char buf [4];
-        size_t n = s_encode (cp, buf);
+        size_t n = tf_utf8_encode (cp, buf);
         if (written + n > out_cap - 1)
             break;
         memcpy (out + written, buf, n);
@@ -279,7 +194,7 @@ s_word_append (tf_state_t *st, uint32_t cp)
 {
     if (st->word_cps < TEXTFEAT_WORD_MAX) {
         st->word_cp [st->word_cps++] = cp;
-        st->word_len += s_encode (cp, st->word + st->word_len);
+        st->word_len += tf_utf8_encode (cp, st->word + st->word_len);
     }
 }
 
@@ -341,7 +256,7 @@ s_word_flush (tf_state_t *st)
                 st->tok [0] = 'g';
                 st->tok [1] = ':';
                 for (size_t j = 0; j < n; j++)
-                    len += s_encode (cps [i + j], st->tok + len);
+                    len += tf_utf8_encode (cps [i + j], st->tok + len);
                 st->fn (st->tok, len, st->arg);
             }
         }
@@ -394,17 +309,17 @@ s_feed (tf_state_t *st, uint32_t cp)
             st->prev_len = 0;       //  a CJK run breaks the word chain
             st->prev2_len = 0;
             char buf [12];
-            size_t n = s_encode (cp, buf);
+            size_t n = tf_utf8_encode (cp, buf);
             s_emit (st, 'h', buf, n);
             if (st->cjk_run >= 1) {
-                size_t m = s_encode (st->cjk2, buf);
-                m += s_encode (cp, buf + m);
+                size_t m = tf_utf8_encode (st->cjk2, buf);
+                m += tf_utf8_encode (cp, buf + m);
                 s_emit (st, 'h', buf, m);
             }
             if (st->cjk_run >= 2) {
-                size_t m = s_encode (st->cjk1, buf);
-                m += s_encode (st->cjk2, buf + m);
-                m += s_encode (cp, buf + m);
+                size_t m = tf_utf8_encode (st->cjk1, buf);
+                m += tf_utf8_encode (st->cjk2, buf + m);
+                m += tf_utf8_encode (cp, buf + m);
                 s_emit (st, 'h', buf, m);
             }
             st->cjk1 = st->cjk2;
@@ -415,7 +330,7 @@ s_feed (tf_state_t *st, uint32_t cp)
         case TF_EMOJI: {
             s_word_flush (st);
             char buf [4];
-            size_t n = s_encode (cp, buf);
+            size_t n = tf_utf8_encode (cp, buf);
             s_emit (st, 'w', buf, n);
             s_emit (st, 'w', "<emoji>", 7);
             break;
@@ -423,7 +338,7 @@ s_feed (tf_state_t *st, uint32_t cp)
         case TF_PUNCT_TOKEN: {
             s_word_flush (st);
             char buf [4];
-            size_t n = s_encode (cp, buf);
+            size_t n = tf_utf8_encode (cp, buf);
             s_emit (st, 'p', buf, n);
             break;
         }
@@ -467,7 +382,8 @@ textfeat_tokens (const char *text, size_t len, textfeat_token_fn *fn, void *arg)
                 cp = ' ';
         }
         else {
-            cp = s_fold (s_decode (s + pos, len - pos, &adv));
+            adv = tf_utf8_next (text, len, pos, &cp);
+            cp = s_fold (cp);
             if (cp == TF_DROP) {
                 pos += adv;
                 continue;
