@@ -3,6 +3,7 @@
 #include "textfeat.h"
 #include "tf_log.h"
 #include "tf_ticket.h"
+#include "tf_utf8.h"
 #include <assert.h>
 #include <jansson.h>
 #include <math.h>
@@ -73,8 +74,9 @@ struct classifier_t {
 
 //  --------------------------------------------------------------------------
 //  Text normalisation: ASCII lower case, full-width ASCII (ＡＢＣ１２３) to
-//  ASCII, the ideographic space and control bytes to ' '. Never longer than
-//  the input. Invalid UTF-8 is copied as it is: matching is byte-wise.
+//  ASCII, the ideographic space and control characters to ' '. Never longer
+//  than the input. Other characters, invalid sequences included, are copied
+//  as they are: matching is byte-wise.
 
 static char *
 s_normalise (const char *text, size_t len, size_t *out_len)
@@ -82,31 +84,28 @@ s_normalise (const char *text, size_t len, size_t *out_len)
     char *out = malloc (len + 1);
     assert (out);
     size_t o = 0;
-    const unsigned char *s = (const unsigned char *) text;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = s [i];
-        if (c == 0xEF && i + 2 < len && (s [i + 1] == 0xBC || s [i + 1] == 0xBD)
-        &&  (s [i + 2] & 0xC0) == 0x80) {
-            unsigned cp = 0xF000u | ((unsigned) (s [i + 1] & 0x3F) << 6) | (s [i + 2] & 0x3F);
-            if (cp >= 0xFF01 && cp <= 0xFF5E) {
-                char a = (char) (cp - 0xFEE0);
-                out [o++] = (a >= 'A' && a <= 'Z')? (char) (a - 'A' + 'a'): a;
-                i += 2;
-                continue;
-            }
-        }
-        if (c == 0xE3 && i + 2 < len && s [i + 1] == 0x80 && s [i + 2] == 0x80) {
-            out [o++] = ' ';
-            i += 2;
-            continue;
-        }
-        if (c < 0x20 || c == 0x7F)
+    size_t at = 0;
+    while (at < len) {
+        uint32_t cp;
+        size_t used = tf_utf8_next (text, len, at, &cp);
+        if (cp >= 0xFF01 && cp <= 0xFF5E)
+            cp -= 0xFEE0;
+        else
+        if (cp == 0x3000)
+            cp = ' ';
+        if (cp < 0x20 || cp == 0x7F)
             out [o++] = ' ';
         else
-        if (c >= 'A' && c <= 'Z')
-            out [o++] = (char) (c - 'A' + 'a');
+        if (cp >= 'A' && cp <= 'Z')
+            out [o++] = (char) (cp - 'A' + 'a');
         else
-            out [o++] = (char) c;
+        if (cp < 0x80)
+            out [o++] = (char) cp;
+        else {
+            memcpy (out + o, text + at, used);
+            o += used;
+        }
+        at += used;
     }
     out [o] = 0;
     if (out_len)
@@ -120,19 +119,17 @@ s_alnum (unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-//  Weight of a keyword: a CJK character counts 1, an ASCII character 1/2;
-//  1 for the shortest, +0.5 per unit up to 6 units (3.5).
+//  Weight of a keyword: a CJK (any non-ASCII) character counts 1, an ASCII
+//  character 1/2; 1 for the shortest, +0.5 per unit up to 6 units (3.5).
 static double
 s_weight (const char *kw, size_t len)
 {
     double units = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) kw [i];
-        if (c < 0x80)
-            units += c == ' '? 0: 0.5;
-        else
-        if ((c & 0xC0) != 0x80)
-            units += 1;         //  lead byte of a multi-byte character
+    size_t at = 0;
+    while (at < len) {
+        uint32_t cp;
+        at += tf_utf8_next (kw, len, at, &cp);
+        units += cp == ' '? 0: cp < 0x80? 0.5: 1;
     }
     if (units < 1)
         units = 1;

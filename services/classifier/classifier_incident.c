@@ -2,6 +2,7 @@
 #include "textfeat.h"
 #include "tf_log.h"
 #include "tf_ticket.h"
+#include "tf_utf8.h"
 #include <assert.h>
 #include <jansson.h>
 #include <msgpack.h>
@@ -23,21 +24,6 @@ s_mix (uint64_t z)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
-}
-
-//  One code point of valid UTF-8 (textfeat_normalize's output)
-static uint32_t
-s_next (const unsigned char *s, size_t len, size_t *at)
-{
-    unsigned char b = s [*at];
-    size_t n = b < 0x80? 1: b < 0xE0? 2: b < 0xF0? 3: 4;
-    if (*at + n > len)
-        n = len - *at;
-    uint32_t cp = n == 1? b: n == 2? (b & 0x1Fu): n == 3? (b & 0x0Fu): (b & 0x07u);
-    for (size_t i = 1; i < n; i++)
-        cp = (cp << 6) | (s [*at + i] & 0x3Fu);
-    *at += n;
-    return cp;
 }
 
 //  Spaces, punctuation and symbols do not count; digits are folded by the caller
@@ -70,7 +56,8 @@ classifier_simhash (const char *text, size_t len)
     size_t at = 0;
     bool in_digits = false;
     while (at < n) {
-        uint32_t cp = s_next ((const unsigned char *) norm, n, &at);
+        uint32_t cp;
+        at += tf_utf8_next (norm, n, at, &cp);
         if (!s_counts (cp)) {
             in_digits = false;
             continue;
@@ -203,14 +190,9 @@ s_shorten (const char *text, size_t len, size_t max)
 {
     char *out = malloc (max + 1);
     assert (out);
-    size_t keep = len;
-    bool cut = false;
-    if (keep > max) {
-        keep = max - 3;         //  room for the ellipsis
-        while (keep > 0 && ((unsigned char) text [keep] & 0xC0) == 0x80)
-            keep--;
-        cut = true;
-    }
+    //  a cut text leaves room for the ellipsis
+    size_t keep = tf_utf8_prefix (text, len, len > max? max - 3: max);
+    bool cut = keep < len;
     size_t o = 0;
     for (size_t i = 0; i < keep; i++)
         out [o++] = text [i] == '\n' || text [i] == '\r' || text [i] == '\t'? ' ': text [i];

@@ -1,5 +1,6 @@
 #include "classifier_sentiment.h"
 #include "textfeat.h"
+#include "tf_utf8.h"
 #include <assert.h>
 #include <math.h>
 #include <stdbool.h>
@@ -312,14 +313,6 @@ s_clause_break (const char *text, size_t len, size_t at)
     return 0;
 }
 
-static size_t
-s_char_len (const char *text, size_t len, size_t at)
-{
-    unsigned char b = (unsigned char) text [at];
-    size_t n = b < 0xC0? 1: b < 0xE0? 2: b < 0xF0? 3: 4;
-    return at + n > len? len - at: n;
-}
-
 //  English words of three or more capitals (not an acronym) in the raw text
 static size_t
 s_shouted_words (const char *text, size_t len)
@@ -389,7 +382,8 @@ classifier_sentiment_score (const classifier_sentiment_t *self, const char *text
         }
         const term_t *term = s_match (&self->terms, norm, n, at);
         if (!term) {
-            at += s_char_len (norm, n, at);
+            uint32_t cp;
+            at += tf_utf8_next (norm, n, at, &cp);
             continue;
         }
         bool in_reach = modified && at - modifier_end <= MODIFIER_GAP;

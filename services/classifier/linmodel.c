@@ -6,6 +6,7 @@
 */
 #include "linmodel.h"
 #include "textfeat.h"
+#include "tf_utf8.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -985,13 +986,6 @@ typedef struct {
     size_t units, known;
 } s_cover_t;
 
-//  Length of the UTF-8 sequence a lead byte starts (1 for anything odd)
-static size_t
-s_utf8_len (unsigned char b)
-{
-    return b < 0xC0? 1: b < 0xE0? 2: b < 0xF0? 3: 4;
-}
-
 static void
 s_cover_token (const char *tok, size_t toklen, void *arg)
 {
@@ -1006,7 +1000,8 @@ s_cover_token (const char *tok, size_t toklen, void *arg)
     }
     else
     if (tok [0] == 'h') {
-        if (s_utf8_len ((unsigned char) tok [2]) != toklen - 2)
+        uint32_t cp;
+        if (tf_utf8_next (tok, toklen, 2, &cp) != toklen - 2)
             return;
     }
     else
