@@ -635,6 +635,62 @@ Test (classifier_stage, a_person_classifies_and_corrections_are_recorded)
     tf_db_destroy (&db);
 }
 
+//  A person's classification and the classifier's decision share one
+//  priority rule: the default raised by the reasons, extreme emotion to P1
+Test (classifier_stage, a_person_gets_the_same_priority_rule)
+{
+    tf_db_t *db = tf_test_db ();
+    s_taxonomy_fixture (db);
+    classifier_t *c = classifier_new (db, 0.5);
+    cr_assert (c);
+    cr_assert_gt (classifier_load_taxonomy (c), 0);
+    tf_error_t err;
+    classifier_outcome_t out;
+    classifier_result_t r;
+
+    //  furious without a reason word: extreme_emotion, P1, over a P3 default
+    const char *furious = "THIS IS THE WORST SERVICE EVER!!! I AM SO ANGRY";
+    char no [32];
+    int64_t id = s_submit (db, "rule", "web", NULL, furious, no, sizeof no);
+    s_decide (c, furious, NULL, &r);
+    cr_assert_leq (r.sentiment, CLASSIFIER_SENTIMENT_EXTREME);
+    cr_assert_str_eq (r.priority, "P1");
+    cr_assert_eq (r.reason_count, 1);
+    cr_assert_str_eq (r.reasons [0], "extreme_emotion");
+    cr_assert_eq (classifier_reclassify (c, no, "功能操作", NULL, "agent-7", &out, &err), 0, "%s", err.message);
+    cr_assert_str_eq (out.result.priority, "P1");
+    cr_assert_eq (out.result.reason_count, 1);
+    cr_assert_str_eq (out.result.reasons [0], "extreme_emotion");
+    cr_assert_float_eq (out.result.sentiment, r.sentiment, 1e-12);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND priority = 'P1'"
+                                      " AND priority_reasons = '{extreme_emotion}'", (long long) id), 1);
+
+    //  an insult is a reason and lowers the mood: extreme_emotion once
+    const char *insult = "你们这群骗子 我真的受够了！！！";
+    id = s_submit (db, "rule", "web", NULL, insult, no, sizeof no);
+    cr_assert_eq (classifier_reclassify (c, no, "功能操作", NULL, NULL, &out, &err), 0, "%s", err.message);
+    cr_assert_str_eq (out.result.priority, "P1");
+    cr_assert_eq (out.result.reason_count, 1, "%zu reasons", out.result.reason_count);
+
+    //  a P2 reason raises a P3 default and leaves a P1 default alone
+    const char *refund = "退款失败 已经三天了 麻烦看一下";
+    id = s_submit (db, "rule", "web", NULL, refund, no, sizeof no);
+    cr_assert_eq (classifier_reclassify (c, no, "功能操作", NULL, NULL, &out, &err), 0, "%s", err.message);
+    cr_assert_str_eq (out.result.priority, "P2");
+    cr_assert (s_has_reason (&out.result, "refund_failed"));
+    cr_assert_eq (classifier_reclassify (c, no, "账号被盗", NULL, NULL, &out, &err), 0, "%s", err.message);
+    cr_assert_str_eq (out.result.priority, "P1");
+    //  the same text decided: the default of what it chose, raised the same way
+    s_decide (c, refund, NULL, &r);
+    cr_assert (s_has_reason (&r, "refund_failed"));
+    if (!r.triage)
+        cr_assert (strcmp (r.priority, "P2") <= 0, "decided %s", r.priority);
+    else
+        cr_assert_str_eq (r.priority, "P2");
+    classifier_destroy (&c);
+    tf_db_destroy (&db);
+}
+
 //  --------------------------------------------------------------------------
 //  The actor
 
