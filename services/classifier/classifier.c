@@ -760,13 +760,35 @@ s_choose_third (const classifier_t *self, const sub_t *s, const char *text, size
     return s_third_level (s, norm, n);
 }
 
-static bool
-s_has_reason (const classifier_result_t *r, const char *code)
+//  Adds a reason code to a result unless it is there or the result is full
+static void
+s_add_reason (classifier_result_t *r, const char *code)
 {
     for (size_t i = 0; i < r->reason_count; i++)
         if (strcmp (r->reasons [i], code) == 0)
-            return true;
-    return false;
+            return;
+    if (r->reason_count < CLASSIFIER_REASONS_MAX)
+        r->reasons [r->reason_count++] = code;
+}
+
+//  The priority of a text, with its reasons and sentiment: the default
+//  priority raised by the lexicon's reasons and, when the customer's mood is
+//  extreme, to P1. A ticket in triage has no default (NULL) and carries
+//  only what the reasons ask for ("" when none).
+static void
+s_prioritise (const classifier_t *self, const char *text, size_t len, const char *norm, size_t n,
+              const char *default_priority, classifier_result_t *result)
+{
+    const char *raised = s_reasons_on (self, norm, n, result);
+    result->sentiment = classifier_sentiment_score (self->sentiment, text, len);
+    if (result->sentiment <= CLASSIFIER_SENTIMENT_EXTREME) {
+        s_add_reason (result, "extreme_emotion");
+        raised = "P1";
+    }
+    const char *priority = raised;
+    if (default_priority && (!*raised || strcmp (default_priority, raised) < 0))
+        priority = default_priority;
+    snprintf (result->priority, sizeof result->priority, "%s", priority);
 }
 
 void
@@ -862,25 +884,12 @@ classifier_decide (const classifier_t *self, const char *text, size_t len, const
         result->confidence = 0;
     result->triage = !best || result->confidence < self->min_confidence;
 
-    //  priority reasons from the lexicon, then the customer's mood
-    const char *raised = s_reasons_on (self, norm, n, result);
-    result->sentiment = classifier_sentiment_score (self->sentiment, text, len);
-    if (result->sentiment <= CLASSIFIER_SENTIMENT_EXTREME) {
-        if (!s_has_reason (result, "extreme_emotion") && result->reason_count < CLASSIFIER_REASONS_MAX)
-            result->reasons [result->reason_count++] = "extreme_emotion";
-        raised = "P1";
-    }
     if (best) {
         result->category = best->category;
         result->subcategory = best->subcategory;
         result->third_level = s_choose_third (self, best, text, len, norm, n);
     }
-    //  priority: the sub-category's default, raised by the reasons; a
-    //  triage ticket carries only what the reasons say
-    const char *priority = raised;
-    if (!result->triage && (!*raised || strcmp (best->priority, raised) < 0))
-        priority = best->priority;
-    snprintf (result->priority, sizeof result->priority, "%s", priority);
+    s_prioritise (self, text, len, norm, n, result->triage? NULL: best->priority, result);
     free (norm);
 }
 
@@ -1111,8 +1120,7 @@ s_classify_locked (classifier_t *self, const int64_t *ids, size_t n, classifier_
                 classifier_result_t *r = &oc->result;
                 r->incident_id = incident_id;
                 snprintf (r->priority, sizeof r->priority, "P1");
-                if (!s_has_reason (r, "batch_complaint") && r->reason_count < CLASSIFIER_REASONS_MAX)
-                    r->reasons [r->reason_count++] = "batch_complaint";
+                s_add_reason (r, "batch_complaint");
             }
             if (opened)
                 zlistx_add_end (self->tx_incidents, opened);
@@ -1271,27 +1279,18 @@ classifier_reclassify (classifier_t *self, const char *ticket_no, const char *su
     res = NULL;
 
     classifier_result_t *r = &out->result;
-    const char *raised = classifier_reasons (self, text, len, r);
-    r->sentiment = classifier_sentiment_score (self->sentiment, text, len);
-    if (r->sentiment <= CLASSIFIER_SENTIMENT_EXTREME) {
-        if (!s_has_reason (r, "extreme_emotion") && r->reason_count < CLASSIFIER_REASONS_MAX)
-            r->reasons [r->reason_count++] = "extreme_emotion";
-        raised = "P1";
-    }
+    size_t n;
+    char *norm = s_normalise (text, len, &n);
+    s_prioritise (self, text, len, norm, n, default_priority, r);
     if (priority)
         snprintf (r->priority, sizeof r->priority, "%s", priority);
-    else
-        snprintf (r->priority, sizeof r->priority, "%s",
-                  *raised && strcmp (raised, default_priority) < 0? raised: default_priority);
     const sub_t *known = s_sub_find (self, subcategory);
     if (known) {
-        size_t n;
-        char *norm = s_normalise (text, len, &n);
         r->third_level = s_third_level (known, norm, n);
-        free (norm);
         r->category = known->category;
         r->subcategory = known->subcategory;
     }
+    free (norm);
     r->matched = true;
     r->method = "person";
     r->confidence = 1.0;
