@@ -1,9 +1,7 @@
-#include "classifier.h"
-#include "classifier_sentiment.h"
+#include "classifier_private.h"
 #include "textfeat.h"
 #include "tf_log.h"
 #include "tf_ticket.h"
-#include "tf_utf8.h"
 #include <assert.h>
 #include <jansson.h>
 #include <math.h>
@@ -12,8 +10,6 @@
 #include <string.h>
 
 //  Limits on what a taxonomy or lexicon may declare (they are data files)
-#define KEYWORD_MAX_BYTES   128
-#define KEYWORDS_MAX        4096
 #define THIRD_LEVELS_MAX    64
 #define REASONS_MAX         64
 
@@ -22,261 +18,6 @@
 #define STRENGTH_K          2.0
 //  Monitor alerts lean to the technical sub-categories
 #define MONITOR_TECH_BOOST  1.5
-
-typedef struct {
-    char *text;                 //  normalised (lower case, half-width)
-    size_t len;
-    double weight;
-    bool word_start, word_end;  //  begins / ends with an ASCII letter or digit
-} keyword_t;
-
-typedef struct {
-    keyword_t *items;
-    size_t count;
-} keywords_t;
-
-typedef struct {
-    char *name;
-    keywords_t kw;
-} third_t;
-
-typedef struct {
-    char *category, *category_code, *subcategory;
-    char priority [3];
-    keywords_t kw;
-    third_t *thirds;
-    size_t third_count;
-} sub_t;
-
-typedef struct {
-    char *code;
-    char priority [3];
-    keywords_t terms;
-} reason_t;
-
-struct classifier_t {
-    tf_db_t *db;
-    double min_confidence;
-    sub_t *subs;
-    size_t sub_count;
-    reason_t *reasons;
-    size_t reason_count;
-    classifier_model_fn *model_fn;
-    void *model;
-    classifier_model_fn *third_fn;
-    void *third_model;
-    classifier_sentiment_t *sentiment;
-    int incident_threshold;     //  0: off
-    int incident_window;        //  minutes
-    zlistx_t *tx_incidents;     //  opened in the transaction under way
-    zlistx_t *incidents;        //  opened and committed, not yet handed out
-};
-
-//  --------------------------------------------------------------------------
-//  Text normalisation: ASCII lower case, full-width ASCII (ＡＢＣ１２３) to
-//  ASCII, the ideographic space and control characters to ' '. Never longer
-//  than the input. Other characters, invalid sequences included, are copied
-//  as they are: matching is byte-wise.
-
-static char *
-s_normalise (const char *text, size_t len, size_t *out_len)
-{
-    char *out = malloc (len + 1);
-    assert (out);
-    size_t o = 0;
-    size_t at = 0;
-    while (at < len) {
-        uint32_t cp;
-        size_t used = tf_utf8_next (text, len, at, &cp);
-        if (cp >= 0xFF01 && cp <= 0xFF5E)
-            cp -= 0xFEE0;
-        else
-        if (cp == 0x3000)
-            cp = ' ';
-        if (cp < 0x20 || cp == 0x7F)
-            out [o++] = ' ';
-        else
-        if (cp >= 'A' && cp <= 'Z')
-            out [o++] = (char) (cp - 'A' + 'a');
-        else
-        if (cp < 0x80)
-            out [o++] = (char) cp;
-        else {
-            memcpy (out + o, text + at, used);
-            o += used;
-        }
-        at += used;
-    }
-    out [o] = 0;
-    if (out_len)
-        *out_len = o;
-    return out;
-}
-
-static bool
-s_alnum (unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-//  Weight of a keyword: a CJK (any non-ASCII) character counts 1, an ASCII
-//  character 1/2; 1 for the shortest, +0.5 per unit up to 6 units (3.5).
-static double
-s_weight (const char *kw, size_t len)
-{
-    double units = 0;
-    size_t at = 0;
-    while (at < len) {
-        uint32_t cp;
-        at += tf_utf8_next (kw, len, at, &cp);
-        units += cp == ' '? 0: cp < 0x80? 0.5: 1;
-    }
-    if (units < 1)
-        units = 1;
-    if (units > 6)
-        units = 6;
-    return 1.0 + 0.5 * (units - 1);
-}
-
-static void
-s_keywords_free (keywords_t *k)
-{
-    for (size_t i = 0; i < k->count; i++)
-        free (k->items [i].text);
-    free (k->items);
-    k->items = NULL;
-    k->count = 0;
-}
-
-//  Adds a keyword (normalised, trimmed; empty, too long or repeated ones are skipped)
-static void
-s_keywords_add (keywords_t *k, const char *word, size_t len)
-{
-    if (!word || len == 0 || len > KEYWORD_MAX_BYTES || k->count >= KEYWORDS_MAX)
-        return;
-    size_t n;
-    char *text = s_normalise (word, len, &n);
-    size_t start = 0;
-    while (start < n && text [start] == ' ')
-        start++;
-    while (n > start && text [n - 1] == ' ')
-        n--;
-    if (n == start) {
-        free (text);
-        return;
-    }
-    memmove (text, text + start, n - start);
-    n -= start;
-    text [n] = 0;
-    for (size_t i = 0; i < k->count; i++)
-        if (k->items [i].len == n && memcmp (k->items [i].text, text, n) == 0) {
-            free (text);
-            return;
-        }
-    k->items = realloc (k->items, (k->count + 1) * sizeof (keyword_t));
-    assert (k->items);
-    keyword_t *kw = &k->items [k->count++];
-    kw->text = text;
-    kw->len = n;
-    kw->weight = s_weight (text, n);
-    kw->word_start = s_alnum ((unsigned char) text [0]);
-    kw->word_end = s_alnum ((unsigned char) text [n - 1]);
-}
-
-//  Adds the strings of a JSON array; returns how many entries were strings
-static size_t
-s_keywords_add_json (keywords_t *k, const json_t *array)
-{
-    size_t index, added = 0;
-    const json_t *value;
-    if (!json_is_array (array))
-        return 0;
-    json_array_foreach (array, index, value)
-        if (json_is_string (value)) {
-            s_keywords_add (k, json_string_value (value), json_string_length (value));
-            added++;
-        }
-    return added;
-}
-
-//  Negations right before a term ("没有受伤": not injured)
-static const char *const s_negators [] = { "没有", "没", "不", "未", "无", "并非", NULL };
-
-static bool
-s_negated (const char *text, size_t at)
-{
-    for (size_t i = 0; s_negators [i]; i++) {
-        size_t n = strlen (s_negators [i]);
-        if (at >= n && memcmp (text + at - n, s_negators [i], n) == 0)
-            return true;
-    }
-    return false;
-}
-
-//  True when kw occurs in text[0..len) as a whole ASCII word where it begins
-//  or ends with a letter or digit (a trailing plural "s" is allowed), and,
-//  with check_negation, not right after a negation.
-static bool
-s_found (const char *text, size_t len, const keyword_t *kw, bool check_negation)
-{
-    const char *p = text;
-    const char *end = text + len;
-    while (p < end) {
-        const char *hit = memmem (p, (size_t) (end - p), kw->text, kw->len);
-        if (!hit)
-            return false;
-        size_t at = (size_t) (hit - text);
-        size_t after = at + kw->len;
-        bool ok = true;
-        if (kw->word_start && at > 0 && s_alnum ((unsigned char) text [at - 1]))
-            ok = false;
-        if (ok && kw->word_end && after < len && s_alnum ((unsigned char) text [after])) {
-            ok = text [after] == 's' && (after + 1 == len || !s_alnum ((unsigned char) text [after + 1]));
-        }
-        if (ok && check_negation && s_negated (text, at))
-            ok = false;
-        if (ok)
-            return true;
-        p = hit + 1;
-    }
-    return false;
-}
-
-//  Score of one keyword list on a text: the sum of the weights of the
-//  distinct keywords found, leaving out a keyword found only as part of a
-//  longer one that was found too ("在哪" inside "在哪里"). Hits are reported
-//  into hits[0..*nhits) up to cap.
-static double
-s_score (const keywords_t *k, const char *text, size_t len, const char **hits,
-         size_t *nhits, size_t cap)
-{
-    //  small lists: a fixed buffer of found indexes
-    size_t found_cap = k->count;
-    size_t *found = found_cap? malloc (found_cap * sizeof (size_t)): NULL;
-    size_t nfound = 0;
-    for (size_t i = 0; i < k->count; i++)
-        if (s_found (text, len, &k->items [i], false))
-            found [nfound++] = i;
-    double score = 0;
-    size_t reported = 0;
-    for (size_t a = 0; a < nfound; a++) {
-        const keyword_t *kw = &k->items [found [a]];
-        bool inside = false;
-        for (size_t b = 0; b < nfound && !inside; b++) {
-            const keyword_t *other = &k->items [found [b]];
-            inside = b != a && other->len > kw->len && memmem (other->text, other->len, kw->text, kw->len);
-        }
-        if (inside)
-            continue;
-        score += kw->weight;
-        if (hits && reported < cap)
-            hits [reported++] = kw->text;
-    }
-    if (nhits)
-        *nhits = reported;
-    free (found);
-    return score;
-}
 
 //  --------------------------------------------------------------------------
 //  Construction
@@ -317,7 +58,7 @@ s_reasons_free (classifier_t *self)
 {
     for (size_t i = 0; i < self->reason_count; i++) {
         free (self->reasons [i].code);
-        s_keywords_free (&self->reasons [i].terms);
+        classifier_keywords_free (&self->reasons [i].terms);
     }
     free (self->reasons);
     self->reasons = NULL;
@@ -332,10 +73,10 @@ s_subs_free (sub_t *subs, size_t count)
         free (s->category);
         free (s->category_code);
         free (s->subcategory);
-        s_keywords_free (&s->kw);
+        classifier_keywords_free (&s->kw);
         for (size_t t = 0; t < s->third_count; t++) {
             free (s->thirds [t].name);
-            s_keywords_free (&s->thirds [t].kw);
+            classifier_keywords_free (&s->thirds [t].kw);
         }
         free (s->thirds);
     }
@@ -407,7 +148,7 @@ classifier_new (tf_db_t *db, double min_confidence)
         r->code = strdup (s_builtin_reasons [i].code);
         snprintf (r->priority, sizeof r->priority, "%s", s_builtin_reasons [i].priority);
         for (size_t t = 0; s_builtin_reasons [i].terms [t]; t++)
-            s_keywords_add (&r->terms, s_builtin_reasons [i].terms [t], strlen (s_builtin_reasons [i].terms [t]));
+            classifier_keywords_add (&r->terms, s_builtin_reasons [i].terms [t], strlen (s_builtin_reasons [i].terms [t]));
     }
     self->sentiment = classifier_sentiment_new ();
     self->tx_incidents = zlistx_new ();
@@ -467,7 +208,7 @@ classifier_add_subcategory (classifier_t *self, const char *category, const char
     snprintf (s->priority, sizeof s->priority, "%s", default_priority);
     for (size_t i = 0; i < n; i++)
         if (keywords [i])
-            s_keywords_add (&s->kw, keywords [i], strlen (keywords [i]));
+            classifier_keywords_add (&s->kw, keywords [i], strlen (keywords [i]));
     return 0;
 }
 
@@ -485,7 +226,7 @@ classifier_add_third_level (classifier_t *self, const char *subcategory, const c
     t->name = strdup (name);
     for (size_t i = 0; i < n; i++)
         if (keywords [i])
-            s_keywords_add (&t->kw, keywords [i], strlen (keywords [i]));
+            classifier_keywords_add (&t->kw, keywords [i], strlen (keywords [i]));
     return 0;
 }
 
@@ -520,7 +261,7 @@ classifier_load_taxonomy (classifier_t *self)
         sub_t *s = &self->subs [self->sub_count - 1];
         s->category_code = strdup (PQgetvalue (res, r, 2));
         json_t *keywords = json_loads (PQgetvalue (res, r, 4), 0, NULL);
-        s_keywords_add_json (&s->kw, keywords);
+        classifier_keywords_add_json (&s->kw, keywords);
         json_decref (keywords);
         json_t *thirds = json_loads (PQgetvalue (res, r, 5), 0, NULL);
         size_t index;
@@ -531,7 +272,7 @@ classifier_load_taxonomy (classifier_t *self)
                 tf_warn ("taxonomy: a third level of '%s' has no name; skipped", name);
                 continue;
             }
-            s_keywords_add_json (&s->thirds [s->third_count - 1].kw, json_object_get (third, "keywords"));
+            classifier_keywords_add_json (&s->thirds [s->third_count - 1].kw, json_object_get (third, "keywords"));
         }
         json_decref (thirds);
         if (s->kw.count == 0)
@@ -571,7 +312,7 @@ classifier_load_lexicon (classifier_t *self, const char *path)
         memset (r, 0, sizeof *r);
         r->code = strdup (code);
         snprintf (r->priority, sizeof r->priority, "%s", priority);
-        s_keywords_add_json (&r->terms, json_object_get (entry, "terms"));
+        classifier_keywords_add_json (&r->terms, json_object_get (entry, "terms"));
     }
     //  the sentiment lists; the insults are the extreme_emotion terms
     const json_t *insults = NULL;
@@ -672,12 +413,12 @@ classifier_load_taxonomy_file (classifier_t *self, const char *path)
             sub_t *s = &self->subs [self->sub_count - 1];
             const char *code = json_string_value (json_object_get (cat, "code"));
             s->category_code = code? strdup (code): NULL;
-            s_keywords_add_json (&s->kw, json_object_get (sub, "keywords"));
+            classifier_keywords_add_json (&s->kw, json_object_get (sub, "keywords"));
             json_array_foreach (json_object_get (sub, "third_levels"), ti, third) {
                 const char *third_name = json_string_value (json_object_get (third, "name"));
                 if (!third_name || classifier_add_third_level (self, name, third_name, NULL, 0))
                     continue;
-                s_keywords_add_json (&s->thirds [s->third_count - 1].kw, json_object_get (third, "keywords"));
+                classifier_keywords_add_json (&s->thirds [s->third_count - 1].kw, json_object_get (third, "keywords"));
             }
         }
     }
@@ -698,7 +439,7 @@ s_reasons_on (const classifier_t *self, const char *norm, size_t len, classifier
         const reason_t *r = &self->reasons [i];
         bool found = false;
         for (size_t t = 0; t < r->terms.count && !found; t++)
-            found = s_found (norm, len, &r->terms.items [t], true);
+            found = classifier_keyword_found (norm, len, &r->terms.items [t], true);
         if (!found)
             continue;
         if (result->reason_count < CLASSIFIER_REASONS_MAX)
@@ -713,25 +454,10 @@ const char *
 classifier_reasons (const classifier_t *self, const char *text, size_t len, classifier_result_t *result)
 {
     size_t n;
-    char *norm = s_normalise (text, len, &n);
+    char *norm = classifier_normalise (text, len, &n);
     const char *priority = s_reasons_on (self, norm, n, result);
     free (norm);
     return priority;
-}
-
-static const char *
-s_third_level (const sub_t *s, const char *norm, size_t len)
-{
-    const char *best = NULL;
-    double best_score = 0;
-    for (size_t t = 0; t < s->third_count; t++) {
-        double score = s_score (&s->thirds [t].kw, norm, len, NULL, NULL, 0);
-        if (score > best_score) {
-            best_score = score;
-            best = s->thirds [t].name;
-        }
-    }
-    return best;
 }
 
 static bool
@@ -757,7 +483,7 @@ s_choose_third (const classifier_t *self, const sub_t *s, const char *text, size
                 if (strcmp (s->thirds [t].name, guesses [g].label) == 0)
                     return s->thirds [t].name;
     }
-    return s_third_level (s, norm, n);
+    return classifier_keywords_third (s, norm, n);
 }
 
 //  Adds a reason code to a result unless it is there or the result is full
@@ -802,7 +528,7 @@ classifier_decide (const classifier_t *self, const char *text, size_t len, const
     if (!text)
         text = "";
     size_t n;
-    char *norm = s_normalise (text, len, &n);
+    char *norm = classifier_normalise (text, len, &n);
     bool monitor = source && strcmp (source, "monitor") == 0;
 
     //  every sub-category's keyword score; the best three
@@ -811,7 +537,7 @@ classifier_decide (const classifier_t *self, const char *text, size_t len, const
     double total = 0;
     for (size_t i = 0; i < self->sub_count; i++) {
         const sub_t *s = &self->subs [i];
-        double score = s_score (&s->kw, norm, n, NULL, NULL, 0);
+        double score = classifier_keywords_score (&s->kw, norm, n, NULL, NULL, 0);
         if (monitor && score > 0 && s_is_tech (s))
             score *= MONITOR_TECH_BOOST;
         total += score;
@@ -835,7 +561,8 @@ classifier_decide (const classifier_t *self, const char *text, size_t len, const
         result->runner_up_score = s2;
         result->runner_up = top [1]? top [1]->subcategory: NULL;
         result->confidence = (s1 - s2) / s1 * (1.0 - exp (-s1 / STRENGTH_K));
-        s_score (&best->kw, norm, n, result->keywords, &result->keyword_count, CLASSIFIER_KEYWORDS_MAX);
+        classifier_keywords_score (&best->kw, norm, n, result->keywords, &result->keyword_count,
+                                   CLASSIFIER_KEYWORDS_MAX);
         for (size_t k = 0; k < CLASSIFIER_ALTERNATIVES && top [k]; k++) {
             result->alternatives [k].label = top [k]->subcategory;
             result->alternatives [k].confidence = top_score [k] / total;
@@ -864,8 +591,8 @@ classifier_decide (const classifier_t *self, const char *text, size_t len, const
                 result->runner_up = best? best->subcategory: NULL;
                 result->runner_up_score = s1;
                 result->keyword_count = 0;
-                s_score (&chosen->kw, norm, n, result->keywords, &result->keyword_count,
-                         CLASSIFIER_KEYWORDS_MAX);
+                classifier_keywords_score (&chosen->kw, norm, n, result->keywords, &result->keyword_count,
+                                           CLASSIFIER_KEYWORDS_MAX);
             }
             else
                 result->runner_up = found > 1? known [1]->subcategory: NULL;
@@ -1280,13 +1007,13 @@ classifier_reclassify (classifier_t *self, const char *ticket_no, const char *su
 
     classifier_result_t *r = &out->result;
     size_t n;
-    char *norm = s_normalise (text, len, &n);
+    char *norm = classifier_normalise (text, len, &n);
     s_prioritise (self, text, len, norm, n, default_priority, r);
     if (priority)
         snprintf (r->priority, sizeof r->priority, "%s", priority);
     const sub_t *known = s_sub_find (self, subcategory);
     if (known) {
-        r->third_level = s_third_level (known, norm, n);
+        r->third_level = classifier_keywords_third (known, norm, n);
         r->category = known->category;
         r->subcategory = known->subcategory;
     }
