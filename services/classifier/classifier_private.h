@@ -5,6 +5,7 @@
 
     classifier.c            the classifier object: construction, settings
     classifier_keywords.c   keyword lists: normalisation, matching, scoring
+    classifier_taxonomy.c   the taxonomy (database or file), the lexicon's reasons
 */
 #ifndef CLASSIFIER_PRIVATE_H
 #define CLASSIFIER_PRIVATE_H
@@ -90,5 +91,21 @@ double classifier_keywords_score (const keywords_t *k, const char *text, size_t 
 //  The third level of s whose keywords score best on a normalised text,
 //  or NULL when none scores.
 const char *classifier_keywords_third (const sub_t *s, const char *norm, size_t len);
+
+//  --------------------------------------------------------------- taxonomy
+
+//  Prepares the statement that reads the taxonomy table. Returns 0 or -1.
+int classifier_taxonomy_prepare (tf_db_t *db);
+
+//  Sets the built-in reasons (self has none yet); classifier_taxonomy_free
+//  frees the taxonomy and the reasons.
+void classifier_reasons_builtin (classifier_t *self);
+void classifier_taxonomy_free (classifier_t *self);
+
+//  The sub-category of that name, or NULL.
+sub_t *classifier_sub_find (const classifier_t *self, const char *name);
+
+//  True for "P1", "P2" and "P3".
+bool classifier_priority_valid (const char *p);
 
 #endif
