@@ -6,6 +6,8 @@
     classifier.c            the classifier object: construction, settings
     classifier_keywords.c   keyword lists: normalisation, matching, scoring
     classifier_taxonomy.c   the taxonomy (database or file), the lexicon's reasons
+    classifier_stage.c      the stage: read, decide and store tickets; incidents;
+                            a person's classification
 */
 #ifndef CLASSIFIER_PRIVATE_H
 #define CLASSIFIER_PRIVATE_H
@@ -107,5 +109,25 @@ sub_t *classifier_sub_find (const classifier_t *self, const char *name);
 
 //  True for "P1", "P2" and "P3".
 bool classifier_priority_valid (const char *p);
+
+//  ----------------------------------------------------------------- decide
+
+//  The priority of a text, with its reasons and sentiment (into result):
+//  the default priority raised by the lexicon's reasons and, when the
+//  customer's mood is extreme (CLASSIFIER_SENTIMENT_EXTREME), to P1 with
+//  extreme_emotion. A ticket in triage has no default (NULL) and carries
+//  only what the reasons ask for ("" when none). norm is
+//  classifier_normalise's text. The one rule for the classifier and for a
+//  person's classification.
+void classifier_prioritise (const classifier_t *self, const char *text, size_t len, const char *norm,
+                            size_t n, const char *default_priority, classifier_result_t *result);
+
+//  Adds a reason code to a result unless it is there or the result is full.
+void classifier_add_reason (classifier_result_t *r, const char *code);
+
+//  ------------------------------------------------------------------ stage
+
+//  Prepares the stage's statements (and tf_ticket's). Returns 0 or -1.
+int classifier_stage_prepare (tf_db_t *db);
 
 #endif
