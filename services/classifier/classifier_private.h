@@ -6,6 +6,8 @@
     classifier.c            the classifier object: construction, settings
     classifier_keywords.c   keyword lists: normalisation, matching, scoring
     classifier_taxonomy.c   the taxonomy (database or file), the lexicon's reasons
+    classifier_decide.c     the decision: model, keywords, third level, reasons,
+                            sentiment, priority
     classifier_stage.c      the stage: read, decide and store tickets; incidents;
                             a person's classification
 */
