@@ -16,7 +16,8 @@
     trained on all rows. Top-1 of the softmax is the arg-max score, so
     calibration changes confidence, never the predicted label.
 
-    Model file (little-endian), written to a temp file then renamed:
+    Model file (little-endian; linmodel_file.c), written to a temp file
+    then renamed:
         header   64 bytes: magic "TFLINMDL", format version, header size,
                  textfeat version, flags, n_classes, n_features, label bytes,
                  hash bits, payload bytes, temperature
