@@ -154,6 +154,17 @@ s_taxonomy_fixture (tf_db_t *db)
     cr_assert_gt (tf_test_scalar (db, "SELECT count(*) FROM taxonomy WHERE subcategory = '物流信息更新延迟'"), 0);
 }
 
+//  A classifier over the test database, the default taxonomy loaded
+static classifier_t *
+s_stage_classifier (tf_db_t *db)
+{
+    s_taxonomy_fixture (db);
+    classifier_t *c = classifier_new (db, 0.5);
+    cr_assert (c);
+    cr_assert_gt (classifier_load_taxonomy (c), 0);
+    return c;
+}
+
 //  Submits one ticket through intake; returns its id, number in no
 static int64_t
 s_submit (tf_db_t *db, const char *tag, const char *channel, const char *subject, const char *body,
@@ -580,10 +591,7 @@ Test (classifier_stage, classifies_records_history_and_ignores_repeats)
 Test (classifier_stage, a_person_classifies_and_corrections_are_recorded)
 {
     tf_db_t *db = tf_test_db ();
-    s_taxonomy_fixture (db);
-    classifier_t *c = classifier_new (db, 0.5);
-    cr_assert (c);
-    cr_assert_gt (classifier_load_taxonomy (c), 0);
+    classifier_t *c = s_stage_classifier (db);
     char no [32];
     int64_t id = s_submit (db, "person", "phone", NULL, "blah blah 不知道说什么 但是吃了以后过敏了", no, sizeof no);
     classifier_outcome_t out;
@@ -640,10 +648,7 @@ Test (classifier_stage, a_person_classifies_and_corrections_are_recorded)
 Test (classifier_stage, a_person_gets_the_same_priority_rule)
 {
     tf_db_t *db = tf_test_db ();
-    s_taxonomy_fixture (db);
-    classifier_t *c = classifier_new (db, 0.5);
-    cr_assert (c);
-    cr_assert_gt (classifier_load_taxonomy (c), 0);
+    classifier_t *c = s_stage_classifier (db);
     tf_error_t err;
     classifier_outcome_t out;
     classifier_result_t r;
@@ -1375,10 +1380,7 @@ Test (classifier_sentiment, furious_polite_neutral)
 Test (classifier_model, training_learns_from_corrections)
 {
     tf_db_t *db = tf_test_db ();
-    s_taxonomy_fixture (db);
-    classifier_t *c = classifier_new (db, 0.5);
-    cr_assert (c);
-    cr_assert_gt (classifier_load_taxonomy (c), 0);
+    classifier_t *c = s_stage_classifier (db);
     char text [256], no [32];
     snprintf (text, sizeof text, "xylophone zebra quokka 批发 %s", tf_test_unique ());
     int64_t id = s_submit (db, "correction", "email", NULL, text, no, sizeof no);
