@@ -123,6 +123,14 @@ classifier_keywords_add (keywords_t *k, const char *word, size_t len)
     kw->word_end = s_alnum ((unsigned char) text [n - 1]);
 }
 
+void
+classifier_keywords_add_all (keywords_t *k, const char *const *words, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (words [i])
+            classifier_keywords_add (k, words [i], strlen (words [i]));
+}
+
 //  Adds the strings of a JSON array; returns how many entries were strings
 size_t
 classifier_keywords_add_json (keywords_t *k, const json_t *array)

@@ -75,9 +75,11 @@ struct classifier_t {
 char *classifier_normalise (const char *text, size_t len, size_t *out_len);
 
 //  Adds a keyword (normalised, trimmed; empty, too long or repeated ones
-//  are skipped), or the strings of a JSON array (returns how many entries
-//  were strings). classifier_keywords_free empties the list.
+//  are skipped), the strings words[0..n) (NULL ones skipped), or the
+//  strings of a JSON array (returns how many entries were strings).
+//  classifier_keywords_free empties the list.
 void classifier_keywords_add (keywords_t *k, const char *word, size_t len);
+void classifier_keywords_add_all (keywords_t *k, const char *const *words, size_t n);
 size_t classifier_keywords_add_json (keywords_t *k, const json_t *array);
 void classifier_keywords_free (keywords_t *k);
 

@@ -15,9 +15,10 @@
 #define REASONS_MAX         64
 
 //  The reasons used until a lexicon file is loaded: the core of each list.
+#define TERMS_BUILTIN_MAX   24
 typedef struct {
     const char *code, *priority;
-    const char *terms [24];
+    const char *terms [TERMS_BUILTIN_MAX];     //  the unused ones NULL
 } builtin_reason_t;
 
 static const builtin_reason_t s_builtin_reasons [] = {
@@ -55,8 +56,7 @@ classifier_reasons_builtin (classifier_t *self)
         reason_t *r = &self->reasons [self->reason_count++];
         r->code = strdup (s_builtin_reasons [i].code);
         snprintf (r->priority, sizeof r->priority, "%s", s_builtin_reasons [i].priority);
-        for (const char *const *term = s_builtin_reasons [i].terms; *term; term++)
-            classifier_keywords_add (&r->terms, *term, strlen (*term));
+        classifier_keywords_add_all (&r->terms, s_builtin_reasons [i].terms, TERMS_BUILTIN_MAX);
     }
 }
 
@@ -151,9 +151,7 @@ classifier_add_subcategory (classifier_t *self, const char *category, const char
     s->category = strdup (category);
     s->subcategory = strdup (subcategory);
     snprintf (s->priority, sizeof s->priority, "%s", default_priority);
-    for (size_t i = 0; i < n; i++)
-        if (keywords [i])
-            classifier_keywords_add (&s->kw, keywords [i], strlen (keywords [i]));
+    classifier_keywords_add_all (&s->kw, keywords, n);
     return 0;
 }
 
@@ -169,9 +167,7 @@ classifier_add_third_level (classifier_t *self, const char *subcategory, const c
     third_t *t = &s->thirds [s->third_count++];
     memset (t, 0, sizeof *t);
     t->name = strdup (name);
-    for (size_t i = 0; i < n; i++)
-        if (keywords [i])
-            classifier_keywords_add (&t->kw, keywords [i], strlen (keywords [i]));
+    classifier_keywords_add_all (&t->kw, keywords, n);
     return 0;
 }
 
@@ -179,6 +175,39 @@ size_t
 classifier_taxonomy_size (const classifier_t *self)
 {
     return self->sub_count;
+}
+
+//  A load fills an empty table (classifier_add_subcategory refuses a name
+//  that is there already) and frees the old one, set aside here, at the
+//  end (s_subs_free).
+static sub_t *
+s_subs_set_aside (classifier_t *self, size_t *count)
+{
+    sub_t *old = self->subs;
+    *count = self->sub_count;
+    self->subs = NULL;
+    self->sub_count = 0;
+    return old;
+}
+
+//  Fills the sub-category just added with its keywords and third levels as
+//  the taxonomy table and file hold them (JSON). A third level without a
+//  name (or past THIRD_LEVELS_MAX) is skipped, with a warning when warn.
+static void
+s_sub_fill (classifier_t *self, sub_t *s, const json_t *keywords, const json_t *thirds, bool warn)
+{
+    classifier_keywords_add_json (&s->kw, keywords);
+    size_t index;
+    json_t *third;
+    json_array_foreach (thirds, index, third) {
+        const char *name = json_string_value (json_object_get (third, "name"));
+        if (!name || classifier_add_third_level (self, s->subcategory, name, NULL, 0)) {
+            if (warn)
+                tf_warn ("taxonomy: a third level of '%s' has no name; skipped", s->subcategory);
+            continue;
+        }
+        classifier_keywords_add_json (&s->thirds [s->third_count - 1].kw, json_object_get (third, "keywords"));
+    }
 }
 
 int
@@ -191,11 +220,8 @@ classifier_load_taxonomy (classifier_t *self)
         PQclear (res);
         return -1;
     }
-    //  build the new table aside, then swap it in
-    sub_t *old = self->subs;
-    size_t old_count = self->sub_count;
-    self->subs = NULL;
-    self->sub_count = 0;
+    size_t old_count;
+    sub_t *old = s_subs_set_aside (self, &old_count);
     int rows = PQntuples (res);
     for (int r = 0; r < rows; r++) {
         const char *name = PQgetvalue (res, r, 0);
@@ -206,19 +232,9 @@ classifier_load_taxonomy (classifier_t *self)
         sub_t *s = &self->subs [self->sub_count - 1];
         s->category_code = strdup (PQgetvalue (res, r, 2));
         json_t *keywords = json_loads (PQgetvalue (res, r, 4), 0, NULL);
-        classifier_keywords_add_json (&s->kw, keywords);
-        json_decref (keywords);
         json_t *thirds = json_loads (PQgetvalue (res, r, 5), 0, NULL);
-        size_t index;
-        json_t *third;
-        json_array_foreach (thirds, index, third) {
-            const char *third_name = json_string_value (json_object_get (third, "name"));
-            if (!third_name || classifier_add_third_level (self, name, third_name, NULL, 0)) {
-                tf_warn ("taxonomy: a third level of '%s' has no name; skipped", name);
-                continue;
-            }
-            classifier_keywords_add_json (&s->thirds [s->third_count - 1].kw, json_object_get (third, "keywords"));
-        }
+        s_sub_fill (self, s, keywords, thirds, true);
+        json_decref (keywords);
         json_decref (thirds);
         if (s->kw.count == 0)
             tf_warn ("taxonomy: sub-category '%s' has no keywords: only a person can choose it", name);
@@ -306,12 +322,10 @@ classifier_load_taxonomy_file (classifier_t *self, const char *path)
         json_decref (root);
         return -1;
     }
-    sub_t *old = self->subs;
-    size_t old_count = self->sub_count;
-    self->subs = NULL;
-    self->sub_count = 0;
-    size_t ci, si, ti;
-    json_t *cat, *sub, *third;
+    size_t old_count;
+    sub_t *old = s_subs_set_aside (self, &old_count);
+    size_t ci, si;
+    json_t *cat, *sub;
     json_array_foreach (json_object_get (root, "categories"), ci, cat) {
         const char *category = json_string_value (json_object_get (cat, "name"));
         json_array_foreach (json_object_get (cat, "subcategories"), si, sub) {
@@ -325,13 +339,7 @@ classifier_load_taxonomy_file (classifier_t *self, const char *path)
             sub_t *s = &self->subs [self->sub_count - 1];
             const char *code = json_string_value (json_object_get (cat, "code"));
             s->category_code = code? strdup (code): NULL;
-            classifier_keywords_add_json (&s->kw, json_object_get (sub, "keywords"));
-            json_array_foreach (json_object_get (sub, "third_levels"), ti, third) {
-                const char *third_name = json_string_value (json_object_get (third, "name"));
-                if (!third_name || classifier_add_third_level (self, name, third_name, NULL, 0))
-                    continue;
-                classifier_keywords_add_json (&s->thirds [s->third_count - 1].kw, json_object_get (third, "keywords"));
-            }
+            s_sub_fill (self, s, json_object_get (sub, "keywords"), json_object_get (sub, "third_levels"), false);
         }
     }
     json_decref (root);
