@@ -2,9 +2,7 @@
 
 //  The decoder. Returns false for an invalid or truncated sequence (*cp is
 //  then U+FFFD), so that tf_utf8_valid can tell an error from a U+FFFD
-//  written in the text. The second byte's range is narrowed for the lead
-//  bytes whose full range would let through overlongs (E0, F0), surrogates
-//  (ED) or code points above U+10FFFF (F4).
+//  written in the text.
 static bool
 s_decode (const uint8_t *s, size_t len, size_t at, uint32_t *cp, size_t *used)
 {
@@ -14,38 +12,26 @@ s_decode (const uint8_t *s, size_t len, size_t at, uint32_t *cp, size_t *used)
         *used = 1;
         return true;
     }
-    size_t need;
-    uint8_t lo = 0x80, hi = 0xBF;
-    uint32_t value;
-    if (b >= 0xC2 && b <= 0xDF) {
+    size_t need;                        //  continuation bytes
+    if (b >= 0xC2 && b <= 0xDF)
         need = 1;
-        value = b & 0x1F;
-    }
     else
-    if (b >= 0xE0 && b <= 0xEF) {
+    if (b >= 0xE0 && b <= 0xEF)
         need = 2;
-        value = b & 0x0F;
-        if (b == 0xE0)
-            lo = 0xA0;
-        else
-        if (b == 0xED)
-            hi = 0x9F;
-    }
     else
-    if (b >= 0xF0 && b <= 0xF4) {
+    if (b >= 0xF0 && b <= 0xF4)
         need = 3;
-        value = b & 0x07;
-        if (b == 0xF0)
-            lo = 0x90;
-        else
-        if (b == 0xF4)
-            hi = 0x8F;
-    }
     else {
         *cp = TF_UTF8_REPLACEMENT;      //  stray continuation, C0, C1, F5..FF
         *used = 1;
         return false;
     }
+    //  The second byte's range is narrower after the lead bytes whose full
+    //  range would let through overlongs (E0, F0), surrogates (ED) or code
+    //  points above U+10FFFF (F4)
+    uint8_t lo = b == 0xE0? 0xA0: b == 0xF0? 0x90: 0x80;
+    uint8_t hi = b == 0xED? 0x9F: b == 0xF4? 0x8F: 0xBF;
+    uint32_t value = b & (0x7Fu >> (need + 1));
     for (size_t i = 1; i <= need; i++) {
         if (at + i >= len || s [at + i] < lo || s [at + i] > hi) {
             *cp = TF_UTF8_REPLACEMENT;
