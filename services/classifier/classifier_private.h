@@ -1,7 +1,7 @@
 /*  classifier_private — what the files of the classifier share and
     classifier.h does not show: the taxonomy and the reasons in memory, and
     the functions the files call across. Not for use outside
-    services/classifier/classifier*.c.
+    services/classifier/classifier*.c and their tests.
 
     classifier.c            the classifier object: construction, settings
     classifier_keywords.c   keyword lists: normalisation, matching, scoring
