@@ -18,8 +18,14 @@
 #define REQUIRED true
 #define OPTIONAL false
 
+const char *const tf_service_names [TF_SVC_COUNT] = {
+    [TF_SVC_NONE] = "", [TF_SVC_ANY] = "any", [TF_SVC_INTAKE] = "intake",
+    [TF_SVC_CLASSIFIER] = "classifier", [TF_SVC_DISPATCHER] = "dispatcher", [TF_SVC_SLA] = "sla",
+    [TF_SVC_NOTIFIER] = "notifier", [TF_SVC_REPORTING] = "reporting"
+};
+
 const tf_schema_def_t tf_schemas [TF_MSG_COUNT] = {
-#define TF_SCHEMA(id, name, kind, doc) [TF_MSG_##id] = { name, TF_KIND_##kind, doc },
+#define TF_SCHEMA(id, name, kind, owner, doc) [TF_MSG_##id] = { name, TF_KIND_##kind, TF_SVC_##owner, doc },
 #define TF_FIELD(schema, id, key, type, presence, min, max, sub, enums, doc)
 #include "../proto/events.def"
 #undef TF_SCHEMA
@@ -27,7 +33,7 @@ const tf_schema_def_t tf_schemas [TF_MSG_COUNT] = {
 };
 
 const tf_field_def_t tf_fields [TF_FIELD_COUNT] = {
-#define TF_SCHEMA(id, name, kind, doc)
+#define TF_SCHEMA(id, name, kind, owner, doc)
 #define TF_FIELD(schema, id, key, type, presence, min, max, sub, enums, doc) \
     [TF_F_##schema##_##id] = { TF_MSG_##schema, key, TF_TYPE_##type, presence, \
                                min, max, TF_MSG_##sub, enums, doc },

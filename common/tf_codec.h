@@ -14,9 +14,20 @@
 #include <stdint.h>
 #include <czmq.h>
 
+//  The services, as proto/events.def names the owner of each message.
+//  TF_SVC_NONE: replies and nested maps; TF_SVC_ANY: every service answers.
+typedef enum {
+    TF_SVC_NONE, TF_SVC_ANY,
+    TF_SVC_INTAKE, TF_SVC_CLASSIFIER, TF_SVC_DISPATCHER, TF_SVC_SLA, TF_SVC_NOTIFIER, TF_SVC_REPORTING,
+    TF_SVC_COUNT
+} tf_service_id_t;
+
+//  "intake", "classifier", ... ("" for NONE, "any" for ANY)
+extern const char *const tf_service_names [TF_SVC_COUNT];
+
 typedef enum {
     TF_MSG_NONE = -1,
-#define TF_SCHEMA(id, name, kind, doc) TF_MSG_##id,
+#define TF_SCHEMA(id, name, kind, owner, doc) TF_MSG_##id,
 #define TF_FIELD(schema, id, key, type, presence, min, max, sub, enums, doc)
 #include "../proto/events.def"
 #undef TF_SCHEMA
@@ -25,13 +36,25 @@ typedef enum {
 } tf_msg_type_t;
 
 typedef enum {
-#define TF_SCHEMA(id, name, kind, doc)
+#define TF_SCHEMA(id, name, kind, owner, doc)
 #define TF_FIELD(schema, id, key, type, presence, min, max, sub, enums, doc) TF_F_##schema##_##id,
 #include "../proto/events.def"
 #undef TF_SCHEMA
 #undef TF_FIELD
     TF_FIELD_COUNT
 } tf_field_id_t;
+
+//  The upper limit of every field as a constant, so code that copies or
+//  cuts a value never retypes it: TF_MAX_ASSIGNED_SUBJECT is 200 (bytes of
+//  a STR, items of a LIST, bytes of an ANY, the top of an INT's range).
+enum {
+#define TF_SCHEMA(id, name, kind, owner, doc)
+#define TF_FIELD(schema, id, key, type, presence, min, max, sub, enums, doc) \
+    TF_MAX_##schema##_##id = (max) > 0x7fffffff? 0x7fffffff: (int) (max),
+#include "../proto/events.def"
+#undef TF_SCHEMA
+#undef TF_FIELD
+};
 
 typedef enum { TF_KIND_REQUEST, TF_KIND_REPLY, TF_KIND_EVENT, TF_KIND_PART } tf_kind_t;
 typedef enum {
@@ -42,6 +65,7 @@ typedef enum {
 typedef struct {
     const char *name;
     tf_kind_t kind;
+    tf_service_id_t owner;      //  who answers the request / sends the event
     const char *doc;
 } tf_schema_def_t;
 

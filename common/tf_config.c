@@ -1,4 +1,5 @@
 #include "tf_config.h"
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -74,6 +75,10 @@ const tf_option_t tf_options [] = {
              "this many similar tickets within the window open a mass incident"),
     INT_OPT ("incident-window-minutes", "30", 1, 10080, incident_window_minutes,
              "the window in which similar tickets count towards an incident"),
+    INT_OPT ("incident-memory-tickets", "4096", 1, 1000000, incident_memory_tickets,
+             "tickets per sub-category the incident check remembers until they match another"),
+    INT_OPT ("incident-memory-groups", "16384", 1, 1000000, incident_memory_groups,
+             "groups of similar tickets (and products) the incident check remembers"),
     INT_OPT ("sla-window-seconds", "300", 5, 86400, sla_window_seconds,
              "how far ahead the sla service loads due timers into memory"),
     STR_OPT ("notifier-file", NULL, "", notifier_file,
@@ -84,6 +89,18 @@ const tf_option_t tf_options [] = {
              "deliveries tried before a message is marked dead"),
     INT_OPT ("notifier-retry-seconds", "2", 1, 3600, notifier_retry_seconds,
              "first retry delay; doubles after each failed attempt"),
+    INT_OPT ("intake-ops-port", "9101", -1, 65535, intake_ops_port,
+             "intake's /healthz, /readyz and /metrics HTTP port (0: any free port, -1: off)"),
+    INT_OPT ("classifier-ops-port", "9102", -1, 65535, classifier_ops_port,
+             "classifier's /healthz, /readyz and /metrics HTTP port (0: any free port, -1: off)"),
+    INT_OPT ("dispatcher-ops-port", "9103", -1, 65535, dispatcher_ops_port,
+             "dispatcher's /healthz, /readyz and /metrics HTTP port (0: any free port, -1: off)"),
+    INT_OPT ("sla-ops-port", "9104", -1, 65535, sla_ops_port,
+             "sla's /healthz, /readyz and /metrics HTTP port (0: any free port, -1: off)"),
+    INT_OPT ("notifier-ops-port", "9105", -1, 65535, notifier_ops_port,
+             "notifier's /healthz, /readyz and /metrics HTTP port (0: any free port, -1: off)"),
+    INT_OPT ("reporting-ops-port", "9106", -1, 65535, reporting_ops_port,
+             "reporting's /healthz, /readyz and /metrics HTTP port (0: any free port, -1: off)"),
 };
 const size_t tf_option_count = sizeof tf_options / sizeof tf_options [0];
 
@@ -103,6 +120,28 @@ s_find (const char *name, size_t len)
         if (strlen (tf_options [i].name) == len && memcmp (tf_options [i].name, name, len) == 0)
             return &tf_options [i];
     return NULL;
+}
+
+const tf_option_t *
+tf_config_option (const char *name)
+{
+    return name? s_find (name, strlen (name)): NULL;
+}
+
+const char *
+tf_config_string (const tf_config_t *cfg, const char *name)
+{
+    const tf_option_t *opt = tf_config_option (name);
+    assert (opt && opt->type == TF_OPT_STR);
+    return *(const char *const *) ((const char *) cfg + opt->offset);
+}
+
+int
+tf_config_number (const tf_config_t *cfg, const char *name)
+{
+    const tf_option_t *opt = tf_config_option (name);
+    assert (opt && opt->type == TF_OPT_INT);
+    return *(const int *) ((const char *) cfg + opt->offset);
 }
 
 static int

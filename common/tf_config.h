@@ -43,11 +43,19 @@ typedef struct {
     const char *classifier_publish_endpoint;
     int incident_threshold;
     int incident_window_minutes;
+    int incident_memory_tickets;
+    int incident_memory_groups;
     int sla_window_seconds;
     const char *notifier_file;
     const char *notifier_webhook_url;
     int notifier_max_attempts;
     int notifier_retry_seconds;
+    int intake_ops_port;
+    int classifier_ops_port;
+    int dispatcher_ops_port;
+    int sla_ops_port;
+    int notifier_ops_port;
+    int reporting_ops_port;
 } tf_config_t;
 
 typedef enum { TF_OPT_STR, TF_OPT_INT } tf_opt_type_t;
@@ -80,5 +88,10 @@ void tf_config_print_help (const char *const *names, const char *program, const 
 
 //  The environment variable name of a setting: TICKETFLOW_INTAKE_ENDPOINT
 void tf_config_env_name (const char *name, char *out, size_t size);
+
+//  A setting by name (NULL when there is none), and its value in cfg.
+const tf_option_t *tf_config_option (const char *name);
+const char *tf_config_string (const tf_config_t *cfg, const char *name);
+int tf_config_number (const tf_config_t *cfg, const char *name);
 
 #endif

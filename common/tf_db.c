@@ -2,6 +2,9 @@
 #include "tf_log.h"
 #include <czmq.h>
 #include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,40 +15,74 @@ typedef struct {
     int nparams;
 } statement_t;
 
+typedef enum { DB_DOWN, DB_CONNECTING, DB_UP } db_state_t;
+
+//  How long one connection attempt may take (libpq enforces connect_timeout
+//  only when it blocks), and the back-off between attempts.
+#define ATTEMPT_MS      5000
+#define BACKOFF_MIN_MS  100
+#define BACKOFF_MAX_MS  5000
+
 struct tf_db_t {
     PGconn *conn;
+    db_state_t state;
+    bool nonblocking;
     char *url, *application, *timezone;
     statement_t *statements;
     size_t nstatements;
     int64_t next_attempt;       //  zclock_mono() ms
+    int64_t attempt_deadline;
     int backoff_ms;
+    PostgresPollingStatusType polling;
+    bool ever_connected;
+    bool outage_logged;         //  one warning per outage, not one per attempt
+    uint64_t reconnects;
+    uint64_t sent;              //  statements run
+    bool in_transaction;
+    bool transaction_broken;    //  the connection was lost inside it
+    int64_t pending [TF_DB_COUNTERS];
+    int64_t committed [TF_DB_COUNTERS];
 };
 
-static PGconn *
-s_connect (tf_db_t *self, bool quiet)
+//  Starts a non-blocking connection attempt.
+static void
+s_connect_start (tf_db_t *self)
 {
     //  the session time zone is the business one, so times read back in local time
     char options [160];
-    snprintf (options, sizeof options, "-c TimeZone=%s", self->timezone);
-    const char *keys [] = { "dbname", "application_name", "connect_timeout", "options", NULL };
-    const char *values [] = { self->url, self->application, "5", options, NULL };
+    snprintf (options, sizeof options, "-c TimeZone=%s -c client_min_messages=warning", self->timezone);
+    //  keywords before dbname are defaults the URL may override; those
+    //  after it are ours. Keepalives notice a server that vanished without
+    //  closing the connection.
+    const char *keys [] = { "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                            "keepalives_count", "dbname", "application_name", "options", NULL };
+    const char *values [] = { "5", "1", "10", "5", "3", self->url, self->application, options, NULL };
     //  expand_dbname = 1: the url may be a conninfo string or a URI
-    PGconn *conn = PQconnectdbParams (keys, values, 1);
-    if (PQstatus (conn) != CONNECTION_OK) {
-        if (!quiet)
-            tf_warn ("database: cannot connect: %s", PQerrorMessage (conn));
-        PQfinish (conn);
-        return NULL;
-    }
-    PQsetNoticeProcessor (conn, NULL, NULL);
-    PGresult *res = PQexec (conn, "SET client_min_messages = warning");
-    PQclear (res);
-    return conn;
+    self->conn = PQconnectStartParams (keys, values, 1);
+    self->attempt_deadline = zclock_mono () + ATTEMPT_MS;
+    self->polling = PGRES_POLLING_WRITING;
+    self->state = DB_CONNECTING;
+    if (!self->conn || PQstatus (self->conn) == CONNECTION_BAD)
+        self->polling = PGRES_POLLING_FAILED;
 }
 
-static int
-s_prepare_all (tf_db_t *self)
+static void
+s_connect_failed (tf_db_t *self, const char *why)
 {
+    if (!self->outage_logged)
+        tf_warn ("database: cannot connect: %s (retrying, quietly, with back-off)", why);
+    self->outage_logged = true;
+    PQfinish (self->conn);
+    self->conn = NULL;
+    self->state = DB_DOWN;
+    self->next_attempt = zclock_mono () + self->backoff_ms;
+    self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS? BACKOFF_MAX_MS: self->backoff_ms * 2;
+}
+
+static void
+s_connected (tf_db_t *self)
+{
+    PQsetNoticeProcessor (self->conn, NULL, NULL);
     for (size_t i = 0; i < self->nstatements; i++) {
         statement_t *st = &self->statements [i];
         PGresult *res = PQprepare (self->conn, st->name, st->sql, st->nparams, NULL);
@@ -53,10 +90,58 @@ s_prepare_all (tf_db_t *self)
         if (!ok)
             tf_error ("database: cannot prepare %s: %s", st->name, PQresultErrorMessage (res));
         PQclear (res);
-        if (!ok)
-            return -1;
+        if (!ok) {
+            s_connect_failed (self, "statements could not be prepared");
+            return;
+        }
     }
-    return 0;
+    self->state = DB_UP;
+    self->backoff_ms = BACKOFF_MIN_MS;
+    self->outage_logged = false;
+    if (self->ever_connected) {
+        self->reconnects++;
+        tf_info ("database: connected again (%s)", PQhost (self->conn));
+    }
+    else
+        tf_debug ("database: connected (%s)", PQhost (self->conn));
+    self->ever_connected = true;
+}
+
+//  Advances the attempt under way while its socket is ready; waits up to
+//  wait_ms for it. Returns when it is up, failed, or not ready.
+static void
+s_connect_poll (tf_db_t *self, int wait_ms)
+{
+    int64_t until = zclock_mono () + wait_ms;
+    while (self->state == DB_CONNECTING) {
+        if (self->polling == PGRES_POLLING_FAILED) {
+            s_connect_failed (self, self->conn? PQerrorMessage (self->conn): "out of memory");
+            return;
+        }
+        if (self->polling == PGRES_POLLING_OK) {
+            s_connected (self);
+            return;
+        }
+        int64_t now = zclock_mono ();
+        if (now >= self->attempt_deadline) {
+            s_connect_failed (self, "no answer within 5 s");
+            return;
+        }
+        struct pollfd pfd = {
+            .fd = PQsocket (self->conn),
+            .events = self->polling == PGRES_POLLING_READING? POLLIN: POLLOUT
+        };
+        int64_t left = until - now;
+        int64_t deadline_left = self->attempt_deadline - now;
+        int timeout = (int) (left < 0? 0: left < deadline_left? left: deadline_left);
+        int ready = pfd.fd < 0? 1: poll (&pfd, 1, timeout);
+        if (ready == 0 && zclock_mono () >= until)
+            return;             //  not ready yet: the loop comes back
+        if (ready < 0 && errno != EINTR)
+            ready = 1;          //  let libpq find out what is wrong
+        if (ready > 0)
+            self->polling = PQconnectPoll (self->conn);
+    }
 }
 
 tf_db_t *
@@ -67,15 +152,13 @@ tf_db_new (const char *url, const char *application, const char *timezone, int w
     self->url = strdup (url);
     self->timezone = strdup (timezone && *timezone? timezone: "UTC");
     self->application = strdup (application);
-    self->backoff_ms = 100;
+    self->backoff_ms = BACKOFF_MIN_MS;
+    if (wait_ms < 0)
+        return self;
     int64_t deadline = zclock_mono () + wait_ms;
-    //  the first failure is logged, the retries are not
-    bool quiet = false;
-    while (!(self->conn = s_connect (self, quiet)) && zclock_mono () < deadline && !zsys_interrupted) {
-        quiet = true;
-        zclock_sleep (200);
-    }
-    if (!self->conn)
+    while (!tf_db_ready (self) && zclock_mono () < deadline && !zsys_interrupted)
+        zclock_sleep (100);
+    if (self->state != DB_UP)
         tf_db_destroy (&self);
     return self;
 }
@@ -103,7 +186,13 @@ tf_db_destroy (tf_db_t **self_p)
 PGconn *
 tf_db_conn (tf_db_t *self)
 {
-    return self->conn;
+    return self->state == DB_UP? self->conn: NULL;
+}
+
+void
+tf_db_set_nonblocking (tf_db_t *self, bool nonblocking)
+{
+    self->nonblocking = nonblocking;
 }
 
 int
@@ -121,7 +210,7 @@ tf_db_prepare (tf_db_t *self, const char *name, const char *sql, int nparams)
     st->name = strdup (name);
     st->sql = strdup (sql);
     st->nparams = nparams;
-    if (!self->conn || PQstatus (self->conn) != CONNECTION_OK)
+    if (self->state != DB_UP)
         return 0;       //  prepared at the next connect
     PGresult *res = PQprepare (self->conn, name, sql, nparams, NULL);
     bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
@@ -131,30 +220,60 @@ tf_db_prepare (tf_db_t *self, const char *name, const char *sql, int nparams)
     return ok? 0: -1;
 }
 
+//  The connection is gone or must go: drop it; the next tf_db_ready makes
+//  a new one. A transaction under way is lost with it.
+static void
+s_drop (tf_db_t *self, const char *why)
+{
+    if (self->state == DB_DOWN)
+        return;
+    tf_warn ("database: connection dropped (%s); reconnecting", why);
+    PQfinish (self->conn);
+    self->conn = NULL;
+    self->state = DB_DOWN;
+    self->outage_logged = true;
+    self->next_attempt = 0;
+    if (self->in_transaction)
+        self->transaction_broken = true;
+}
+
 bool
 tf_db_ready (tf_db_t *self)
 {
-    if (self->conn && PQstatus (self->conn) == CONNECTION_OK)
+    if (self->state == DB_UP && PQstatus (self->conn) == CONNECTION_BAD)
+        s_drop (self, "the server closed it");
+    if (self->state == DB_UP)
         return true;
-    if (zclock_mono () < self->next_attempt)
-        return false;
-    if (self->conn) {
-        PQfinish (self->conn);
-        self->conn = NULL;
+    if (self->in_transaction)
+        return false;           //  never finish a transaction on a new connection
+    if (self->state == DB_DOWN) {
+        if (zclock_mono () < self->next_attempt)
+            return false;
+        s_connect_start (self);
     }
-    self->conn = s_connect (self, false);
-    if (self->conn && s_prepare_all (self) == 0) {
-        tf_info ("database: connected");
-        self->backoff_ms = 100;
-        return true;
-    }
-    if (self->conn) {
-        PQfinish (self->conn);
-        self->conn = NULL;
-    }
-    self->next_attempt = zclock_mono () + self->backoff_ms;
-    self->backoff_ms = self->backoff_ms * 2 > 5000? 5000: self->backoff_ms * 2;
-    return false;
+    s_connect_poll (self, self->nonblocking? 0: ATTEMPT_MS);
+    return self->state == DB_UP;
+}
+
+int
+tf_db_socket (tf_db_t *self, short *events)
+{
+    if (self->state != DB_CONNECTING || !self->conn)
+        return -1;
+    *events = self->polling == PGRES_POLLING_READING? POLLIN: POLLOUT;
+    return PQsocket (self->conn);
+}
+
+uint64_t
+tf_db_reconnects (tf_db_t *self)
+{
+    return self->reconnects;
+}
+
+uint64_t
+tf_db_statements (tf_db_t *self)
+{
+    return self->sent;
 }
 
 PGresult *
@@ -162,6 +281,7 @@ tf_db_run (tf_db_t *self, const char *name, int nparams, const char *const *para
 {
     if (!tf_db_ready (self))
         return NULL;
+    self->sent++;
     return PQexecPrepared (self->conn, name, nparams, params, NULL, NULL, 0);
 }
 
@@ -170,21 +290,41 @@ tf_db_query (tf_db_t *self, const char *sql, int nparams, const char *const *par
 {
     if (!tf_db_ready (self))
         return NULL;
+    self->sent++;
     return PQexecParams (self->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
+//  SQLSTATEs after which this server will not do our work: connection
+//  exceptions, shutdowns, and a server that has become read-only (a
+//  demoted primary); a new connection may reach the one that will.
+static bool
+s_server_going_away (const char *sqlstate)
+{
+    return sqlstate && (strncmp (sqlstate, "08", 2) == 0
+        || streq (sqlstate, "57P01") || streq (sqlstate, "57P02") || streq (sqlstate, "57P03")
+        || streq (sqlstate, "25006"));
 }
 
 bool
 tf_db_ok (tf_db_t *self, PGresult *res, const char *what)
 {
     if (!res) {
-        tf_warn ("database: %s: no connection", what);
+        if (self->state == DB_UP && PQstatus (self->conn) == CONNECTION_BAD)
+            s_drop (self, "the server closed it");
+        tf_debug ("database: %s: no connection", what);
         return false;
     }
     ExecStatusType st = PQresultStatus (res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return true;
-    tf_error ("database: %s failed: %s", what, PQresultErrorMessage (res));
-    (void) self;
+    const char *sqlstate = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+    if (s_server_going_away (sqlstate) || (self->conn && PQstatus (self->conn) == CONNECTION_BAD)) {
+        char why [160];
+        snprintf (why, sizeof why, "%s: SQLSTATE %s", what, sqlstate? sqlstate: "none");
+        s_drop (self, why);
+    }
+    else
+        tf_error ("database: %s failed: %s", what, PQresultErrorMessage (res));
     return false;
 }
 
@@ -197,18 +337,192 @@ tf_db_exec (tf_db_t *self, const char *sql)
     return rc;
 }
 
+int
+tf_db_command (tf_db_t *self, const char *name, int nparams, const char *const *params)
+{
+    PGresult *res = tf_db_run (self, name, nparams, params);
+    int rc = -1;
+    if (tf_db_ok (self, res, name))
+        rc = PQresultStatus (res) == PGRES_TUPLES_OK? PQntuples (res): atoi (PQcmdTuples (res));
+    PQclear (res);
+    return rc;
+}
+
+int
+tf_db_begin (tf_db_t *self)
+{
+    assert (!self->in_transaction);
+    memset (self->pending, 0, sizeof self->pending);
+    self->transaction_broken = false;
+    if (tf_db_exec (self, "BEGIN"))
+        return -1;
+    self->in_transaction = true;
+    return 0;
+}
+
+int
+tf_db_finish (tf_db_t *self, int rc)
+{
+    assert (self->in_transaction);
+    bool broken = self->transaction_broken;
+    self->in_transaction = false;
+    self->transaction_broken = false;
+    if (broken)
+        return -1;              //  the connection went, and the transaction with it
+    if (rc < 0 || tf_db_exec (self, "COMMIT")) {
+        if (rc < 0 && self->state == DB_UP)
+            tf_db_exec (self, "ROLLBACK");
+        return -1;
+    }
+    for (int i = 0; i < TF_DB_COUNTERS; i++)
+        self->committed [i] += self->pending [i];
+    return rc;
+}
+
+bool
+tf_db_in_transaction (tf_db_t *self)
+{
+    return self->in_transaction;
+}
+
+void
+tf_db_count_on_commit (tf_db_t *self, int index, int64_t n)
+{
+    assert (index >= 0 && index < TF_DB_COUNTERS);
+    if (self->in_transaction)
+        self->pending [index] += n;
+    else
+        self->committed [index] += n;
+}
+
+int64_t
+tf_db_committed (tf_db_t *self, int index)
+{
+    assert (index >= 0 && index < TF_DB_COUNTERS);
+    return self->committed [index];
+}
+
+//  --------------------------------------------------------------------------
+//  Array parameters
+
+struct tf_db_array_t {
+    char *text;
+    size_t len, cap;
+    size_t count;
+};
+
+tf_db_array_t *
+tf_db_array_new (void)
+{
+    tf_db_array_t *self = calloc (1, sizeof *self);
+    assert (self);
+    tf_db_array_reset (self);
+    return self;
+}
+
+void
+tf_db_array_destroy (tf_db_array_t **self_p)
+{
+    if (*self_p) {
+        free ((*self_p)->text);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_array_reserve (tf_db_array_t *self, size_t more)
+{
+    if (self->len + more + 2 <= self->cap)
+        return;
+    self->cap = (self->len + more + 2) * 2;
+    self->text = realloc (self->text, self->cap);
+    assert (self->text);
+}
+
+void
+tf_db_array_reset (tf_db_array_t *self)
+{
+    s_array_reserve (self, 16);
+    self->text [0] = '{';
+    self->len = 1;
+    self->count = 0;
+}
+
+static void
+s_array_comma (tf_db_array_t *self)
+{
+    if (self->count++)
+        self->text [self->len++] = ',';
+}
+
+void
+tf_db_array_add_len (tf_db_array_t *self, const char *value, size_t len)
+{
+    s_array_reserve (self, 2 * len + 8);
+    s_array_comma (self);
+    if (!value) {
+        memcpy (self->text + self->len, "NULL", 4);
+        self->len += 4;
+        return;
+    }
+    //  quoted, with " and \ escaped: any text is one element
+    self->text [self->len++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (value [i] == '"' || value [i] == '\\')
+            self->text [self->len++] = '\\';
+        self->text [self->len++] = value [i];
+    }
+    self->text [self->len++] = '"';
+}
+
+void
+tf_db_array_add (tf_db_array_t *self, const char *value)
+{
+    tf_db_array_add_len (self, value, value? strlen (value): 0);
+}
+
+void
+tf_db_array_add_int (tf_db_array_t *self, int64_t value)
+{
+    s_array_reserve (self, 24);
+    s_array_comma (self);
+    self->len += (size_t) sprintf (self->text + self->len, "%lld", (long long) value);
+}
+
+void
+tf_db_array_add_double (tf_db_array_t *self, double value)
+{
+    s_array_reserve (self, 32);
+    s_array_comma (self);
+    if (!isfinite (value))
+        value = 0;
+    self->len += (size_t) sprintf (self->text + self->len, "%.6g", value);
+}
+
+const char *
+tf_db_array_text (tf_db_array_t *self)
+{
+    self->text [self->len] = '}';
+    self->text [self->len + 1] = 0;
+    return self->text;
+}
+
+size_t
+tf_db_array_count (const tf_db_array_t *self)
+{
+    return self->count;
+}
+
 char *
 tf_db_id_array (const int64_t *ids, size_t n)
 {
-    char *array = malloc (n * 21 + 3);
-    assert (array);
-    size_t o = 0;
-    array [o++] = '{';
+    tf_db_array_t *array = tf_db_array_new ();
     for (size_t i = 0; i < n; i++)
-        o += (size_t) sprintf (array + o, i? ",%lld": "%lld", (long long) ids [i]);
-    array [o++] = '}';
-    array [o] = 0;
-    return array;
+        tf_db_array_add_int (array, ids [i]);
+    char *text = strdup (tf_db_array_text (array));
+    tf_db_array_destroy (&array);
+    return text;
 }
 
 //  --------------------------------------------------------------------------

@@ -112,6 +112,7 @@ tf_request_destroy (tf_request_t **self_p)
 static void
 s_send (zsock_t *router, tf_request_t *req, zmsg_t *body)
 {
+    req->replied = true;
     zmsg_t *out = zmsg_dup (req->envelope);
     zframe_t *f;
     while ((f = zmsg_pop (body)))
@@ -211,6 +212,59 @@ tf_net_recv_event (zsock_t *sock, bool has_topic, zmsg_t **frames_p, tf_msg_t *m
     zframe_t *body = zmsg_next (frames);
     return tf_codec_decode (zframe_data (type), zframe_size (type),
                             zframe_data (body), zframe_size (body), msg, err);
+}
+
+//  Every {ticket_id, ticket_no} event lays out its two fields in that
+//  order: returns the first, or TF_FIELD_COUNT for other messages.
+tf_field_id_t
+tf_net_ticket_id_field (tf_msg_type_t type)
+{
+    for (int f = 0; f + 1 < TF_FIELD_COUNT; f++)
+        if (tf_fields [f].schema == type)
+            return streq (tf_fields [f].key, "ticket_id") && tf_fields [f + 1].schema == type
+                && streq (tf_fields [f + 1].key, "ticket_no")? (tf_field_id_t) f: TF_FIELD_COUNT;
+    return TF_FIELD_COUNT;
+}
+
+int
+tf_net_recv_ticket_event (zsock_t *sock, tf_msg_type_t *type, int64_t *ticket_id, tf_error_t *err)
+{
+    zmsg_t *frames = NULL;
+    tf_msg_t msg;
+    int rc = -1;
+    *type = TF_MSG_NONE;
+    err->code = NULL;
+    if (tf_net_recv_event (sock, false, &frames, &msg, err)) {
+        if (!frames)
+            err->code = NULL;       //  interrupted: not the sender's fault
+    }
+    else {
+        tf_field_id_t f = tf_net_ticket_id_field (msg.type);
+        if (f == TF_FIELD_COUNT || tf_schemas [msg.type].kind != TF_KIND_EVENT)
+            tf_error_set (err, TF_ERR_UNKNOWN_TYPE, NULL, "'%s' is not a ticket event",
+                          tf_schemas [msg.type].name);
+        else {
+            *type = msg.type;
+            *ticket_id = tf_msg_int (&msg, f);
+            rc = 0;
+        }
+    }
+    zmsg_destroy (&frames);
+    return rc;
+}
+
+int
+tf_net_send_ticket_event (zsock_t *sock, tf_msg_type_t type, int64_t id, const char *ticket_no)
+{
+    tf_msg_t event;
+    tf_msg_init (&event, type);
+    tf_field_id_t first = tf_net_ticket_id_field (type);
+    assert (first != TF_FIELD_COUNT);
+    tf_msg_set_int (&event, first, id);
+    tf_msg_set_cstr (&event, (tf_field_id_t) (first + 1), ticket_no);
+    int rc = tf_net_send_event (sock, NULL, &event);
+    tf_msg_clear (&event);
+    return rc;
 }
 
 int

@@ -23,6 +23,7 @@ typedef struct {
     tf_msg_t msg;
     tf_error_t err;
     bool ok;                    //  decoded; else err says why
+    bool replied;               //  set by tf_request_reply / tf_request_reply_error
     int64_t received_at;        //  zclock_mono ()
 } tf_request_t;
 
@@ -51,6 +52,19 @@ int tf_net_send_event (zsock_t *sock, const char *topic, const tf_msg_t *event);
 //  of a SUB message is skipped). Returns 0, or -1 with err (the frames are
 //  kept in *frames_p either way when received; caller destroys).
 int tf_net_recv_event (zsock_t *sock, bool has_topic, zmsg_t **frames_p, tf_msg_t *msg, tf_error_t *err);
+
+//  Sends a {ticket_id, ticket_no} event (ticket.received, ticket.classified,
+//  ...) like tf_net_send_event. Returns 0 when sent.
+int tf_net_send_ticket_event (zsock_t *sock, tf_msg_type_t type, int64_t id, const char *ticket_no);
+
+//  Receives one {ticket_id, ticket_no} event. Returns 0 with its type and
+//  ticket id; -1 when it was malformed or not such an event (*type is then
+//  TF_MSG_NONE, and err says why) or when interrupted (err is NULL-coded).
+int tf_net_recv_ticket_event (zsock_t *sock, tf_msg_type_t *type, int64_t *ticket_id, tf_error_t *err);
+
+//  The field id of `ticket_id` in a {ticket_id, ticket_no} event type, or
+//  TF_FIELD_COUNT for other messages.
+tf_field_id_t tf_net_ticket_id_field (tf_msg_type_t type);
 
 //  Client side: sends a request over a fresh DEALER to endpoint and waits
 //  up to timeout_ms. On a reply, *reply_frames_p holds it (caller

@@ -1,47 +1,313 @@
 #include "tf_ticket.h"
 #include "tf_log.h"
-#include "tf_net.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-//  Each statement takes the ids as one int8[] parameter, so a batch is one round trip.
+//  History rows of a batch: one INSERT whatever its size.
+static const char *SQL_HISTORY =
+    "INSERT INTO ticket_events (ticket_id, kind, from_status, to_status, actor, note, data) "
+    "SELECT * FROM unnest ($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+    "                      $7::jsonb[])";
+
 static const char *SQL_LOCK_IDS =
-    "SELECT id FROM tickets WHERE id = ANY ($1::int8[]) AND status = $2 "
+    "SELECT id FROM tickets WHERE id = ANY ($1::int8[]) AND status = ANY ($2::text[]) "
     "ORDER BY id FOR UPDATE SKIP LOCKED";
 
 static const char *SQL_LOCK_WAITING =
-    "SELECT id FROM tickets WHERE status = $1 "
+    "SELECT id FROM tickets WHERE status = ANY ($1::text[]) "
     "AND status_changed_at <= now () - make_interval (secs => $2::int) "
     "ORDER BY status_changed_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED";
 
-static const char *SQL_TRANSITION =
-    "WITH old AS (SELECT id, status FROM tickets "
-    "             WHERE id = $1 AND status = ANY (string_to_array ($2, ',')) FOR UPDATE),"
-    " upd AS (UPDATE tickets t SET status = $3, status_changed_at = now (), updated_at = now () "
-    "         FROM old WHERE t.id = old.id RETURNING t.id, old.status AS from_status) "
-    "INSERT INTO ticket_events (ticket_id, kind, from_status, to_status, actor, note, data) "
-    "SELECT id, $4, from_status, $3, $5, $6, $7::jsonb FROM upd RETURNING ticket_id";
-
-static const char *SQL_NOTE =
-    "INSERT INTO ticket_events (ticket_id, kind, actor, note, data) "
-    "VALUES ($1, $2, $3, $4, $5::jsonb)";
-
 static const char *SQL_FIND =
-    "SELECT id, status, ticket_no FROM tickets WHERE ticket_no = $1";
+    "SELECT id, status FROM tickets WHERE ticket_no = $1";
 
 static const char *SQL_STATUS =
     "SELECT status, ticket_no FROM tickets WHERE id = $1";
 
-int
-tf_ticket_prepare (tf_db_t *db)
+//  The move: the tickets in their move's from-statuses are locked in id
+//  order (two instances never wait on each other in a circle), then
+//  updated, in one statement. %s: SKIP LOCKED or nothing, the column
+//  list, the column arrays, the stage's SET.
+#define SQL_MOVE \
+    "UPDATE tickets t SET status = u.to_status, status_changed_at = now (), updated_at = now ()%s " \
+    "FROM (SELECT x.* FROM unnest ($1::int8[], $2::text[], $3::text[]%s)" \
+    "      AS x (id, to_status, from_list%s)) u," \
+    "     (SELECT k.id, k.status FROM tickets k WHERE k.id = ANY ($1::int8[])" \
+    "      AND k.status = ANY ($4::text[]) ORDER BY k.id FOR UPDATE%s) old " \
+    "WHERE t.id = u.id AND old.id = u.id AND old.status = ANY (string_to_array (u.from_list, ',')) " \
+    "RETURNING t.id, old.status"
+
+static int
+s_prepare_common (tf_db_t *db)
 {
-    return tf_db_prepare (db, "tf_ticket_lock_ids", SQL_LOCK_IDS, 2)
+    return tf_db_prepare (db, "tf_ticket_history", SQL_HISTORY, 7)
+        || tf_db_prepare (db, "tf_ticket_lock_ids", SQL_LOCK_IDS, 2)
         || tf_db_prepare (db, "tf_ticket_lock_waiting", SQL_LOCK_WAITING, 3)
-        || tf_db_prepare (db, "tf_ticket_transition", SQL_TRANSITION, 7)
-        || tf_db_prepare (db, "tf_ticket_note", SQL_NOTE, 5)
         || tf_db_prepare (db, "tf_ticket_find", SQL_FIND, 1)
         || tf_db_prepare (db, "tf_ticket_status", SQL_STATUS, 1)? -1: 0;
+}
+
+const char *
+tf_ticket_status_array (tf_status_set_t statuses, char *out, size_t size)
+{
+    size_t o = (size_t) snprintf (out, size, "{");
+    for (int s = 0; s < TF_STATUS_COUNT && o < size; s++)
+        if (tf_status_in (statuses, (tf_status_t) s))
+            o += (size_t) snprintf (out + o, size - o, "%s%s", o > 1? ",": "", tf_statuses [s].name);
+    if (o < size)
+        snprintf (out + o, size - o, "}");
+    return out;
+}
+
+//  The prepared statement of a column set (prepared at first use).
+static const char *
+s_move_statement (tf_db_t *db, const tf_ticket_columns_t *columns, bool skip_locked, int *nparams)
+{
+    static char name [128];
+    const char *base = columns? columns->name: "plain";
+    snprintf (name, sizeof name, "tf_ticket_move_%s%s", base, skip_locked? "_skip": "");
+    char arrays [1024] = "", aliases [512] = "";
+    int ncolumns = 0;
+    for (int c = 0; columns && columns->types [c]; c++) {
+        size_t a = strlen (arrays), l = strlen (aliases);
+        snprintf (arrays + a, sizeof arrays - a, ", $%d::%s[]", 5 + c, columns->types [c]);
+        snprintf (aliases + l, sizeof aliases - l, ", c%d", c + 1);
+        ncolumns++;
+    }
+    char *sql = NULL;
+    if (asprintf (&sql, SQL_MOVE, columns? columns->set_sql: "", arrays, aliases,
+                  skip_locked? " SKIP LOCKED": "") < 0)
+        return NULL;
+    *nparams = 4 + ncolumns;
+    int rc = tf_db_prepare (db, name, sql, *nparams);
+    free (sql);
+    return rc == 0? name: NULL;
+}
+
+int
+tf_ticket_history (tf_db_t *db, const int64_t *ids, const char *const *kinds, const tf_status_t *from,
+                   const tf_status_t *to, const char *const *actors, const char *const *notes,
+                   const char *const *data, size_t n);
+
+//  Says why items[i] did not move: it is gone, or in another status.
+static void
+s_why_not (tf_db_t *db, const tf_ticket_move_t *item, tf_error_t *err)
+{
+    char id_text [24];
+    snprintf (id_text, sizeof id_text, "%lld", (long long) item->id);
+    PGresult *res = tf_db_run (db, "tf_ticket_status", 1, (const char *[]) { id_text });
+    if (!tf_db_ok (db, res, "ticket status"))
+        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+    else
+    if (PQntuples (res) == 0)
+        tf_error_set (err, TF_ERR_NOT_FOUND, "ticket_no", "no ticket with id %lld", (long long) item->id);
+    else {
+        const tf_move_def_t *m = &tf_moves [item->move];
+        tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",
+                      "ticket %s is %s; it must be %s to become %s", PQgetvalue (res, 0, 1),
+                      PQgetvalue (res, 0, 0), m->from_list, tf_status_name (m->to));
+    }
+    PQclear (res);
+}
+
+int
+tf_ticket_move (tf_db_t *db, tf_service_id_t service, tf_ticket_move_t *items, size_t n,
+                const tf_ticket_columns_t *columns, const char *const *column_arrays,
+                bool skip_locked, tf_error_t *err)
+{
+    tf_status_set_t from_any = 0;
+    for (size_t i = 0; i < n; i++) {
+        items [i].moved = false;
+        items [i].from = TF_STATUS_NONE;
+        tf_move_t m = items [i].move;
+        if (m < 0 || m >= TF_MOVE_COUNT || tf_moves [m].service != service || tf_moves [m].from == 0) {
+            tf_error ("move %s refused: it is not declared for %s (proto/status.def)",
+                      m >= 0 && m < TF_MOVE_COUNT? tf_moves [m].id: "?", tf_service_names [service]);
+            return tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, NULL,
+                                 "%s may not make this move (proto/status.def)", tf_service_names [service]);
+        }
+        from_any |= tf_moves [m].from;
+    }
+    if (n == 0)
+        return 0;
+    int nparams = 0;
+    const char *statement = s_prepare_common (db) == 0? s_move_statement (db, columns, skip_locked, &nparams): NULL;
+    if (!statement)
+        return tf_error_set (err, TF_ERR_INTERNAL, NULL, "the move statement could not be prepared");
+    tf_db_array_t *ids = tf_db_array_new (), *to = tf_db_array_new (), *from = tf_db_array_new ();
+    for (size_t i = 0; i < n; i++) {
+        const tf_move_def_t *m = &tf_moves [items [i].move];
+        tf_db_array_add_int (ids, items [i].id);
+        tf_db_array_add (to, tf_status_name (m->to));
+        tf_db_array_add (from, m->from_list);
+    }
+    char statuses [256];
+    const char *params [4 + 16] = {
+        tf_db_array_text (ids), tf_db_array_text (to), tf_db_array_text (from),
+        tf_ticket_status_array (from_any, statuses, sizeof statuses)
+    };
+    for (int c = 4; c < nparams && c < 20; c++)
+        params [c] = column_arrays [c - 4];
+    PGresult *res = tf_db_run (db, statement, nparams, params);
+    tf_db_array_destroy (&ids);
+    tf_db_array_destroy (&to);
+    tf_db_array_destroy (&from);
+    if (!tf_db_ok (db, res, "move tickets")) {
+        PQclear (res);
+        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+    }
+    //  which moved, and from where: the history says both
+    int rows = PQntuples (res);
+    for (int r = 0; r < rows; r++) {
+        int64_t id = strtoll (PQgetvalue (res, r, 0), NULL, 10);
+        for (size_t i = 0; i < n; i++)
+            if (items [i].id == id && !items [i].moved) {
+                items [i].moved = true;
+                items [i].from = tf_status_lookup (PQgetvalue (res, r, 1));
+                break;
+            }
+    }
+    PQclear (res);
+    int64_t *hist_ids = calloc ((size_t) rows + 1, sizeof *hist_ids);
+    const char **kinds = calloc ((size_t) rows + 1, sizeof *kinds);
+    const char **actors = calloc ((size_t) rows + 1, sizeof *actors);
+    const char **notes = calloc ((size_t) rows + 1, sizeof *notes);
+    const char **data = calloc ((size_t) rows + 1, sizeof *data);
+    tf_status_t *olds = calloc ((size_t) rows + 1, sizeof *olds);
+    tf_status_t *news = calloc ((size_t) rows + 1, sizeof *news);
+    assert (hist_ids && kinds && actors && notes && data && olds && news);
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < (size_t) rows; i++)
+        if (items [i].moved) {
+            const tf_move_def_t *m = &tf_moves [items [i].move];
+            hist_ids [k] = items [i].id;
+            kinds [k] = m->event;
+            olds [k] = items [i].from;
+            news [k] = m->to;
+            actors [k] = items [i].actor? items [i].actor: tf_service_names [service];
+            notes [k] = items [i].note;
+            data [k] = items [i].data;
+            tf_db_count_on_commit (db, items [i].move, 1);
+            k++;
+        }
+    int rc = tf_ticket_history (db, hist_ids, kinds, olds, news, actors, notes, data, k);
+    free (hist_ids);
+    free (kinds);
+    free (actors);
+    free (notes);
+    free (data);
+    free (olds);
+    free (news);
+    if (rc)
+        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+    if (err && k < n)
+        for (size_t i = 0; i < n; i++)
+            if (!items [i].moved) {
+                s_why_not (db, &items [i], err);
+                break;
+            }
+    return (int) k;
+}
+
+int
+tf_ticket_move_one (tf_db_t *db, tf_service_id_t service, int64_t id, tf_move_t move,
+                    const char *actor, const char *note, const char *data, tf_error_t *err)
+{
+    tf_ticket_move_t item = { .id = id, .move = move, .actor = actor, .note = note, .data = data };
+    int moved = tf_ticket_move (db, service, &item, 1, NULL, NULL, false, err);
+    return moved == 1? 0: -1;
+}
+
+//  The history rows, one statement. from/to may be NULL (no status change)
+//  or hold TF_STATUS_NONE entries.
+int
+tf_ticket_history (tf_db_t *db, const int64_t *ids, const char *const *kinds, const tf_status_t *from,
+                   const tf_status_t *to, const char *const *actors, const char *const *notes,
+                   const char *const *data, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (s_prepare_common (db))
+        return -1;
+    tf_db_array_t *a [7];
+    for (int c = 0; c < 7; c++)
+        a [c] = tf_db_array_new ();
+    for (size_t i = 0; i < n; i++) {
+        tf_db_array_add_int (a [0], ids [i]);
+        tf_db_array_add (a [1], kinds [i]);
+        tf_db_array_add (a [2], from && from [i] != TF_STATUS_NONE? tf_status_name (from [i]): NULL);
+        tf_db_array_add (a [3], to && to [i] != TF_STATUS_NONE? tf_status_name (to [i]): NULL);
+        tf_db_array_add (a [4], actors [i]);
+        tf_db_array_add (a [5], notes? notes [i]: NULL);
+        tf_db_array_add (a [6], data? data [i]: NULL);
+    }
+    const char *params [7];
+    for (int c = 0; c < 7; c++)
+        params [c] = tf_db_array_text (a [c]);
+    int rc = tf_db_command (db, "tf_ticket_history", 7, params) < 0? -1: 0;
+    for (int c = 0; c < 7; c++)
+        tf_db_array_destroy (&a [c]);
+    return rc;
+}
+
+int
+tf_ticket_created (tf_db_t *db, tf_service_id_t service, const int64_t *ids, const char *const *data,
+                   size_t n)
+{
+    if (!tf_move_allowed (TF_MOVE_RECEIVE, service, TF_STATUS_NONE)) {
+        tf_error ("move RECEIVE refused: it is not declared for %s", tf_service_names [service]);
+        return -1;
+    }
+    const char **kinds = calloc (n + 1, sizeof *kinds);
+    const char **actors = calloc (n + 1, sizeof *actors);
+    tf_status_t *to = calloc (n + 1, sizeof *to);
+    assert (kinds && actors && to);
+    for (size_t i = 0; i < n; i++) {
+        kinds [i] = tf_moves [TF_MOVE_RECEIVE].event;
+        actors [i] = tf_service_names [service];
+        to [i] = tf_moves [TF_MOVE_RECEIVE].to;
+    }
+    int rc = tf_ticket_history (db, ids, kinds, NULL, to, actors, NULL, data, n);
+    if (rc == 0)
+        tf_db_count_on_commit (db, TF_MOVE_RECEIVE, (int64_t) n);
+    free (kinds);
+    free (actors);
+    free (to);
+    return rc;
+}
+
+int
+tf_ticket_notes (tf_db_t *db, const tf_ticket_note_t *notes, size_t n)
+{
+    int64_t *ids = calloc (n + 1, sizeof *ids);
+    const char **kinds = calloc (n + 1, sizeof *kinds);
+    const char **actors = calloc (n + 1, sizeof *actors);
+    const char **texts = calloc (n + 1, sizeof *texts);
+    const char **data = calloc (n + 1, sizeof *data);
+    assert (ids && kinds && actors && texts && data);
+    for (size_t i = 0; i < n; i++) {
+        ids [i] = notes [i].id;
+        kinds [i] = notes [i].event;
+        actors [i] = notes [i].actor;
+        texts [i] = notes [i].note;
+        data [i] = notes [i].data;
+    }
+    int rc = tf_ticket_history (db, ids, kinds, NULL, NULL, actors, texts, data, n);
+    free (ids);
+    free (kinds);
+    free (actors);
+    free (texts);
+    free (data);
+    return rc;
+}
+
+int
+tf_ticket_note (tf_db_t *db, int64_t id, const char *event, const char *actor, const char *note,
+                const char *data_json)
+{
+    tf_ticket_note_t one = { id, event, actor, note, data_json };
+    return tf_ticket_notes (db, &one, 1);
 }
 
 static int
@@ -60,81 +326,44 @@ s_collect (tf_db_t *db, PGresult *res, int64_t *locked, size_t cap, const char *
 }
 
 int
-tf_ticket_lock_ids (tf_db_t *db, const char *status, const int64_t *ids, size_t n, int64_t *locked)
+tf_ticket_lock_ids (tf_db_t *db, tf_status_set_t statuses, const int64_t *ids, size_t n, int64_t *locked)
 {
     if (n == 0)
         return 0;
+    if (s_prepare_common (db))
+        return -1;
     char *array = tf_db_id_array (ids, n);
-    const char *params [] = { array, status };
+    char status_list [256];
+    const char *params [] = { array, tf_ticket_status_array (statuses, status_list, sizeof status_list) };
     int rc = s_collect (db, tf_db_run (db, "tf_ticket_lock_ids", 2, params), locked, n, "lock tickets");
     free (array);
     return rc;
 }
 
 int
-tf_ticket_lock_waiting (tf_db_t *db, const char *status, int stale_seconds, size_t limit, int64_t *locked)
+tf_ticket_lock_waiting (tf_db_t *db, tf_status_set_t statuses, int stale_seconds, size_t limit,
+                        int64_t *locked)
 {
-    char stale [16], count [24];
+    if (s_prepare_common (db))
+        return -1;
+    char stale [16], count [24], status_list [256];
     snprintf (stale, sizeof stale, "%d", stale_seconds);
     snprintf (count, sizeof count, "%zu", limit);
-    const char *params [] = { status, stale, count };
+    const char *params [] = { tf_ticket_status_array (statuses, status_list, sizeof status_list), stale, count };
     return s_collect (db, tf_db_run (db, "tf_ticket_lock_waiting", 3, params), locked, limit,
                       "lock waiting tickets");
 }
 
 int
-tf_ticket_transition (tf_db_t *db, int64_t id, const char *from, const char *to, const char *event,
-                      const char *actor, const char *note, const char *data_json, tf_error_t *err)
+tf_ticket_find (tf_db_t *db, const char *ticket_no, size_t len, int64_t *id, tf_status_t *status,
+                tf_error_t *err)
 {
-    char id_text [24];
-    snprintf (id_text, sizeof id_text, "%lld", (long long) id);
-    const char *params [] = { id_text, from, to, event, actor, note, data_json };
-    PGresult *res = tf_db_run (db, "tf_ticket_transition", 7, params);
-    if (!tf_db_ok (db, res, "transition")) {
-        PQclear (res);
+    char number [TF_MAX_GET_TICKET_NO + 1];
+    snprintf (number, sizeof number, "%.*s", (int) (len > TF_MAX_GET_TICKET_NO? TF_MAX_GET_TICKET_NO: len),
+              ticket_no);
+    if (s_prepare_common (db))
         return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
-    }
-    int changed = PQntuples (res);
-    PQclear (res);
-    if (changed == 1)
-        return 0;
-    //  nothing changed: say why
-    res = tf_db_run (db, "tf_ticket_status", 1, params);
-    if (!tf_db_ok (db, res, "ticket status")) {
-        PQclear (res);
-        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
-    }
-    if (PQntuples (res) == 0)
-        tf_error_set (err, TF_ERR_NOT_FOUND, "ticket_no", "no ticket with id %lld", (long long) id);
-    else
-        tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",
-                      "ticket %s is %s; it must be %s to become %s",
-                      PQgetvalue (res, 0, 1), PQgetvalue (res, 0, 0), from, to);
-    PQclear (res);
-    return -1;
-}
-
-int
-tf_ticket_note (tf_db_t *db, int64_t id, const char *event, const char *actor, const char *note,
-                const char *data_json)
-{
-    char id_text [24];
-    snprintf (id_text, sizeof id_text, "%lld", (long long) id);
-    const char *params [] = { id_text, event, actor, note, data_json };
-    PGresult *res = tf_db_run (db, "tf_ticket_note", 5, params);
-    int rc = tf_db_ok (db, res, "history note")? 0: -1;
-    PQclear (res);
-    return rc;
-}
-
-int
-tf_ticket_find (tf_db_t *db, const char *ticket_no, size_t len, int64_t *id, char *status,
-                size_t status_size, tf_error_t *err)
-{
-    char number [40];
-    snprintf (number, sizeof number, "%.*s", (int) (len > 32? 32: len), ticket_no);
-    const char *params [] = { number };
-    PGresult *res = tf_db_run (db, "tf_ticket_find", 1, params);
+    PGresult *res = tf_db_run (db, "tf_ticket_find", 1, (const char *[]) { number });
     int rc = -1;
     if (!tf_db_ok (db, res, "find ticket"))
         tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
@@ -144,7 +373,7 @@ tf_ticket_find (tf_db_t *db, const char *ticket_no, size_t len, int64_t *id, cha
     else {
         *id = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
         if (status)
-            snprintf (status, status_size, "%s", PQgetvalue (res, 0, 1));
+            *status = tf_status_lookup (PQgetvalue (res, 0, 1));
         rc = 0;
     }
     PQclear (res);
@@ -155,57 +384,6 @@ void
 tf_ticket_no_copy (const tf_msg_t *m, tf_field_id_t f, char *out, size_t size)
 {
     const tf_value_t *v = &m->v [f];
-    snprintf (out, size, "%.*s", v->present? (int) (v->len > 32? 32: v->len): 0, v->present? v->str: "");
-}
-
-//  Every {ticket_id, ticket_no} event lays out its two fields in that
-//  order: returns the first, or TF_FIELD_COUNT for other messages.
-static tf_field_id_t
-s_ticket_id_field (tf_msg_type_t type)
-{
-    for (int f = 0; f + 1 < TF_FIELD_COUNT; f++)
-        if (tf_fields [f].schema == type)
-            return streq (tf_fields [f].key, "ticket_id") && tf_fields [f + 1].schema == type
-                && streq (tf_fields [f + 1].key, "ticket_no")? (tf_field_id_t) f: TF_FIELD_COUNT;
-    return TF_FIELD_COUNT;
-}
-
-int
-tf_ticket_recv_event (zsock_t *sock, tf_msg_type_t *type, int64_t *ticket_id)
-{
-    zmsg_t *frames = NULL;
-    tf_msg_t msg;
-    tf_error_t err;
-    int rc = -1;
-    *type = TF_MSG_NONE;
-    if (tf_net_recv_event (sock, false, &frames, &msg, &err)) {
-        if (frames)
-            tf_warn ("event dropped: %s: %s", err.code, err.message);
-    }
-    else {
-        tf_field_id_t f = s_ticket_id_field (msg.type);
-        if (f == TF_FIELD_COUNT || tf_schemas [msg.type].kind != TF_KIND_EVENT)
-            tf_warn ("event dropped: '%s' is not a ticket event", tf_schemas [msg.type].name);
-        else {
-            *type = msg.type;
-            *ticket_id = tf_msg_int (&msg, f);
-            rc = 0;
-        }
-    }
-    zmsg_destroy (&frames);
-    return rc;
-}
-
-int
-tf_ticket_send_event (zsock_t *sock, tf_msg_type_t type, int64_t id, const char *ticket_no)
-{
-    tf_msg_t event;
-    tf_msg_init (&event, type);
-    tf_field_id_t first = s_ticket_id_field (type);
-    assert (first != TF_FIELD_COUNT);
-    tf_msg_set_int (&event, first, id);
-    tf_msg_set_cstr (&event, (tf_field_id_t) (first + 1), ticket_no);
-    int rc = tf_net_send_event (sock, NULL, &event);
-    tf_msg_clear (&event);
-    return rc;
+    int len = v->present? (int) (v->len > TF_MAX_GET_TICKET_NO? TF_MAX_GET_TICKET_NO: v->len): 0;
+    snprintf (out, size, "%.*s", len, v->present? v->str: "");
 }

@@ -10,7 +10,7 @@
 #include "classifier.h"
 #include "classifier_model.h"
 #include "classifier_sentiment.h"
-#include "classifier_server.h"
+#include "classifier_service.h"
 #include "linmodel.h"
 #include "ticketctl.h"
 #include "tf_json.h"
@@ -727,7 +727,7 @@ s_rig_start_model (rig_t *rig, int stale_seconds, int reconcile_seconds, const c
     rig->cfg.stale_seconds = stale_seconds;
     rig->cfg.reconcile_seconds = reconcile_seconds;
     rig->cfg.classifier_publish_endpoint = "tcp://127.0.0.1:*";
-    rig->actor = tf_test_actor (classifier_server_actor, &rig->cfg, "ENDPOINT", &rig->endpoint);
+    rig->actor = tf_test_service (&classifier_service, &rig->cfg, "ENDPOINT", &rig->endpoint);
     rig->events = tf_actor_query (rig->actor, "EVENTS");
     cr_assert (rig->events && strncmp (rig->events, "tcp://", 6) == 0);
     rig->pull = tf_net_connect (ZMQ_PULL, rig->events, 1 << 20);
@@ -756,7 +756,7 @@ s_rig_stop (rig_t *rig)
 static void
 s_send_received (rig_t *rig, int64_t id, const char *no)
 {
-    cr_assert_eq (tf_ticket_send_event (rig->intake, TF_MSG_RECEIVED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (rig->intake, TF_MSG_RECEIVED, id, no), 0);
 }
 
 //  Waits for ticket.classified of ticket `id` (skipping others'); fails on timeout.
@@ -971,10 +971,10 @@ Test (classifier_actor, lexicon_path_follows_the_taxonomy_file)
     memset (&cfg, 0, sizeof cfg);
     char path [4096];
     cfg.taxonomy_file = "/etc/ticketflow/taxonomy.json";
-    classifier_server_lexicon_path (&cfg, path, sizeof path);
+    classifier_service_lexicon_path (&cfg, path, sizeof path);
     cr_assert_str_eq (path, "/etc/ticketflow/lexicon.json");
     cfg.taxonomy_file = "";
-    classifier_server_lexicon_path (&cfg, path, sizeof path);
+    classifier_service_lexicon_path (&cfg, path, sizeof path);
     cr_assert (strstr (path, "/deploy/taxonomy/lexicon.json"));
 }
 

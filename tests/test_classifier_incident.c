@@ -11,7 +11,7 @@
 //  ever match within one sub-category. The row is removed at the end.
 #include "classifier.h"
 #include "classifier_incident.h"
-#include "classifier_server.h"
+#include "classifier_service.h"
 #include "csvread.h"
 #include "intake.h"
 #include "tf_actor.h"
@@ -160,7 +160,7 @@ s_rig_start (rig_t *rig, size_t actors)
     zsock_set_subscribe (rig->sub, "incident.");
     zsock_set_rcvtimeo (rig->sub, 5000);
     for (size_t i = 0; i < actors; i++) {
-        rig->actors [i] = tf_test_actor (classifier_server_actor, &rig->cfg, "ENDPOINT", NULL);
+        rig->actors [i] = tf_test_service (&classifier_service, &rig->cfg, "ENDPOINT", NULL);
         char *publish = tf_actor_query (rig->actors [i], "PUBLISH");
         cr_assert (publish && strncmp (publish, "tcp://", 6) == 0);
         cr_assert_eq (zsock_connect (rig->sub, "%s", publish), 0);
@@ -187,7 +187,7 @@ s_rig_stop (rig_t *rig)
 static void
 s_send_received (rig_t *rig, int64_t id, const char *no)
 {
-    cr_assert_eq (tf_ticket_send_event (rig->intake, TF_MSG_RECEIVED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (rig->intake, TF_MSG_RECEIVED, id, no), 0);
 }
 
 //  Submits the texts and sends their events; fills ids

@@ -3,7 +3,7 @@
 //  queue.list, accept, transfer, reopened → assigned to the same agent, two
 //  dispatchers on one database, hostile requests.
 #include "dispatcher.h"
-#include "dispatcher_server.h"
+#include "dispatcher_service.h"
 #include "intake.h"
 #include "tf_actor.h"
 #include "tf_net.h"
@@ -167,7 +167,7 @@ s_rig_config (rig_t *r)
 static void
 s_rig_start (rig_t *r)
 {
-    r->actor = tf_test_actor (dispatcher_server_actor, &r->cfg, "ENDPOINT", &r->endpoint);
+    r->actor = tf_test_service (&dispatcher_service, &r->cfg, "ENDPOINT", &r->endpoint);
     r->publish = tf_actor_query (r->actor, "PUBLISH");
     r->events = tf_actor_query (r->actor, "EVENTS");
     cr_assert (r->publish && strncmp (r->publish, "tcp://", 6) == 0);
@@ -307,7 +307,7 @@ Test (dispatcher, routes_by_the_taxonomy)
         s_classify (db, ids [i], subs [i], prio [i]);
     }
     dispatcher_assignment_t out [5];
-    cr_assert_eq (dispatcher_assign (d, "classified", ids, 5, out), 5);
+    cr_assert_eq (dispatcher_assign (d, ids, 5, out), 5);
     for (int i = 0; i < 5; i++) {
         dispatcher_assignment_t *a = NULL;
         for (int k = 0; k < 5; k++)
@@ -406,12 +406,12 @@ Test (dispatcher, repeated_event_changes_nothing)
     s_classify (db, id, "物流信息更新延迟", "P2");
     dispatcher_assignment_t out [2];
     int64_t both [] = { id, received };
-    cr_assert_eq (dispatcher_assign (d, "classified", both, 2, out), 1);
+    cr_assert_eq (dispatcher_assign (d, both, 2, out), 1);
     cr_assert_eq (out [0].ticket_id, id);
     dispatcher_assignment_clear (&out [0]);
     //  the same event again, and a late reconciler pass
-    cr_assert_eq (dispatcher_assign (d, "classified", &id, 1, out), 0);
-    cr_assert_eq (dispatcher_assign (d, "reopened", &id, 1, out), 0);
+    cr_assert_eq (dispatcher_assign (d, &id, 1, out), 0);
+    cr_assert_eq (dispatcher_assign (d, &id, 1, out), 0);
     cr_assert_eq (s_history (db, id, "assigned"), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'received'"
                                       " AND department IS NULL", (long long) received), 1);
@@ -439,8 +439,8 @@ Test (dispatcher, publishes_to_the_department_topic_only)
     int64_t id = s_new_ticket (db, "物流三天没动", "订单号 202310270001 三天没有物流更新", no);
     s_classify (db, id, "物流信息更新延迟", "P2");
     //  the event twice: at-least-once delivery
-    cr_assert_eq (tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, id, no), 0);
-    cr_assert_eq (tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, id, no), 0);
     zmsg_t *frames;
     tf_msg_t event;
     char topic [64];
@@ -607,7 +607,7 @@ Test (dispatcher, queue_list_most_urgent_first_and_catch_up)
     //  catch-up: assigned while nobody listened; queue.list shows it
     id [6] = s_new_ticket (db, "没人订阅", "没人订阅的时候分配", no [6]);
     s_classify (db, id [6], sub, "P3");
-    cr_assert_eq (tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, id [6], no [6]), 0);
+    cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, id [6], no [6]), 0);
     for (int i = 0; i < 100 && tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'assigned'",
                                                 (long long) id [6]) == 0; i++)
         zclock_sleep (50);
@@ -647,7 +647,7 @@ Test (dispatcher, accept_claims_and_refuses_the_wrong_ticket)
     tf_db_t *ddb = tf_test_db ();
     dispatcher_t *d = dispatcher_new (ddb);
     dispatcher_assignment_t a;
-    cr_assert_eq (dispatcher_assign (d, "classified", &id, 1, &a), 1);
+    cr_assert_eq (dispatcher_assign (d, &id, 1, &a), 1);
     dispatcher_assignment_clear (&a);
 
     tf_msg_t req, reply;
@@ -732,7 +732,7 @@ Test (dispatcher, transfer_assigns_to_the_new_department)
     tf_db_t *ddb = tf_test_db ();
     dispatcher_t *d = dispatcher_new (ddb);
     dispatcher_assignment_t a;
-    cr_assert_eq (dispatcher_assign (d, "classified", &id, 1, &a), 1);
+    cr_assert_eq (dispatcher_assign (d, &id, 1, &a), 1);
     dispatcher_assignment_clear (&a);
     tf_msg_t req, reply;
     zmsg_t *frames;
@@ -815,7 +815,7 @@ Test (dispatcher, reopened_goes_back_to_the_same_agent)
     char no [32];
     int64_t id = s_new_ticket (db, "账号被盗", "有陌生设备登录我的账号", no);
     s_classify (db, id, "账号被盗", "P1");
-    cr_assert_eq (tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, id, no), 0);
     zmsg_t *frames;
     tf_msg_t event, req, reply;
     char topic [64];
@@ -828,7 +828,7 @@ Test (dispatcher, reopened_goes_back_to_the_same_agent)
     //  handled, resolved, and the customer says it is not solved (notifier's part)
     s_sql (db, "UPDATE tickets SET status = 'reopened', status_changed_at = now (), reopen_count = reopen_count + 1"
                " WHERE id = %lld", (long long) id);
-    cr_assert_eq (tf_ticket_send_event (r.reopened, TF_MSG_REOPENED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (r.reopened, TF_MSG_REOPENED, id, no), 0);
     cr_assert (s_wait_assigned (risk, id, 5000, &frames, &event, topic, sizeof topic),
                "no ticket.assigned for the reopened ticket");
     cr_assert_str_eq (topic, "risk.");
@@ -884,7 +884,7 @@ Test (dispatcher, two_dispatchers_assign_each_ticket_once, .timeout = 60)
         s_rig_start (&r [k]);
     for (int i = 0; i < RACE_TICKETS; i++)
         for (int k = 0; k < 2; k++)
-            tf_ticket_send_event (r [k].classified, TF_MSG_CLASSIFIED, ids [i], nos [i]);
+            tf_net_send_ticket_event (r [k].classified, TF_MSG_CLASSIFIED, ids [i], nos [i]);
     char list [RACE_TICKETS * 24] = "";
     for (int i = 0; i < RACE_TICKETS; i++)
         snprintf (list + strlen (list), sizeof list - strlen (list), i? ",%lld": "%lld", (long long) ids [i]);
@@ -963,8 +963,8 @@ Test (dispatcher, hostile_requests_and_events)
     m = zmsg_new ();
     zmsg_addstr (m, "only one frame");
     cr_assert_eq (zmsg_send (&m, r.classified), 0);
-    tf_ticket_send_event (r.reopened, TF_MSG_RECEIVED, 1, "CS209901010001");  //  wrong event type
-    tf_ticket_send_event (r.classified, TF_MSG_CLASSIFIED, INT64_MAX, "CS209901010001");  //  no such ticket
+    tf_net_send_ticket_event (r.reopened, TF_MSG_RECEIVED, 1, "CS209901010001");  //  wrong event type
+    tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, INT64_MAX, "CS209901010001");  //  no such ticket
     //  and it still serves
     tf_msg_t ping, reply;
     zmsg_t *frames;

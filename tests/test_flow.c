@@ -10,6 +10,7 @@
 #include <msgpack.h>
 #include <signal.h>
 #include <spawn.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 
@@ -133,6 +134,13 @@ s_flow_start (void)
     s_set_endpoint ("reporting-endpoint", "reporting");
     setenv ("TICKETFLOW_INTAKE_HTTP_PORT", "0", 1);
     setenv ("TICKETFLOW_REPORTING_HTTP_PORT", "0", 1);
+    for (int i = 0; i < SERVICES; i++) {
+        char var [64];
+        snprintf (var, sizeof var, "TICKETFLOW_%s_OPS_PORT", s_services [i]);
+        for (char *p = var; *p; p++)
+            *p = (char) toupper ((unsigned char) *p);
+        setenv (var, "0", 1);
+    }
     setenv ("TICKETFLOW_RECONCILE_SECONDS", "1", 1);
     setenv ("TICKETFLOW_STALE_SECONDS", "2", 1);
     setenv ("TICKETFLOW_LOG_LEVEL", "warn", 1);
@@ -427,7 +435,7 @@ Test (flow, a_duplicate_event_changes_nothing)
     zsock_t *inject = tf_net_bind (ZMQ_PUSH, s_endpoint ("inject-received"), 1 << 20);
     zclock_sleep (300);         //  the classifier reconnects to the new endpoint
     for (int i = 0; i < 2; i++)
-        cr_assert_eq (tf_ticket_send_event (inject, TF_MSG_RECEIVED, id, no), 0);
+        cr_assert_eq (tf_net_send_ticket_event (inject, TF_MSG_RECEIVED, id, no), 0);
     zclock_sleep (1500);
     cr_assert_eq (s_history (db, no, "classified"), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events e WHERE ticket_id = %lld"

@@ -1,7 +1,7 @@
 //  The receive stage: numbering, storing, masking, idempotency, the actor
 //  over ZeroMQ and HTTP under concurrent clients, hostile requests.
 #include "intake.h"
-#include "intake_server.h"
+#include "intake_service.h"
 #include "tf_actor.h"
 #include "tf_net.h"
 #include "tf_test.h"
@@ -217,7 +217,7 @@ Test (intake, concurrent_clients_over_zeromq_and_http_on_two_instances)
     char *endpoint [2], *port [2];
     zactor_t *actor [2];
     for (int i = 0; i < 2; i++) {
-        actor [i] = tf_test_actor (intake_server_actor, &cfg, "ENDPOINT", &endpoint [i]);
+        actor [i] = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint [i]);
         port [i] = tf_actor_query (actor [i], "HTTP-PORT");
     }
     curl_global_init (CURL_GLOBAL_ALL);
@@ -307,7 +307,7 @@ Test (intake, hostile_requests_get_error_replies)
     tf_config_t cfg;
     tf_test_config (&cfg);
     char *endpoint;
-    zactor_t *actor = tf_test_actor (intake_server_actor, &cfg, "ENDPOINT", &endpoint);
+    zactor_t *actor = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint);
     zsock_t *dealer = zsock_new_dealer (endpoint);
     zmsg_t *m;
 
@@ -347,7 +347,7 @@ Test (intake, publishes_received_after_commit)
     tf_config_t cfg;
     tf_test_config (&cfg);
     char *endpoint;
-    zactor_t *actor = tf_test_actor (intake_server_actor, &cfg, "ENDPOINT", &endpoint);
+    zactor_t *actor = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint);
     char *events = tf_actor_query (actor, "EVENTS");
     zsock_t *pull = tf_net_connect (ZMQ_PULL, events, 1 << 20);
     zclock_sleep (100);         //  let the PULL connect before the event goes out
@@ -385,7 +385,7 @@ Test (intake, python_client_from_the_spec)
     tf_config_t cfg;
     tf_test_config (&cfg);
     char *endpoint;
-    zactor_t *actor = tf_test_actor (intake_server_actor, &cfg, "ENDPOINT", &endpoint);
+    zactor_t *actor = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint);
     char *port = tf_actor_query (actor, "HTTP-PORT");
     char command [1024];
     snprintf (command, sizeof command, "/usr/bin/python3 %s/tests/python_client.py %s %s",

@@ -8,7 +8,7 @@
 //  their rows; only the actor test uses the production names.
 #include "intake.h"
 #include "notifier.h"
-#include "notifier_server.h"
+#include "notifier_service.h"
 #include "tf_actor.h"
 #include "tf_net.h"
 #include "tf_test.h"
@@ -680,7 +680,7 @@ Test (notifier, actor_end_to_end, .timeout = 60)
     cfg.stale_seconds = 86400;          //  the reconciler must not take other tests' rows
     cfg.notifier_webhook_url = "";
     char *endpoint;
-    zactor_t *actor = tf_test_actor (notifier_server_actor, &cfg, "ENDPOINT", &endpoint);
+    zactor_t *actor = tf_test_service (&notifier_service, &cfg, "ENDPOINT", &endpoint);
     char *events_ep = tf_actor_query (actor, "EVENTS");
     char *reopen_ep = tf_actor_query (actor, "REOPEN");
     cr_assert (events_ep && *events_ep && reopen_ep && *reopen_ep);
@@ -724,7 +724,7 @@ Test (notifier, actor_end_to_end, .timeout = 60)
 
     //  ticket.resolved → a request in the outbox, delivered to the file
     ticket_t t = s_ticket (db, "resolved", "已指导客户完成操作");
-    cr_assert_eq (tf_ticket_send_event (sla, TF_MSG_RESOLVED, t.id, t.no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (sla, TF_MSG_RESOLVED, t.id, t.no), 0);
     char sql [512];
     snprintf (sql, sizeof sql, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = 'file'"
                                " AND kind = 'confirm_request' AND status = 'sent'", (long long) t.id);
@@ -736,11 +736,11 @@ Test (notifier, actor_end_to_end, .timeout = 60)
     cr_assert (data && strstr (data, t.no), "the file sink did not write %s", t.no);
     free (data);
     //  the same event again: nothing new
-    cr_assert_eq (tf_ticket_send_event (sla, TF_MSG_RESOLVED, t.id, t.no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (sla, TF_MSG_RESOLVED, t.id, t.no), 0);
 
     //  the customer says solved, 4 points → confirmed, ticket.confirmed for reporting
     s_feedback (db, t.id, true, "4", NULL);
-    cr_assert_eq (tf_ticket_send_event (intake, TF_MSG_FEEDBACK_RECEIVED, t.id, t.no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (intake, TF_MSG_FEEDBACK_RECEIVED, t.id, t.no), 0);
     s_expect_event (confirmed, "ticket.confirmed", t.id);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'confirmed'"
                                       " AND csat = 4 AND confirmed_at IS NOT NULL", (long long) t.id), 1);
@@ -753,7 +753,7 @@ Test (notifier, actor_end_to_end, .timeout = 60)
     //  another says not solved → reopened, ticket.reopened for the dispatcher
     ticket_t u = s_ticket (db, "resolved", "已重置密码");
     s_feedback (db, u.id, false, "2", "还是登录不了,电话13812345678");
-    cr_assert_eq (tf_ticket_send_event (intake, TF_MSG_FEEDBACK_RECEIVED, u.id, u.no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (intake, TF_MSG_FEEDBACK_RECEIVED, u.id, u.no), 0);
     s_expect_event (reopened, "ticket.reopened", u.id);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'reopened'"
                                       " AND reopen_count = 1 AND csat IS NULL AND assignee = 'agent-7'"

@@ -70,3 +70,27 @@ Test (protodoc, readme_lists_every_setting)
     free (text);
     free (generated);
 }
+
+Test (protodoc, both_documents_carry_the_status_tables)
+{
+    char *generated = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&generated, &size);
+    protodoc_write_statuses (out);
+    fclose (out);
+    const char *documents [] = { "proto/events.md", "README.md" };
+    for (int d = 0; d < 2; d++) {
+        char path [4200];
+        snprintf (path, sizeof path, "%s/%s", tf_home (), documents [d]);
+        FILE *doc = fopen (path, "r");
+        cr_assert (doc, "cannot read %s", path);
+        char *text = calloc (1, 1 << 20);
+        size_t n = fread (text, 1, (1 << 20) - 1, doc);
+        fclose (doc);
+        text [n] = 0;
+        cr_assert (strstr (text, generated),
+                   "%s's status tables are out of date: run bin/ticketflow-protodoc --statuses", documents [d]);
+        free (text);
+    }
+    free (generated);
+}

@@ -8,7 +8,7 @@
 //  exclusively, so the summary deltas are exactly what a test added.
 #include "intake.h"
 #include "reporting.h"
-#include "reporting_server.h"
+#include "reporting_service.h"
 #include "tf_actor.h"
 #include "tf_json.h"
 #include "tf_net.h"
@@ -159,7 +159,7 @@ s_start (fixture_t *f)
     f->push = tf_net_bind (ZMQ_PUSH, "tcp://127.0.0.1:*", 1 << 20);
     cr_assert (f->push);
     f->cfg.notifier_events_endpoint = zsock_endpoint (f->push);
-    f->actor = tf_test_actor (reporting_server_actor, &f->cfg, "ENDPOINT", &f->endpoint);
+    f->actor = tf_test_service (&reporting_service, &f->cfg, "ENDPOINT", &f->endpoint);
     char *port = tf_actor_query (f->actor, "HTTP-PORT");
     cr_assert (port);
     f->http_port = atoi (port);
@@ -203,14 +203,14 @@ Test (reporting, actor_closes_on_ticket_confirmed)
     junk = zmsg_new ();
     zmsg_addstr (junk, "only one frame");
     zmsg_send (&junk, f.push);
-    cr_assert_eq (tf_ticket_send_event (f.push, TF_MSG_RESOLVED, id, no), 0);
-    cr_assert_eq (tf_ticket_send_event (f.push, TF_MSG_CONFIRMED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (f.push, TF_MSG_RESOLVED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (f.push, TF_MSG_CONFIRMED, id, no), 0);
     cr_assert (s_wait_closed (db, id, 5000), "the actor did not close the confirmed ticket");
     cr_assert_eq (s_closed_rows (db, id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND closed_at IS NOT NULL",
                                   (long long) id), 1);
     //  a repeated event changes nothing, and the actor still answers
-    cr_assert_eq (tf_ticket_send_event (f.push, TF_MSG_CONFIRMED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (f.push, TF_MSG_CONFIRMED, id, no), 0);
     tf_msg_t ping, reply;
     tf_msg_init (&ping, TF_MSG_PING);
     zmsg_t *frames;

@@ -6,7 +6,7 @@
 //  requests.
 #include "intake.h"
 #include "sla.h"
-#include "sla_server.h"
+#include "sla_service.h"
 #include "tf_actor.h"
 #include "tf_net.h"
 #include "tf_test.h"
@@ -222,7 +222,7 @@ Test (sla, claimed_creates_timers_from_the_policy)
     char claimed_endpoint [256];
     zsock_t *claimed = s_config (&cfg, claimed_endpoint, sizeof claimed_endpoint);
     cfg.reconcile_seconds = 3600;   //  only at start: the timers below come from the event
-    zactor_t *actor = tf_test_actor (sla_server_actor, &cfg, "ENDPOINT", NULL);
+    zactor_t *actor = tf_test_service (&sla_service, &cfg, "ENDPOINT", NULL);
     zclock_sleep (200);             //  the PULL connects
 
     char no [32];
@@ -234,9 +234,9 @@ Test (sla, claimed_creates_timers_from_the_policy)
     int64_t late = s_ticket (db, "P1", "accepted", late_no);
     s_sql (db, "UPDATE tickets SET status = 'resolved' WHERE id = %lld", (long long) late);
     cr_assert_eq (s_timers (db, id), 0);
-    cr_assert_eq (tf_ticket_send_event (claimed, TF_MSG_CLAIMED, id, no), 0);
-    cr_assert_eq (tf_ticket_send_event (claimed, TF_MSG_CLAIMED, unranked, "CS209901010001"), 0);
-    cr_assert_eq (tf_ticket_send_event (claimed, TF_MSG_CLAIMED, late, late_no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (claimed, TF_MSG_CLAIMED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (claimed, TF_MSG_CLAIMED, unranked, "CS209901010001"), 0);
+    cr_assert_eq (tf_net_send_ticket_event (claimed, TF_MSG_CLAIMED, late, late_no), 0);
     //  garbage on the event socket is ignored
     zstr_sendm (claimed, "ticket.claimed");
     zstr_send (claimed, "not msgpack");
@@ -259,7 +259,7 @@ Test (sla, claimed_creates_timers_from_the_policy)
                                       " AND breached_at IS NULL", (long long) id), 1);
     //  a repeated event changes nothing; a ticket without a priority or already
     //  resolved (a late event) gets no timers; one nobody announced waits for the reconciler
-    cr_assert_eq (tf_ticket_send_event (claimed, TF_MSG_CLAIMED, id, no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (claimed, TF_MSG_CLAIMED, id, no), 0);
     zclock_sleep (300);
     cr_assert_eq (s_timers (db, id), 2);
     cr_assert_eq (s_timers (db, unranked), 0);
@@ -295,8 +295,8 @@ Test (sla, reconciler_creates_timers_once_with_two_instances)
     char claimed_endpoint [256];
     zsock_t *claimed = s_config (&cfg, claimed_endpoint, sizeof claimed_endpoint);
     cfg.batch_size = 7;             //  several rounds each, interleaved
-    zactor_t *a = zactor_new (sla_server_actor, &cfg);
-    zactor_t *b = zactor_new (sla_server_actor, &cfg);
+    zactor_t *a = tf_test_service_new (&sla_service, &cfg);
+    zactor_t *b = tf_test_service_new (&sla_service, &cfg);
     char *ea = tf_actor_query (a, "ENDPOINT"), *eb = tf_actor_query (b, "ENDPOINT");
     cr_assert (ea && eb && !streq (ea, "ERROR") && !streq (eb, "ERROR"));
     zstr_free (&ea);
@@ -357,8 +357,8 @@ Test (sla, breach_is_published_once_and_marked)
     zsock_t *claimed = s_config (&cfg, claimed_endpoint, sizeof claimed_endpoint);
     cfg.reconcile_seconds = 1;
     cfg.sla_window_seconds = 5;
-    zactor_t *a = tf_test_actor (sla_server_actor, &cfg, "ENDPOINT", NULL);
-    zactor_t *b = tf_test_actor (sla_server_actor, &cfg, "ENDPOINT", NULL);
+    zactor_t *a = tf_test_service (&sla_service, &cfg, "ENDPOINT", NULL);
+    zactor_t *b = tf_test_service (&sla_service, &cfg, "ENDPOINT", NULL);
     zsock_t *subs [] = { s_subscribe (a), s_subscribe (b) };
     zclock_sleep (300);             //  the subscriptions reach the publishers
 
@@ -448,12 +448,12 @@ Test (sla, timers_survive_a_restart)
     zsock_t *claimed = s_config (&cfg, claimed_endpoint, sizeof claimed_endpoint);
     cfg.reconcile_seconds = 3600;   //  the window alone must fire it
     //  a first instance loads the timer into memory, then stops before it is due
-    zactor_t *first = tf_test_actor (sla_server_actor, &cfg, "ENDPOINT", NULL);
+    zactor_t *first = tf_test_service (&sla_service, &cfg, "ENDPOINT", NULL);
     zactor_destroy (&first);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld"
                                       " AND breached_at IS NOT NULL", (long long) id), 0);
     //  the next instance finds it in the database and fires it on time
-    zactor_t *actor = tf_test_actor (sla_server_actor, &cfg, "ENDPOINT", NULL);
+    zactor_t *actor = tf_test_service (&sla_service, &cfg, "ENDPOINT", NULL);
     zsock_t *sub = s_subscribe (actor);
     tf_msg_t event;
     zmsg_t *frames = NULL;
@@ -525,7 +525,7 @@ Test (sla, handling_through_the_actor)
     char claimed_endpoint [256];
     zsock_t *claimed = s_config (&cfg, claimed_endpoint, sizeof claimed_endpoint);
     char *endpoint;
-    zactor_t *actor = tf_test_actor (sla_server_actor, &cfg, "ENDPOINT", &endpoint);
+    zactor_t *actor = tf_test_service (&sla_service, &cfg, "ENDPOINT", &endpoint);
     char *events = tf_actor_query (actor, "EVENTS");
     cr_assert (events && *events);
     zsock_t *resolved = zsock_new (ZMQ_PULL);
@@ -755,7 +755,7 @@ Test (sla, hostile_requests_get_errors)
     char claimed_endpoint [256];
     zsock_t *claimed = s_config (&cfg, claimed_endpoint, sizeof claimed_endpoint);
     char *endpoint;
-    zactor_t *actor = tf_test_actor (sla_server_actor, &cfg, "ENDPOINT", &endpoint);
+    zactor_t *actor = tf_test_service (&sla_service, &cfg, "ENDPOINT", &endpoint);
     zsock_t *dealer = zsock_new_dealer (endpoint);
     zsock_set_rcvtimeo (dealer, 5000);
     struct { const char *type; const char *body; size_t len; const char *code; } cases [] = {

@@ -23,6 +23,8 @@ tf_test_config (tf_config_t *cfg)
     cfg->reporting_endpoint = any;
     cfg->intake_http_port = 0;
     cfg->reporting_http_port = 0;
+    cfg->intake_ops_port = cfg->classifier_ops_port = cfg->dispatcher_ops_port = 0;
+    cfg->sla_ops_port = cfg->notifier_ops_port = cfg->reporting_ops_port = 0;
     //  quiet unless asked: the tests provoke refusals on purpose
     cfg->log_level = getenv ("TICKETFLOW_LOG_LEVEL")? cfg->log_level: "error";
     tf_log_init ("test", cfg->log_level);
@@ -60,6 +62,32 @@ tf_test_actor (zactor_fn *fn, void *args, const char *query, char **answer)
     cr_assert (actor);
     char *reply = tf_actor_query (actor, query);
     cr_assert (reply && *reply && strcmp (reply, "ERROR") != 0, "the actor did not start");
+    if (answer)
+        *answer = reply;
+    else
+        zstr_free (&reply);
+    return actor;
+}
+
+zactor_t *
+tf_test_service_new (const tf_service_t *service, const tf_config_t *cfg)
+{
+    //  the actor reads its arguments for as long as it runs
+    static tf_engine_args_t args [32];
+    static size_t used;
+    cr_assert (used < 32, "too many services in one test");
+    args [used] = (tf_engine_args_t) { service, cfg };
+    zactor_t *actor = zactor_new (tf_engine_actor, &args [used++]);
+    cr_assert (actor);
+    return actor;
+}
+
+zactor_t *
+tf_test_service (const tf_service_t *service, const tf_config_t *cfg, const char *query, char **answer)
+{
+    zactor_t *actor = tf_test_service_new (service, cfg);
+    char *reply = tf_actor_query (actor, query);
+    cr_assert (reply && *reply && strcmp (reply, "ERROR") != 0, "the service did not start");
     if (answer)
         *answer = reply;
     else

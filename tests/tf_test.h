@@ -7,6 +7,7 @@
 
 #include "tf_config.h"
 #include "tf_db.h"
+#include "tf_engine.h"
 #include <czmq.h>
 
 //  Settings as a service would read them (defaults + environment), with
@@ -22,6 +23,12 @@ long long tf_test_scalar (tf_db_t *db, const char *fmt, ...) __attribute__ ((for
 
 //  Starts an actor and fails the test when it does not answer `query`.
 zactor_t *tf_test_actor (zactor_fn *fn, void *args, const char *query, char **answer);
+
+//  Starts a service on the engine (cfg must outlive it) and fails the test
+//  when it does not answer `query`; *answer (when given) gets the answer.
+zactor_t *tf_test_service (const tf_service_t *service, const tf_config_t *cfg, const char *query, char **answer);
+//  Starts a service without waiting for it.
+zactor_t *tf_test_service_new (const tf_service_t *service, const tf_config_t *cfg);
 
 //  A string unique to this test process (for external ids).
 const char *tf_test_unique (void);

@@ -36,6 +36,7 @@ classifier_destroy (classifier_t **self_p)
     classifier_sentiment_destroy (&self->sentiment);
     zlistx_destroy (&self->tx_incidents);
     zlistx_destroy (&self->incidents);
+    classifier_index_destroy (&self->index);
     free (self);
     *self_p = NULL;
 }
@@ -55,10 +56,15 @@ classifier_set_third_model (classifier_t *self, classifier_model_fn *fn, void *m
 }
 
 void
-classifier_set_incidents (classifier_t *self, int threshold, int window_minutes)
+classifier_set_incidents (classifier_t *self, int threshold, int window_minutes, size_t recent, size_t groups)
 {
-    self->incident_threshold = threshold >= 2 && window_minutes >= 1? threshold: 0;
+    classifier_index_destroy (&self->index);
+    self->incident_threshold = threshold >= 2 && window_minutes >= 1 && recent >= 1 && groups >= 1? threshold: 0;
     self->incident_window = window_minutes;
+    if (self->incident_threshold)
+        self->index = classifier_index_new (threshold, window_minutes * 60, recent, groups);
+    self->index_fresh = false;
+    self->index_seq = 0;
 }
 
 double

@@ -1,6 +1,6 @@
 /*  classifier — the classify stage: received → classified (or → triage when
     nothing fits well enough). No sockets here: the actor
-    (classifier_server.c) feeds it and the tests call it directly.
+    (classifier_service.c) feeds it and the tests call it directly.
 
     Two layers:
     * the scorer (classifier_decide): pure, no database. A trained model
@@ -19,12 +19,15 @@
       wide-scope alert; P2 for a failed refund) and by the sentiment score
       (classifier_sentiment.h): at or below -0.7 adds extreme_emotion (P1).
     * the stage (classifier_run_*, classifier_reclassify): reads tickets,
-      decides, and commits each batch in one transaction with
-      tf_ticket_transition, so a repeated event changes nothing. It stores
-      the sentiment and the text's SimHash (classifier_incident.h), and
-      when incidents are enabled (classifier_set_incidents) it links
-      near-duplicate tickets of one sub-category into a mass incident
-      (批量投诉) under a transaction-scoped advisory lock per sub-category.
+      decides, and commits each batch in one transaction through
+      tf_ticket_move, a constant number of statements whatever the batch
+      size, so a repeated event changes nothing. It stores the sentiment
+      and the text's SimHash (classifier_incident.h), and when incidents
+      are enabled (classifier_set_incidents) it links near-duplicate
+      tickets of one sub-category, or tickets of one product, into a mass
+      incident (批量投诉): the check runs on an index in memory
+      (classifier_index.h) that every instance keeps in step with the
+      others under one advisory lock (classifier_stage.c).
 */
 #ifndef CLASSIFIER_H
 #define CLASSIFIER_H
@@ -131,8 +134,11 @@ bool classifier_has_third_level (const classifier_t *self, const char *name);
 int classifier_load_taxonomy_file (classifier_t *self, const char *path);
 
 //  Mass incidents: `threshold` similar tickets within `window_minutes`
-//  open one (threshold 0: off, the default). See classifier_incident.h.
-void classifier_set_incidents (classifier_t *self, int threshold, int window_minutes);
+//  open one (threshold 0: off, the default). The check remembers `recent`
+//  ungrouped tickets per sub-category and `groups` groups of similar
+//  tickets (classifier_index.h).
+void classifier_set_incidents (classifier_t *self, int threshold, int window_minutes, size_t recent,
+                               size_t groups);
 
 //  The sentiment score of a text, -1..1 (classifier_sentiment.h).
 double classifier_sentiment (const classifier_t *self, const char *text, size_t len);
@@ -171,8 +177,8 @@ int classifier_run_ids (classifier_t *self, const int64_t *ids, size_t n, classi
 //  transaction. Returns how many, or -1.
 int classifier_run_waiting (classifier_t *self, int stale_seconds, size_t limit, classifier_outcome_t *out);
 
-//  A person classifies a ticket (`ticket.classify`): it must be in triage,
-//  received or classified; subcategory must be in the taxonomy table;
+//  A person classifies a ticket (`ticket.classify`): it must be in a status
+//  the move CLASSIFY_BY_PERSON leaves (proto/status.def); subcategory must be in the taxonomy table;
 //  priority NULL means the sub-category's default, raised by the text's P1
 //  reasons. Records a classification_corrections row. actor NULL: "unknown".
 //  Returns 0 with out filled, or -1 with err (not_found, bad_value field

@@ -21,21 +21,11 @@
     complaint measure 5-12. Short texts are noisier, which is why the bound
     is looser than the 3 bits used for web pages.
 
-    The check (inside the classification's transaction, after the ticket
-    is stored, with the sub-category's advisory lock held:
-    pg_advisory_xact_lock (hashtext (subcategory)), taken by
-    classifier_incident_lock before any check): tickets of the same
-    sub-category created within the window before or after this one whose
-    signature is within the distance, or whose product equals this one's
-    (non-empty), match. When a match belongs to an open incident, or an
-    open incident of the sub-category still in its window matches by its
-    signature or product, the ticket joins it (ticket_count + 1,
-    last_ticket_at; the ticket is linked, raised to P1 with the reason
-    batch_complaint, history note `incident_joined`). Otherwise, when the
-    matches that belong to no open incident plus this ticket reach the
-    threshold, an incident opens: the row is inserted, all of them are
-    linked, raised to P1 with batch_complaint and get a history note
-    `incident_opened`; the caller publishes incident.opened after COMMIT.
+    The check itself runs on an index in memory (classifier_index.h); the
+    stage (classifier_stage.c) stores what it decides: the incident row,
+    the linked tickets raised to P1 with the reason batch_complaint, history
+    notes `incident_opened` / `incident_joined`; incident.opened goes out
+    after COMMIT.
 */
 #ifndef CLASSIFIER_INCIDENT_H
 #define CLASSIFIER_INCIDENT_H
@@ -47,8 +37,9 @@
 #include <stdint.h>
 
 #define CLASSIFIER_SIMHASH_DISTANCE     12
-#define CLASSIFIER_INCIDENT_TICKETS_MAX 64      //  ticket numbers an event carries
-#define CLASSIFIER_INCIDENT_SUMMARY_MAX 200     //  bytes
+//  What incident.opened carries at most (proto/events.def)
+#define CLASSIFIER_INCIDENT_TICKETS_MAX TF_MAX_INCIDENT_OPENED_TICKET_NOS   //  ticket numbers
+#define CLASSIFIER_INCIDENT_SUMMARY_MAX TF_MAX_INCIDENT_OPENED_SUMMARY      //  bytes
 
 //  The 64-bit SimHash of a text (any bytes). 0 for a text without letters.
 uint64_t classifier_simhash (const char *text, size_t len);
@@ -68,32 +59,10 @@ typedef struct classifier_incident_t {
 
 void classifier_incident_destroy (classifier_incident_t **self_p);
 
-//  What one classified ticket brings to the check.
-typedef struct {
-    int64_t id;
-    const char *ticket_no;
-    const char *subcategory;
-    const char *product;        //  NULL or "" when none
-    const char *created_at;     //  timestamptz text, as read from the row
-    uint64_t signature;
-    const char *text;           //  its masked text (the summary when it is the first)
-    size_t len;
-} classifier_incident_ticket_t;
-
-//  Prepares the statements on db. Returns 0 or -1.
-int classifier_incident_prepare (tf_db_t *db);
-
-//  Inside a transaction: the advisory lock of a sub-category, held until
-//  COMMIT or ROLLBACK. Returns 0 or -1.
-int classifier_incident_lock (tf_db_t *db, const char *subcategory);
-
-//  Inside a transaction, lock held, after the ticket itself is stored
-//  (sub-category and signature): returns 0 (no incident), 1 (joined
-//  *incident_id), 2 (opened *incident_id; *opened is filled for the
-//  event, the caller owns it), or -1 on a database error. threshold >= 2.
-int classifier_incident_check (tf_db_t *db, const classifier_incident_ticket_t *ticket,
-                               int threshold, int window_minutes, int64_t *incident_id,
-                               classifier_incident_t **opened);
+//  The summary of an incident: the start of a text, at most
+//  CLASSIFIER_INCIDENT_SUMMARY_MAX bytes, cut at a character boundary, line
+//  breaks as spaces, "…" when cut ("-" for nothing). The caller frees.
+char *classifier_incident_summary (const char *text, size_t len);
 
 //  Builds incident.opened (tf_msg_clear it after sending). Returns 0.
 int classifier_incident_event (const classifier_incident_t *self, tf_msg_t *msg);

@@ -15,6 +15,7 @@
 #define CLASSIFIER_PRIVATE_H
 
 #include "classifier.h"
+#include "classifier_index.h"
 #include "classifier_sentiment.h"
 #include <jansson.h>
 
@@ -63,6 +64,9 @@ struct classifier_t {
     classifier_sentiment_t *sentiment;
     int incident_threshold;     //  0: off
     int incident_window;        //  minutes
+    classifier_index_t *index;  //  the incident check (NULL: off)
+    bool index_fresh;           //  false: rebuild it from the database first
+    int64_t index_seq;          //  the last signature_seq it holds
     zlistx_t *tx_incidents;     //  opened in the transaction under way
     zlistx_t *incidents;        //  opened and committed, not yet handed out
 };

@@ -11,35 +11,56 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  A sub-category's solution steps and phrases, packed once: the JSON of
+//  the taxonomy row is parsed again only when it changed
+typedef struct {
+    char *subcategory, *steps_json, *phrases_json;
+    uint8_t *steps, *phrases;
+    size_t steps_size, phrases_size;
+} packed_t;
+
 struct dispatcher_t {
     tf_db_t *db;
+    packed_t *packed;
+    size_t npacked;
 };
+
+static void s_packed_clear (packed_t *p);
 
 //  What an assignment needs, for a set of tickets: the ticket, the start of
 //  its text, and its sub-category's taxonomy row (NULLs when unknown).
-static const char *SQL_INFO =
-    "SELECT t.id, t.ticket_no, t.department, t.assignee, t.category, t.subcategory, t.priority,"
-    "       left (coalesce (nullif (btrim (t.subject), ''), t.body), 100),"
-    "       x.department, x.solution_steps::text, x.phrases::text "
+#define INFO_COLUMNS \
+    "SELECT t.id, t.ticket_no, t.department, t.assignee, t.category, t.subcategory, t.priority," \
+    "       left (coalesce (nullif (btrim (t.subject), ''), t.body), 100)," \
+    "       x.department, x.solution_steps::text, x.phrases::text, t.status " \
     "FROM tickets t LEFT JOIN taxonomy x ON x.subcategory = t.subcategory "
-    "WHERE t.id = ANY ($1::int8[]) ORDER BY t.id";
 
-static const char *SQL_SET_DEPARTMENT =
-    "UPDATE tickets SET department = $2, updated_at = now () WHERE id = $1";
+static const char *SQL_INFO =
+    INFO_COLUMNS "WHERE t.id = ANY ($1::int8[]) ORDER BY t.id";
 
-static const char *SQL_ACCEPT =
-    "UPDATE tickets SET assignee = $2, accepted_at = now (),"
-    "       first_response_at = coalesce (first_response_at, now ()), updated_at = now () "
-    "WHERE id = $1";
+//  The stage's input, locked: the tickets among $1 still waiting to be
+//  assigned, skipping those another instance holds
+static const char *SQL_LOCK_INFO =
+    INFO_COLUMNS "WHERE t.id = ANY ($1::int8[]) AND t.status = ANY ($2::text[]) "
+    "ORDER BY t.id FOR UPDATE OF t SKIP LOCKED";
 
 static const char *SQL_CURRENT =
     "SELECT department, assignee FROM tickets WHERE id = $1 FOR UPDATE";
 
-static const char *SQL_TRANSFER =
-    "UPDATE tickets SET department = $2, assignee = NULL, updated_at = now () WHERE id = $1";
-
 static const char *SQL_DEPARTMENT =
     "SELECT 1 FROM departments WHERE code = $1";
+
+//  What each move sets with the status
+static const tf_ticket_columns_t s_routed = {
+    "dispatcher_routed", ", department = u.c1", (const char *[]) { "text", NULL }
+};
+static const tf_ticket_columns_t s_accepted = {
+    "dispatcher_accepted", ", assignee = u.c1, accepted_at = now (),"
+    " first_response_at = coalesce (t.first_response_at, now ())", (const char *[]) { "text", NULL }
+};
+static const tf_ticket_columns_t s_transferred = {
+    "dispatcher_transferred", ", department = u.c1, assignee = NULL", (const char *[]) { "text", NULL }
+};
 
 //  Most urgent first: priority, then the response deadline, then age.
 #define TF_RFC3339 "'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM'"
@@ -60,12 +81,9 @@ dispatcher_new (tf_db_t *db)
     dispatcher_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
-    if (tf_ticket_prepare (db)
-    ||  tf_db_prepare (db, "dispatcher_info", SQL_INFO, 1)
-    ||  tf_db_prepare (db, "dispatcher_set_department", SQL_SET_DEPARTMENT, 2)
-    ||  tf_db_prepare (db, "dispatcher_accept", SQL_ACCEPT, 2)
+    if (tf_db_prepare (db, "dispatcher_info", SQL_INFO, 1)
+    ||  tf_db_prepare (db, "dispatcher_lock_info", SQL_LOCK_INFO, 2)
     ||  tf_db_prepare (db, "dispatcher_current", SQL_CURRENT, 1)
-    ||  tf_db_prepare (db, "dispatcher_transfer", SQL_TRANSFER, 2)
     ||  tf_db_prepare (db, "dispatcher_department", SQL_DEPARTMENT, 1)
     ||  tf_db_prepare (db, "dispatcher_queue", SQL_QUEUE, 3))
         dispatcher_destroy (&self);
@@ -75,10 +93,14 @@ dispatcher_new (tf_db_t *db)
 void
 dispatcher_destroy (dispatcher_t **self_p)
 {
-    if (*self_p) {
-        free (*self_p);
-        *self_p = NULL;
-    }
+    dispatcher_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->npacked; i++)
+        s_packed_clear (&self->packed [i]);
+    free (self->packed);
+    free (self);
+    *self_p = NULL;
 }
 
 void
@@ -91,12 +113,6 @@ dispatcher_assignment_clear (dispatcher_assignment_t *a)
 
 //  --------------------------------------------------------------------------
 //  Helpers
-
-static void
-s_rollback (dispatcher_t *self)
-{
-    tf_db_exec (self->db, "ROLLBACK");
-}
 
 static int
 s_unavailable (tf_error_t *err)
@@ -122,18 +138,29 @@ s_copy (char *dst, size_t cap, size_t max, PGresult *res, int row, int col)
     dst [len] = 0;
 }
 
-//  The solution steps (a JSON array of strings) as a msgpack array of at
-//  most 32 strings of at most 1024 bytes: what the LIST field allows.
-static void
-s_pack_steps (dispatcher_assignment_t *a, const char *json_text)
+static uint8_t *
+s_take_buffer (msgpack_sbuffer *sbuf, size_t *size)
+{
+    *size = sbuf->size;
+    uint8_t *bytes = malloc (sbuf->size? sbuf->size: 1);
+    assert (bytes);
+    memcpy (bytes, sbuf->data, sbuf->size);
+    msgpack_sbuffer_destroy (sbuf);
+    return bytes;
+}
+
+//  The solution steps (a JSON array of strings) as a msgpack array of
+//  strings within what the LIST field allows. NULL when there are none.
+static uint8_t *
+s_pack_steps (const char *json_text, size_t *size)
 {
     json_t *steps = json_loads (json_text, 0, NULL);
     if (!json_is_array (steps)) {
         json_decref (steps);
-        return;
+        return NULL;
     }
     size_t count = 0;
-    for (size_t i = 0; i < json_array_size (steps) && count < 32; i++)
+    for (size_t i = 0; i < json_array_size (steps) && count < TF_MAX_ASSIGNED_SOLUTION_STEPS; i++)
         if (json_is_string (json_array_get (steps, i)))
             count++;
     msgpack_sbuffer sbuf;
@@ -153,16 +180,13 @@ s_pack_steps (dispatcher_assignment_t *a, const char *json_text)
         packed++;
     }
     json_decref (steps);
-    a->steps = malloc (sbuf.size);
-    assert (a->steps);
-    memcpy (a->steps, sbuf.data, sbuf.size);
-    a->steps_size = sbuf.size;
-    msgpack_sbuffer_destroy (&sbuf);
+    return s_take_buffer (&sbuf, size);
 }
 
-//  The standard phrases (a JSON object of strings) as a msgpack map.
-static void
-s_pack_phrases (dispatcher_assignment_t *a, const char *json_text)
+//  The standard phrases (a JSON object of strings) as a msgpack map, within
+//  the field's limit. NULL when there are none.
+static uint8_t *
+s_pack_phrases (const char *json_text, size_t *size)
 {
     json_t *phrases = json_loads (json_text, 0, NULL);
     json_t *strings = json_object ();
@@ -171,48 +195,105 @@ s_pack_phrases (dispatcher_assignment_t *a, const char *json_text)
     json_object_foreach (phrases, key, value)
         if (json_is_string (value) && json_string_length (value) <= TF_LIST_ITEM_MAX * 2)
             json_object_set (strings, key, value);
+    uint8_t *bytes = NULL;
     if (json_object_size (strings) > 0) {
         msgpack_sbuffer sbuf;
         msgpack_sbuffer_init (&sbuf);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-        if (tf_json_pack (&pk, strings) == 0 && sbuf.size <= 16384) {
-            a->phrases = malloc (sbuf.size);
-            assert (a->phrases);
-            memcpy (a->phrases, sbuf.data, sbuf.size);
-            a->phrases_size = sbuf.size;
-        }
-        msgpack_sbuffer_destroy (&sbuf);
+        if (tf_json_pack (&pk, strings) == 0 && sbuf.size <= TF_MAX_ASSIGNED_PHRASES)
+            bytes = s_take_buffer (&sbuf, size);
+        else
+            msgpack_sbuffer_destroy (&sbuf);
     }
     json_decref (strings);
     json_decref (phrases);
+    return bytes;
 }
 
-//  Fills what a row of SQL_INFO tells (department and assignee are the caller's).
+static bool
+s_same (const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && streq (a, b));
+}
+
 static void
-s_fill (dispatcher_assignment_t *a, PGresult *res, int row)
+s_packed_clear (packed_t *p)
+{
+    free (p->subcategory);
+    free (p->steps_json);
+    free (p->phrases_json);
+    free (p->steps);
+    free (p->phrases);
+    memset (p, 0, sizeof *p);
+}
+
+//  The packed steps and phrases of a taxonomy row, from the cache
+static const packed_t *
+s_packed (dispatcher_t *self, const char *subcategory, const char *steps_json, const char *phrases_json)
+{
+    packed_t *p = NULL;
+    for (size_t i = 0; i < self->npacked && !p; i++)
+        if (streq (self->packed [i].subcategory, subcategory))
+            p = &self->packed [i];
+    if (p && s_same (p->steps_json, steps_json) && s_same (p->phrases_json, phrases_json))
+        return p;
+    if (!p) {
+        self->packed = realloc (self->packed, (self->npacked + 1) * sizeof (packed_t));
+        assert (self->packed);
+        p = &self->packed [self->npacked++];
+        memset (p, 0, sizeof *p);
+    }
+    s_packed_clear (p);
+    p->subcategory = strdup (subcategory);
+    p->steps_json = steps_json? strdup (steps_json): NULL;
+    p->phrases_json = phrases_json? strdup (phrases_json): NULL;
+    p->steps = steps_json? s_pack_steps (steps_json, &p->steps_size): NULL;
+    p->phrases = phrases_json? s_pack_phrases (phrases_json, &p->phrases_size): NULL;
+    return p;
+}
+
+static uint8_t *
+s_dup (const uint8_t *bytes, size_t size)
+{
+    if (!bytes)
+        return NULL;
+    uint8_t *copy = malloc (size);
+    assert (copy);
+    memcpy (copy, bytes, size);
+    return copy;
+}
+
+//  Fills what a row of INFO_COLUMNS tells (department and assignee are the caller's).
+static void
+s_fill (dispatcher_t *self, dispatcher_assignment_t *a, PGresult *res, int row)
 {
     memset (a, 0, sizeof *a);
     a->ticket_id = strtoll (PQgetvalue (res, row, 0), NULL, 10);
-    s_copy (a->ticket_no, sizeof a->ticket_no, 32, res, row, 1);
-    s_copy (a->category, sizeof a->category, 64, res, row, 4);
-    s_copy (a->subcategory, sizeof a->subcategory, 64, res, row, 5);
-    s_copy (a->priority, sizeof a->priority, 2, res, row, 6);
+    s_copy (a->ticket_no, sizeof a->ticket_no, TF_MAX_ASSIGNED_TICKET_NO, res, row, 1);
+    s_copy (a->category, sizeof a->category, TF_MAX_ASSIGNED_CATEGORY, res, row, 4);
+    s_copy (a->subcategory, sizeof a->subcategory, TF_MAX_ASSIGNED_SUBCATEGORY, res, row, 5);
+    s_copy (a->priority, sizeof a->priority, TF_MAX_ASSIGNED_PRIORITY, res, row, 6);
     if (!streq (a->priority, "P1") && !streq (a->priority, "P2") && !streq (a->priority, "P3"))
         *a->priority = 0;
-    s_copy (a->subject, sizeof a->subject, 200, res, row, 7);
-    if (!PQgetisnull (res, row, 9))
-        s_pack_steps (a, PQgetvalue (res, row, 9));
-    if (!PQgetisnull (res, row, 10))
-        s_pack_phrases (a, PQgetvalue (res, row, 10));
+    s_copy (a->subject, sizeof a->subject, TF_MAX_ASSIGNED_SUBJECT, res, row, 7);
+    if (*a->subcategory) {
+        const packed_t *p = s_packed (self, a->subcategory,
+                                      PQgetisnull (res, row, 9)? NULL: PQgetvalue (res, row, 9),
+                                      PQgetisnull (res, row, 10)? NULL: PQgetvalue (res, row, 10));
+        a->steps = s_dup (p->steps, p->steps_size);
+        a->steps_size = p->steps_size;
+        a->phrases = s_dup (p->phrases, p->phrases_size);
+        a->phrases_size = p->phrases_size;
+    }
 }
 
 static PGresult *
-s_info (dispatcher_t *self, const int64_t *ids, size_t n)
+s_info (dispatcher_t *self, const char *statement, const int64_t *ids, size_t n, const char *statuses)
 {
     char *array = tf_db_id_array (ids, n);
-    const char *params [] = { array };
-    PGresult *res = tf_db_run (self->db, "dispatcher_info", 1, params);
+    const char *params [] = { array, statuses };
+    PGresult *res = tf_db_run (self->db, statement, statuses? 2: 1, params);
     free (array);
     if (!tf_db_ok (self->db, res, "ticket details")) {
         PQclear (res);
@@ -239,18 +320,6 @@ s_json (const char *k1, const char *v1, const char *k2, const char *v2, const ch
     return text;
 }
 
-static int
-s_run_id (dispatcher_t *self, const char *statement, int64_t id, const char *value, const char *what)
-{
-    char id_text [24];
-    snprintf (id_text, sizeof id_text, "%lld", (long long) id);
-    const char *params [] = { id_text, value };
-    PGresult *res = tf_db_run (self->db, statement, 2, params);
-    int rc = tf_db_ok (self->db, res, what)? 0: -1;
-    PQclear (res);
-    return rc;
-}
-
 static bool
 s_department_known (dispatcher_t *self, const char *code, bool *known)
 {
@@ -263,141 +332,143 @@ s_department_known (dispatcher_t *self, const char *code, bool *known)
     return ok;
 }
 
-//  --------------------------------------------------------------------------
-//  Assigning: inside the caller's transaction, on tickets it has locked.
-//  Returns how many were assigned, or -1 (the caller rolls back).
+//  A one-element array literal (for the columns of a one-ticket move)
+static char *
+s_one (const char *value)
+{
+    tf_db_array_t *array = tf_db_array_new ();
+    tf_db_array_add (array, value);
+    char *text = strdup (tf_db_array_text (array));
+    tf_db_array_destroy (&array);
+    return text;
+}
 
+//  --------------------------------------------------------------------------
+//  Assigning: one transaction per batch, a constant number of statements
+//  (lock and read, move, history) whatever its size.
+
+//  Where a ticket goes, and the history note that says why
+static void
+s_route (PGresult *res, int row, bool reopened, char *department, size_t dsize, char *note, size_t nsize)
+{
+    char assignee [TF_MAX_ASSIGNED_ASSIGNEE + 8], subcategory [TF_MAX_ASSIGNED_SUBCATEGORY + 8];
+    s_copy (department, dsize, TF_MAX_ASSIGNED_DEPARTMENT, res, row, 2);
+    s_copy (assignee, sizeof assignee, TF_MAX_ASSIGNED_ASSIGNEE, res, row, 3);
+    s_copy (subcategory, sizeof subcategory, TF_MAX_ASSIGNED_SUBCATEGORY, res, row, 5);
+    if (reopened && *department) {
+        if (*assignee)
+            snprintf (note, nsize, "reopened: back to agent %s in %s", assignee, department);
+        else
+            snprintf (note, nsize, "reopened: back to %s (no agent had accepted it)", department);
+        return;
+    }
+    //  the sub-category's department, else the front line
+    if (!PQgetisnull (res, row, 8) && *PQgetvalue (res, row, 8)) {
+        s_copy (department, dsize, TF_MAX_ASSIGNED_DEPARTMENT, res, row, 8);
+        snprintf (note, nsize, "routed to %s by the taxonomy (sub-category %s)", department, subcategory);
+    }
+    else {
+        snprintf (department, dsize, "%s", DISPATCHER_FALLBACK_DEPARTMENT);
+        if (*subcategory)
+            snprintf (note, nsize, "sub-category '%s' is not in the taxonomy: routed to %s",
+                      subcategory, department);
+        else
+            snprintf (note, nsize, "no sub-category: routed to %s", department);
+    }
+    if (reopened)
+        strncat (note, " (reopened ticket without a department)", nsize - strlen (note) - 1);
+}
+
+//  Inside the caller's transaction: assigns the tickets among ids that are
+//  classified or reopened. Returns how many, or -1 (the caller rolls back).
 static int
-s_assign_locked (dispatcher_t *self, const char *status, const int64_t *locked, size_t n,
-                 dispatcher_assignment_t *out)
+s_assign (dispatcher_t *self, const int64_t *ids, size_t n, dispatcher_assignment_t *out)
 {
     if (n == 0)
         return 0;
-    PGresult *res = s_info (self, locked, n);
+    char statuses [256];
+    tf_ticket_status_array (TF_FROM (CLASSIFIED) | TF_FROM (REOPENED), statuses, sizeof statuses);
+    PGresult *res = s_info (self, "dispatcher_lock_info", ids, n, statuses);
     if (!res)
         return -1;
-    bool reopened = streq (status, "reopened");
-    int count = 0;
     int rows = PQntuples (res);
-    for (int row = 0; row < rows && (size_t) count < n; row++) {
-        dispatcher_assignment_t *a = &out [count];
-        s_fill (a, res, row);
-        char department [40], assignee [72], subcategory [72], note [512];
-        s_copy (department, sizeof department, 32, res, row, 2);
-        s_copy (assignee, sizeof assignee, 64, res, row, 3);
-        s_copy (subcategory, sizeof subcategory, 64, res, row, 5);
-        bool route = !reopened || !*department;
-        if (route) {
-            //  the sub-category's department, else the front line
-            if (!PQgetisnull (res, row, 8) && *PQgetvalue (res, row, 8)) {
-                s_copy (department, sizeof department, 32, res, row, 8);
-                snprintf (note, sizeof note, "routed to %s by the taxonomy (sub-category %s)",
-                          department, subcategory);
-            }
-            else {
-                snprintf (department, sizeof department, "%s", DISPATCHER_FALLBACK_DEPARTMENT);
-                if (*subcategory)
-                    snprintf (note, sizeof note, "sub-category '%s' is not in the taxonomy: routed to %s",
-                              subcategory, department);
-                else
-                    snprintf (note, sizeof note, "no sub-category: routed to %s", department);
-            }
-            if (reopened)
-                strncat (note, " (reopened ticket without a department)", sizeof note - strlen (note) - 1);
-        }
-        else
-        if (*assignee)
-            snprintf (note, sizeof note, "reopened: back to agent %s in %s", assignee, department);
-        else
-            snprintf (note, sizeof note, "reopened: back to %s (no agent had accepted it)", department);
-
-        if (route && s_run_id (self, "dispatcher_set_department", a->ticket_id, department, "set department")) {
-            dispatcher_assignment_clear (a);
-            goto failed;
-        }
-        char *data = s_json ("department", department,
-                             reopened && *assignee? "assignee": NULL, assignee, NULL, NULL);
-        tf_error_t err;
-        int rc = tf_ticket_transition (self->db, a->ticket_id, status, "assigned", "assigned",
-                                       "dispatcher", note, data, &err);
-        free (data);
-        if (rc) {
-            dispatcher_assignment_clear (a);
-            if (streq (err.code, TF_ERR_UNAVAILABLE))
-                goto failed;
-            tf_debug ("ticket not assigned: %s", err.message);
-            continue;           //  not in `status` after all: someone else's
-        }
-        snprintf (a->department, sizeof a->department, "%s", department);
+    tf_ticket_move_t *items = calloc ((size_t) rows + 1, sizeof *items);
+    char (*notes) [512] = calloc ((size_t) rows + 1, sizeof *notes);
+    char **data = calloc ((size_t) rows + 1, sizeof *data);
+    tf_db_array_t *departments = tf_db_array_new ();
+    assert (items && notes && data);
+    for (int row = 0; row < rows; row++) {
+        bool reopened = tf_status_lookup (PQgetvalue (res, row, 11)) == TF_STATUS_REOPENED;
+        dispatcher_assignment_t *a = &out [row];
+        s_fill (self, a, res, row);
+        s_route (res, row, reopened, a->department, sizeof a->department, notes [row], sizeof notes [row]);
         if (reopened)
-            snprintf (a->assignee, sizeof a->assignee, "%s", assignee);
-        count++;
+            s_copy (a->assignee, sizeof a->assignee, TF_MAX_ASSIGNED_ASSIGNEE, res, row, 3);
+        data [row] = s_json ("department", a->department, *a->assignee? "assignee": NULL, a->assignee, NULL, NULL);
+        items [row] = (tf_ticket_move_t) {
+            .id = a->ticket_id, .move = reopened? TF_MOVE_REASSIGN: TF_MOVE_ASSIGN,
+            .note = notes [row], .data = data [row]
+        };
+        tf_db_array_add (departments, a->department);
     }
     PQclear (res);
-    return count;
-failed:
-    for (int i = 0; i < count; i++)
-        dispatcher_assignment_clear (&out [i]);
-    PQclear (res);
-    return -1;
+    const char *columns [] = { tf_db_array_text (departments) };
+    int moved = tf_ticket_move (self->db, TF_SVC_DISPATCHER, items, (size_t) rows, &s_routed, columns, true, NULL);
+    //  keep the assignments that moved, in order
+    int count = 0;
+    for (int row = 0; row < rows; row++) {
+        free (data [row]);
+        if (moved >= 0 && items [row].moved) {
+            if (count != row) {
+                out [count] = out [row];
+                memset (&out [row], 0, sizeof out [row]);
+            }
+            count++;
+        }
+        else
+            dispatcher_assignment_clear (&out [row]);
+    }
+    tf_db_array_destroy (&departments);
+    free (items);
+    free (notes);
+    free (data);
+    return moved < 0? -1: count;
 }
 
+//  Commits; on failure the assignments are forgotten (nothing is published).
 static int
 s_commit (dispatcher_t *self, int count, dispatcher_assignment_t *out)
 {
-    if (count >= 0 && tf_db_exec (self->db, "COMMIT") == 0)
-        return count;
-    s_rollback (self);
-    for (int i = 0; i < count; i++)
-        dispatcher_assignment_clear (&out [i]);
-    return -1;
+    int rc = tf_db_finish (self->db, count);
+    if (rc < 0)
+        for (int i = 0; i < count; i++)
+            dispatcher_assignment_clear (&out [i]);
+    return rc;
 }
 
 int
-dispatcher_assign (dispatcher_t *self, const char *status, const int64_t *ids, size_t n,
-                   dispatcher_assignment_t *out)
+dispatcher_assign (dispatcher_t *self, const int64_t *ids, size_t n, dispatcher_assignment_t *out)
 {
-    assert (streq (status, "classified") || streq (status, "reopened"));
     if (n == 0)
         return 0;
-    if (tf_db_exec (self->db, "BEGIN"))
+    if (tf_db_begin (self->db))
         return -1;
-    int64_t *locked = calloc (n, sizeof *locked);
-    assert (locked);
-    int k = tf_ticket_lock_ids (self->db, status, ids, n, locked);
-    int count = k < 0? -1: s_assign_locked (self, status, locked, (size_t) k, out);
-    free (locked);
-    return s_commit (self, count, out);
+    return s_commit (self, s_assign (self, ids, n, out), out);
 }
 
 int
-dispatcher_reconcile (dispatcher_t *self, int stale_seconds, size_t limit,
-                      dispatcher_assignment_t *out)
+dispatcher_reconcile (dispatcher_t *self, int stale_seconds, size_t limit, dispatcher_assignment_t *out)
 {
     if (limit == 0)
         return 0;
-    if (tf_db_exec (self->db, "BEGIN"))
+    if (tf_db_begin (self->db))
         return -1;
     int64_t *locked = calloc (limit, sizeof *locked);
     assert (locked);
-    int count = 0;
-    const char *statuses [] = { "classified", "reopened" };
-    for (int i = 0; i < 2 && count >= 0 && (size_t) count < limit; i++) {
-        int k = tf_ticket_lock_waiting (self->db, statuses [i], stale_seconds, limit - (size_t) count,
-                                        locked);
-        int got = k < 0? -1: s_assign_locked (self, statuses [i], locked, (size_t) k, out + count);
-        if (got < 0) {
-            for (int j = 0; j < count; j++)
-                dispatcher_assignment_clear (&out [j]);
-            count = -1;
-        }
-        else
-            count += got;
-    }
+    int k = tf_ticket_lock_waiting (self->db, TF_FROM (CLASSIFIED) | TF_FROM (REOPENED), stale_seconds,
+                                    limit, locked);
+    int count = s_commit (self, k < 0? -1: s_assign (self, locked, (size_t) k, out), out);
     free (locked);
-    count = s_commit (self, count, out);
-    if (count > 0)
-        tf_info ("reconciler: assigned %d waiting ticket(s)", count);
     return count;
 }
 
@@ -425,12 +496,12 @@ int
 dispatcher_accept (dispatcher_t *self, const tf_msg_t *request, int64_t *ticket_id, tf_error_t *err)
 {
     assert (request->type == TF_MSG_ACCEPT);
-    char ticket_no [40];
+    char ticket_no [TF_MAX_ACCEPT_TICKET_NO + 1];
     tf_ticket_no_copy (request, TF_F_ACCEPT_TICKET_NO, ticket_no, sizeof ticket_no);
     char *agent = s_text (request, TF_F_ACCEPT_AGENT, err);
     if (!agent)
         return -1;
-    if (tf_db_exec (self->db, "BEGIN")) {
+    if (tf_db_begin (self->db)) {
         free (agent);
         return s_unavailable (err);
     }
@@ -438,18 +509,21 @@ dispatcher_accept (dispatcher_t *self, const tf_msg_t *request, int64_t *ticket_
     char note [160];
     snprintf (note, sizeof note, "accepted by %s", agent);
     char *data = s_json ("agent", agent, NULL, NULL, NULL, NULL);
-    int rc = tf_ticket_find (self->db, ticket_no, strlen (ticket_no), &id, NULL, 0, err);
-    if (rc == 0)
-        rc = tf_ticket_transition (self->db, id, "assigned", "accepted", "accepted", agent, note,
-                                   data, err);
-    if (rc == 0 && s_run_id (self, "dispatcher_accept", id, agent, "accept"))
-        rc = s_unavailable (err);
-    if (rc == 0 && tf_db_exec (self->db, "COMMIT"))
-        rc = s_unavailable (err);
-    if (rc)
-        s_rollback (self);
+    char *agents = s_one (agent);
+    int rc = tf_ticket_find (self->db, ticket_no, strlen (ticket_no), &id, NULL, err);
+    if (rc == 0) {
+        tf_ticket_move_t item = { .id = id, .move = TF_MOVE_ACCEPT, .actor = agent, .note = note, .data = data };
+        rc = tf_ticket_move (self->db, TF_SVC_DISPATCHER, &item, 1, &s_accepted, (const char *[]) { agents },
+                             false, err) == 1? 0: -1;
+    }
+    if (tf_db_finish (self->db, rc) < 0) {
+        if (rc == 0)
+            s_unavailable (err);
+        rc = -1;
+    }
     else
         *ticket_id = id;
+    free (agents);
     free (data);
     free (agent);
     return rc;
@@ -461,13 +535,13 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
 {
     assert (request->type == TF_MSG_TRANSFER);
     memset (out, 0, sizeof *out);
-    char ticket_no [40];
+    char ticket_no [TF_MAX_TRANSFER_TICKET_NO + 1];
     tf_ticket_no_copy (request, TF_F_TRANSFER_TICKET_NO, ticket_no, sizeof ticket_no);
     char *department = tf_msg_strdup (request, TF_F_TRANSFER_DEPARTMENT);
     char *reason_raw = s_text (request, TF_F_TRANSFER_REASON, err);
     char *actor = tf_msg_strdup (request, TF_F_TRANSFER_ACTOR);
     char *reason = reason_raw? tf_mask_text (reason_raw, strlen (reason_raw), NULL): NULL;
-    char *data = NULL;
+    char *data = NULL, *departments = NULL;
     PGresult *res = NULL;
     int rc = -1;
     if (!department) {
@@ -476,7 +550,7 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
     }
     if (!reason)
         goto done;
-    if (tf_db_exec (self->db, "BEGIN")) {
+    if (tf_db_begin (self->db)) {
         s_unavailable (err);
         goto done;
     }
@@ -489,11 +563,10 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
         tf_error_set (err, TF_ERR_BAD_VALUE, "department", "no department '%s' (see the departments table)",
                       department);
     else
-    if (tf_ticket_find (self->db, ticket_no, strlen (ticket_no), &id, NULL, 0, err) == 0) {
+    if (tf_ticket_find (self->db, ticket_no, strlen (ticket_no), &id, NULL, err) == 0) {
         char id_text [24];
         snprintf (id_text, sizeof id_text, "%lld", (long long) id);
-        const char *params [] = { id_text };
-        res = tf_db_run (self->db, "dispatcher_current", 1, params);
+        res = tf_db_run (self->db, "dispatcher_current", 1, (const char *[]) { id_text });
         if (!tf_db_ok (self->db, res, "current department") || PQntuples (res) != 1)
             s_unavailable (err);
         else {
@@ -501,31 +574,33 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
             const char *previous = PQgetisnull (res, 0, 1)? NULL: PQgetvalue (res, 0, 1);
             data = s_json ("department", department, "from_department", from,
                            "previous_assignee", previous);
-            rc = tf_ticket_transition (self->db, id, "assigned,accepted,in_progress", "assigned",
-                                       "transferred", actor? actor: "dispatcher", reason, data, err);
-            if (rc == 0 && s_run_id (self, "dispatcher_transfer", id, department, "transfer"))
-                rc = s_unavailable (err);
+            departments = s_one (department);
+            tf_ticket_move_t item = { .id = id, .move = TF_MOVE_TRANSFER, .actor = actor, .note = reason,
+                                      .data = data };
+            rc = tf_ticket_move (self->db, TF_SVC_DISPATCHER, &item, 1, &s_transferred,
+                                 (const char *[]) { departments }, false, err) == 1? 0: -1;
             if (rc == 0) {
                 PQclear (res);
-                res = s_info (self, &id, 1);
+                res = s_info (self, "dispatcher_info", &id, 1, NULL);
                 if (!res || PQntuples (res) != 1)
                     rc = s_unavailable (err);
                 else {
-                    s_fill (out, res, 0);
-                    s_copy (out->department, sizeof out->department, 32, res, 0, 2);
+                    s_fill (self, out, res, 0);
+                    s_copy (out->department, sizeof out->department, TF_MAX_ASSIGNED_DEPARTMENT, res, 0, 2);
                 }
             }
-            if (rc == 0 && tf_db_exec (self->db, "COMMIT"))
-                rc = s_unavailable (err);
         }
     }
-    if (rc) {
-        s_rollback (self);
+    if (tf_db_finish (self->db, rc) < 0) {
+        if (rc == 0)
+            s_unavailable (err);
+        rc = -1;
         dispatcher_assignment_clear (out);
     }
 done:
     PQclear (res);
     free (data);
+    free (departments);
     free (department);
     free (reason_raw);
     free (reason);

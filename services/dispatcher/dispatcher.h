@@ -1,13 +1,14 @@
 /*  dispatcher — the assign stage: classified → assigned → accepted,
     transfers between departments, and reopened → assigned (back to the
-    same department and agent). No sockets here: the actor
-    (dispatcher_server.c) feeds it and the tests call it directly.
+    same department and agent). No sockets here: the service
+    (dispatcher_service.c) feeds it and the tests call it directly.
 
-    Every change is one transaction with the expected-status check of
-    tf_ticket_transition; tickets are taken with FOR UPDATE SKIP LOCKED, so
-    a repeated event changes nothing and two dispatchers never assign one
-    ticket twice. The caller publishes what a call returns, after it
-    returned (that is, after the commit).
+    Every change is one transaction through tf_ticket_move (the declared
+    moves, the expected-status check); a batch of tickets costs a constant
+    number of statements, and tickets are taken with FOR UPDATE SKIP
+    LOCKED, so a repeated event changes nothing and two dispatchers never
+    assign one ticket twice. The caller publishes what a call returns,
+    after it returned (that is, after the commit).
 */
 #ifndef DISPATCHER_H
 #define DISPATCHER_H
@@ -44,19 +45,18 @@ typedef struct {
 dispatcher_t *dispatcher_new (tf_db_t *db);
 void dispatcher_destroy (dispatcher_t **self_p);
 
-//  The event path: assigns those of ids[0..n) that are in `status`
-//  ("classified" or "reopened"), skipping tickets another instance holds,
-//  in one transaction. Fills out[0..n) and returns how many were assigned;
-//  -1 when the database failed (nothing changed).
+//  The event path: assigns those of ids[0..n) that are classified or
+//  reopened, skipping tickets another instance holds, in one transaction.
+//  Fills out[0..n) and returns how many were assigned; -1 when the
+//  database failed (nothing changed).
 //  classified → assigned: department from the taxonomy (fallback: frontline,
 //  and the history says why). reopened → assigned: department and assignee
 //  are kept.
-int dispatcher_assign (dispatcher_t *self, const char *status, const int64_t *ids, size_t n,
-                       dispatcher_assignment_t *out);
+int dispatcher_assign (dispatcher_t *self, const int64_t *ids, size_t n, dispatcher_assignment_t *out);
 
 //  The reconciler: assigns up to `limit` tickets that waited in
-//  `classified` or `reopened` for at least stale_seconds (classified ones
-//  first). out has room for `limit`. Returns how many, -1 on a database error.
+//  `classified` or `reopened` for at least stale_seconds (oldest first).
+//  out has room for `limit`. Returns how many, -1 on a database error.
 int dispatcher_reconcile (dispatcher_t *self, int stale_seconds, size_t limit,
                           dispatcher_assignment_t *out);
 

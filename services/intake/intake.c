@@ -2,6 +2,7 @@
 #include "tf_log.h"
 #include "tf_mask.h"
 #include "tf_ticket.h"
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,30 +20,40 @@ typedef struct {
     int masked;                 //  how many personal numbers were masked
 } row_t;
 
-static const char *SQL_FIND =
-    "SELECT id, ticket_no FROM tickets WHERE channel = $1 AND external_id = $2";
+//  A batch costs the same few statements whatever its size: the
+//  duplicates among it, its numbers and ids, its tickets, their contacts,
+//  their history rows.
+
+//  Which of the batch's (channel, external_id) pairs are stored already
+static const char *SQL_DUPLICATES =
+    "SELECT x.ord, t.id, t.ticket_no FROM unnest ($1::text[], $2::text[]) WITH ORDINALITY"
+    "  AS x (channel, external_id, ord) "
+    "JOIN tickets t ON t.channel = x.channel AND t.external_id = x.external_id";
 
 //  One number per new ticket of the batch: the day's row is bumped once,
-//  under its row lock, so concurrent instances get disjoint ranges.
-static const char *SQL_SERIALS =
-    "INSERT INTO ticket_serials AS s (day, last_serial) VALUES (current_date, $1::int) "
-    "ON CONFLICT (day) DO UPDATE SET last_serial = s.last_serial + EXCLUDED.last_serial "
-    "RETURNING to_char (day, 'YYYYMMDD'), last_serial";
+//  under its row lock, so concurrent instances get disjoint ranges; and
+//  their ids, so contacts and history can be written without a round trip
+//  per ticket.
+static const char *SQL_NUMBERS =
+    "WITH s AS (INSERT INTO ticket_serials AS s (day, last_serial) VALUES (current_date, $1::int) "
+    "           ON CONFLICT (day) DO UPDATE SET last_serial = s.last_serial + EXCLUDED.last_serial "
+    "           RETURNING to_char (day, 'YYYYMMDD') AS day, last_serial) "
+    "SELECT s.day, s.last_serial, ARRAY (SELECT nextval ('tickets_id_seq') FROM generate_series (1, $1::int)) "
+    "FROM s";
 
 static const char *SQL_INSERT =
-    "WITH t AS ("
-    "  INSERT INTO tickets (ticket_no, channel, external_id, source, customer_ref, customer_type,"
-    "                      subject, body, order_no, product, wants, expected_at, error_text, steps,"
-    "                      alert_type, alert_scope)"
-    "  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::timestamptz, $13, $14, $15, $16)"
-    "  ON CONFLICT (channel, external_id) WHERE external_id IS NOT NULL DO NOTHING"
-    "  RETURNING id, ticket_no),"
-    " c AS (INSERT INTO ticket_contacts (ticket_id, customer_ref, name, phone, email)"
-    "       SELECT id, $5, $17, $18, $19 FROM t),"
-    " e AS (INSERT INTO ticket_events (ticket_id, kind, to_status, actor, data)"
-    "       SELECT id, 'received', 'received', 'intake',"
-    "              jsonb_build_object ('channel', $2::text, 'masked', $20::int) FROM t)"
-    "SELECT id, ticket_no FROM t";
+    "INSERT INTO tickets (id, ticket_no, channel, external_id, source, customer_ref, customer_type,"
+    "                     subject, body, order_no, product, wants, expected_at, error_text, steps,"
+    "                     alert_type, alert_scope) "
+    "SELECT * FROM unnest ($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+    "                      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],"
+    "                      $13::timestamptz[], $14::text[], $15::text[], $16::text[], $17::text[]) "
+    "ON CONFLICT (channel, external_id) WHERE external_id IS NOT NULL DO NOTHING "
+    "RETURNING id";
+
+static const char *SQL_CONTACTS =
+    "INSERT INTO ticket_contacts (ticket_id, customer_ref, name, phone, email) "
+    "SELECT * FROM unnest ($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])";
 
 static const char *SQL_TICKET_JSON =
     "SELECT jsonb_build_object ("
@@ -82,12 +93,12 @@ intake_new (tf_db_t *db)
     intake_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
-    if (tf_db_prepare (db, "intake_find", SQL_FIND, 2)
-    ||  tf_db_prepare (db, "intake_serials", SQL_SERIALS, 1)
-    ||  tf_db_prepare (db, "intake_insert", SQL_INSERT, 20)
+    if (tf_db_prepare (db, "intake_duplicates", SQL_DUPLICATES, 2)
+    ||  tf_db_prepare (db, "intake_numbers", SQL_NUMBERS, 1)
+    ||  tf_db_prepare (db, "intake_insert", SQL_INSERT, 17)
+    ||  tf_db_prepare (db, "intake_contacts", SQL_CONTACTS, 5)
     ||  tf_db_prepare (db, "intake_ticket_json", SQL_TICKET_JSON, 1)
-    ||  tf_db_prepare (db, "intake_feedback", SQL_FEEDBACK, 4)
-    ||  tf_ticket_prepare (db))
+    ||  tf_db_prepare (db, "intake_feedback", SQL_FEEDBACK, 4))
         intake_destroy (&self);
     return self;
 }
@@ -178,23 +189,186 @@ s_row_free (row_t *r)
     }
 }
 
-//  Looks up (channel, external_id); 1 found, 0 not, -1 database error.
+//  Finds the stored duplicates among rows[0..n) (those with an external
+//  id), filling their results. Returns 0 or -1.
 static int
-s_find (intake_t *self, const row_t *r, intake_result_t *result)
+s_duplicates (intake_t *self, row_t *rows, size_t n, intake_result_t *results)
 {
-    const char *params [] = { r->channel, r->external_id };
-    PGresult *res = tf_db_run (self->db, "intake_find", 2, params);
-    int rc = -1;
-    if (tf_db_ok (self->db, res, "find duplicate")) {
-        rc = PQntuples (res) == 1;
-        if (rc) {
-            result->ticket_id = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
-            snprintf (result->ticket_no, sizeof result->ticket_no, "%s", PQgetvalue (res, 0, 1));
-            result->duplicate = true;
-            result->ok = true;
+    tf_db_array_t *channels = tf_db_array_new (), *externals = tf_db_array_new ();
+    for (size_t i = 0; i < n; i++) {
+        tf_db_array_add (channels, rows [i].channel);
+        tf_db_array_add (externals, rows [i].external_id);
+    }
+    const char *params [] = { tf_db_array_text (channels), tf_db_array_text (externals) };
+    PGresult *res = tf_db_run (self->db, "intake_duplicates", 2, params);
+    tf_db_array_destroy (&channels);
+    tf_db_array_destroy (&externals);
+    if (!tf_db_ok (self->db, res, "find duplicates")) {
+        PQclear (res);
+        return -1;
+    }
+    for (int r = 0; r < PQntuples (res); r++) {
+        size_t i = (size_t) strtoll (PQgetvalue (res, r, 0), NULL, 10) - 1;
+        if (i >= n)
+            continue;
+        results [i].ok = true;
+        results [i].duplicate = true;
+        results [i].ticket_id = strtoll (PQgetvalue (res, r, 1), NULL, 10);
+        snprintf (results [i].ticket_no, sizeof results [i].ticket_no, "%s", PQgetvalue (res, r, 2));
+    }
+    PQclear (res);
+    return 0;
+}
+
+//  The row of the batch that repeats row i's (channel, external_id)
+//  earlier in the batch, or n.
+static size_t
+s_repeat_of (const row_t *rows, size_t i)
+{
+    if (!rows [i].external_id)
+        return i;
+    for (size_t j = 0; j < i; j++)
+        if (rows [j].external_id && streq (rows [j].external_id, rows [i].external_id)
+        &&  streq (rows [j].channel, rows [i].channel))
+            return j;
+    return i;
+}
+
+//  The batch's numbers and ids: fills ticket_no and ticket_id of the
+//  `fresh` rows marked in results (ok == false). Returns 0 or -1.
+static int
+s_number (intake_t *self, intake_result_t *results, const bool *fresh, size_t n, size_t count)
+{
+    char text [24];
+    snprintf (text, sizeof text, "%zu", count);
+    PGresult *res = tf_db_run (self->db, "intake_numbers", 1, (const char *[]) { text });
+    if (!tf_db_ok (self->db, res, "allocate ticket numbers") || PQntuples (res) != 1) {
+        PQclear (res);
+        return -1;
+    }
+    int year = 0, month = 0, mday = 0;
+    sscanf (PQgetvalue (res, 0, 0), "%4d%2d%2d", &year, &month, &mday);
+    long serial = strtol (PQgetvalue (res, 0, 1), NULL, 10) - (long) count;
+    //  the ids: "{101,102,...}"
+    const char *p = PQgetvalue (res, 0, 2);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!fresh [i])
+            continue;
+        while (*p && (*p < '0' || *p > '9'))
+            p++;
+        char *end;
+        results [i].ticket_id = strtoll (p, &end, 10);
+        p = end;
+        if (results [i].ticket_id <= 0
+        ||  intake_format_ticket_no (results [i].ticket_no, sizeof results [i].ticket_no, year, month, mday,
+                                     ++serial)) {
+            tf_error ("ticket serial %ld or id out of range for %s", serial, PQgetvalue (res, 0, 0));
+            rc = -1;
         }
     }
     PQclear (res);
+    return rc;
+}
+
+//  Inserts the fresh tickets, their contacts and history rows. Rows
+//  another instance stored meanwhile are resolved to its ticket. Returns 0 or -1.
+static int
+s_insert (intake_t *self, row_t *rows, intake_result_t *results, const bool *fresh, size_t n)
+{
+    enum { COLUMNS = 17 };
+    tf_db_array_t *a [COLUMNS];
+    for (int c = 0; c < COLUMNS; c++)
+        a [c] = tf_db_array_new ();
+    for (size_t i = 0; i < n; i++) {
+        if (!fresh [i])
+            continue;
+        const row_t *r = &rows [i];
+        tf_db_array_add_int (a [0], results [i].ticket_id);
+        const char *values [COLUMNS - 1] = {
+            results [i].ticket_no, r->channel, r->external_id, r->source, r->customer_ref, r->customer_type,
+            r->subject, r->body, r->order_no, r->product, r->wants, r->expected_at, r->error_text,
+            r->steps, r->alert_type, r->alert_scope
+        };
+        for (int c = 1; c < COLUMNS; c++)
+            tf_db_array_add (a [c], values [c - 1]);
+    }
+    const char *params [COLUMNS];
+    for (int c = 0; c < COLUMNS; c++)
+        params [c] = tf_db_array_text (a [c]);
+    PGresult *res = tf_db_run (self->db, "intake_insert", COLUMNS, params);
+    for (int c = 0; c < COLUMNS; c++)
+        tf_db_array_destroy (&a [c]);
+    if (!tf_db_ok (self->db, res, "insert tickets")) {
+        PQclear (res);
+        return -1;
+    }
+    //  which went in: the others lost a race for their (channel, external_id)
+    bool *stored = calloc (n + 1, sizeof *stored);
+    assert (stored);
+    size_t nstored = 0;
+    for (int r = 0; r < PQntuples (res); r++) {
+        int64_t id = strtoll (PQgetvalue (res, r, 0), NULL, 10);
+        for (size_t i = 0; i < n; i++)
+            if (fresh [i] && results [i].ticket_id == id) {
+                stored [i] = true;
+                nstored++;
+                break;
+            }
+    }
+    PQclear (res);
+    tf_db_array_t *c [5];
+    for (int k = 0; k < 5; k++)
+        c [k] = tf_db_array_new ();
+    int64_t *ids = calloc (nstored + 1, sizeof *ids);
+    char **data = calloc (nstored + 1, sizeof *data);
+    assert (ids && data);
+    size_t k = 0;
+    bool lost_race = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!fresh [i])
+            continue;
+        if (!stored [i]) {
+            lost_race = true;
+            continue;
+        }
+        const row_t *r = &rows [i];
+        tf_db_array_add_int (c [0], results [i].ticket_id);
+        tf_db_array_add (c [1], r->customer_ref);
+        tf_db_array_add (c [2], r->name);
+        tf_db_array_add (c [3], r->phone);
+        tf_db_array_add (c [4], r->email);
+        ids [k] = results [i].ticket_id;
+        json_t *json = json_pack ("{s:s, s:i}", "channel", r->channel, "masked", r->masked);
+        data [k++] = json_dumps (json, JSON_COMPACT);
+        json_decref (json);
+        results [i].ok = true;
+    }
+    const char *contact_params [5];
+    for (int j = 0; j < 5; j++)
+        contact_params [j] = tf_db_array_text (c [j]);
+    int rc = 0;
+    if (k > 0 && (tf_db_command (self->db, "intake_contacts", 5, contact_params) < 0
+              ||  tf_ticket_created (self->db, TF_SVC_INTAKE, ids, (const char *const *) data, k)))
+        rc = -1;
+    for (int j = 0; j < 5; j++)
+        tf_db_array_destroy (&c [j]);
+    for (size_t j = 0; j < k; j++)
+        free (data [j]);
+    free (data);
+    free (ids);
+    //  another instance stored the same (channel, external_id) meanwhile:
+    //  answer with its ticket; the number drawn for this one stays unused
+    if (rc == 0 && lost_race) {
+        for (size_t i = 0; i < n; i++)
+            if (fresh [i] && !stored [i])
+                memset (&results [i], 0, sizeof results [i]);
+        rc = s_duplicates (self, rows, n, results);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            if (fresh [i] && !results [i].ok)
+                rc = -1;
+    }
+    free (stored);
     return rc;
 }
 
@@ -202,96 +376,33 @@ s_find (intake_t *self, const row_t *r, intake_result_t *result)
 static int
 s_submit_tx (intake_t *self, row_t *rows, size_t n, intake_result_t *results)
 {
-    if (tf_db_exec (self->db, "BEGIN"))
-        return -1;
-    //  duplicates: stored before, or earlier in this very batch
-    size_t fresh = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         memset (&results [i], 0, sizeof results [i]);
-        if (!rows [i].external_id) {
-            fresh++;
-            continue;
-        }
-        bool in_batch = false;
-        for (size_t j = 0; j < i && !in_batch; j++)
-            in_batch = rows [j].external_id && strcmp (rows [j].external_id, rows [i].external_id) == 0
-                    && strcmp (rows [j].channel, rows [i].channel) == 0;
-        if (in_batch)
-            continue;           //  resolved after the first one is stored
-        int found = s_find (self, &rows [i], &results [i]);
-        if (found < 0)
-            goto failed;
-        if (!found)
-            fresh++;
+    if (tf_db_begin (self->db))
+        return -1;
+    bool *fresh = calloc (n + 1, sizeof *fresh);
+    assert (fresh);
+    int rc = s_duplicates (self, rows, n, results);
+    size_t count = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        fresh [i] = !results [i].ok && s_repeat_of (rows, i) == i;
+        count += fresh [i];
     }
-    long last = 0;
-    char day [16] = "";
-    if (fresh > 0) {
-        char count [24];
-        snprintf (count, sizeof count, "%zu", fresh);
-        const char *params [] = { count };
-        PGresult *res = tf_db_run (self->db, "intake_serials", 1, params);
-        bool ok = tf_db_ok (self->db, res, "allocate ticket numbers") && PQntuples (res) == 1;
-        if (ok) {
-            snprintf (day, sizeof day, "%s", PQgetvalue (res, 0, 0));
-            last = strtol (PQgetvalue (res, 0, 1), NULL, 10);
+    if (rc == 0 && count > 0)
+        rc = s_number (self, results, fresh, n, count);
+    if (rc == 0 && count > 0)
+        rc = s_insert (self, rows, results, fresh, n);
+    free (fresh);
+    rc = tf_db_finish (self->db, rc);
+    //  a repeat within the batch answers like its first
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t first = s_repeat_of (rows, i);
+        if (first != i && !results [i].ok) {
+            results [i] = results [first];
+            results [i].duplicate = true;
         }
-        PQclear (res);
-        if (!ok)
-            goto failed;
     }
-    long serial = last - (long) fresh;
-    for (size_t i = 0; i < n; i++) {
-        row_t *r = &rows [i];
-        if (results [i].ok)
-            continue;           //  a duplicate of an earlier ticket
-        if (r->external_id) {
-            bool in_batch = false;
-            for (size_t j = 0; j < i && !in_batch; j++)
-                if (rows [j].external_id && strcmp (rows [j].external_id, r->external_id) == 0
-                &&  strcmp (rows [j].channel, r->channel) == 0) {
-                    results [i] = results [j];
-                    results [i].duplicate = true;
-                    in_batch = true;
-                }
-            if (in_batch)
-                continue;
-        }
-        char ticket_no [32], masked [16];
-        int year = 0, month = 0, mday = 0;
-        sscanf (day, "%4d%2d%2d", &year, &month, &mday);
-        if (intake_format_ticket_no (ticket_no, sizeof ticket_no, year, month, mday, ++serial)) {
-            tf_error ("ticket serial %ld out of range for %s", serial, day);
-            goto failed;
-        }
-        snprintf (masked, sizeof masked, "%d", r->masked);
-        const char *params [] = {
-            ticket_no, r->channel, r->external_id, r->source, r->customer_ref, r->customer_type,
-            r->subject, r->body, r->order_no, r->product, r->wants, r->expected_at, r->error_text,
-            r->steps, r->alert_type, r->alert_scope, r->name, r->phone, r->email, masked
-        };
-        PGresult *res = tf_db_run (self->db, "intake_insert", 20, params);
-        if (!tf_db_ok (self->db, res, "insert ticket")) {
-            PQclear (res);
-            goto failed;
-        }
-        if (PQntuples (res) == 1) {
-            results [i].ok = true;
-            results [i].ticket_id = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
-            snprintf (results [i].ticket_no, sizeof results [i].ticket_no, "%s", PQgetvalue (res, 0, 1));
-        }
-        PQclear (res);
-        //  another instance stored the same (channel, external_id) meanwhile:
-        //  the number drawn for it stays unused
-        if (!results [i].ok && s_find (self, r, &results [i]) != 1)
-            goto failed;
-    }
-    if (tf_db_exec (self->db, "COMMIT") == 0)
-        return 0;
-    return -1;
-failed:
-    tf_db_exec (self->db, "ROLLBACK");
-    return -1;
+    return rc;
 }
 
 int
@@ -304,7 +415,7 @@ intake_submit (intake_t *self, const tf_msg_t *const *requests, size_t n, intake
         s_row_fill (&rows [i], requests [i]);
     }
     int rc = s_submit_tx (self, rows, n, results);
-    if (rc && n > 1) {
+    if (rc && n > 1 && tf_db_conn (self->db)) {
         //  the batch failed as a whole: try each alone, so one bad ticket
         //  cannot take the others down with it
         rc = 0;
@@ -356,13 +467,14 @@ int64_t
 intake_feedback (intake_t *self, const tf_msg_t *request, int64_t *ticket_id, tf_error_t *err)
 {
     const tf_value_t *no = &request->v [TF_F_FEEDBACK_TICKET_NO];
-    char status [32];
-    if (tf_ticket_find (self->db, no->str, no->len, ticket_id, status, sizeof status, err))
+    tf_status_t status;
+    if (tf_ticket_find (self->db, no->str, no->len, ticket_id, &status, err))
         return -1;
-    if (strcmp (status, "resolved") != 0) {
+    //  the customer answers what the notifier asked: the moves it makes
+    if (!tf_status_in (tf_moves [TF_MOVE_CONFIRM].from, status)) {
         tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",
-                      "ticket %.*s is %s; feedback is taken on resolved tickets",
-                      (int) no->len, no->str, status);
+                      "ticket %.*s is %s; feedback is taken on %s tickets",
+                      (int) no->len, no->str, tf_status_name (status), tf_moves [TF_MOVE_CONFIRM].from_list);
         return -1;
     }
     char id [24], csat [8];

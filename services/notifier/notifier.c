@@ -142,11 +142,13 @@ static const char *SQL_FEEDBACK_STALE =
 static const char *SQL_FEEDBACK_DONE =
     "UPDATE feedback SET processed_at = now (), outcome = $2 WHERE id = $1";
 
-static const char *SQL_CONFIRMED =
-    "UPDATE tickets SET csat = coalesce ($2::smallint, csat), confirmed_at = now () WHERE id = $1";
-
-static const char *SQL_REOPENED =
-    "UPDATE tickets SET reopen_count = reopen_count + 1 WHERE id = $1";
+//  What the answer sets on the ticket with its status
+static const tf_ticket_columns_t s_confirmed = {
+    "notifier_confirmed", ", csat = coalesce (u.c1, t.csat), confirmed_at = now ()", (const char *[]) { "smallint", NULL }
+};
+static const tf_ticket_columns_t s_reopened = {
+    "notifier_reopened", ", reopen_count = t.reopen_count + 1", (const char *[]) { NULL }
+};
 
 //  --------------------------------------------------------------------------
 
@@ -169,10 +171,7 @@ notifier_new (tf_db_t *db, int max_attempts, int retry_seconds)
     ||  tf_db_prepare (db, "notifier_release", SQL_RELEASE, 1)
     ||  tf_db_prepare (db, "notifier_feedback_of", SQL_FEEDBACK_OF, 2)
     ||  tf_db_prepare (db, "notifier_feedback_stale", SQL_FEEDBACK_STALE, 2)
-    ||  tf_db_prepare (db, "notifier_feedback_done", SQL_FEEDBACK_DONE, 2)
-    ||  tf_db_prepare (db, "notifier_confirmed", SQL_CONFIRMED, 2)
-    ||  tf_db_prepare (db, "notifier_reopened", SQL_REOPENED, 1)
-    ||  tf_ticket_prepare (db))
+    ||  tf_db_prepare (db, "notifier_feedback_done", SQL_FEEDBACK_DONE, 2))
         notifier_destroy (&self);
     return self;
 }
@@ -192,31 +191,16 @@ notifier_destroy (notifier_t **self_p)
     *self_p = NULL;
 }
 
-//  A PostgreSQL array literal of quoted strings.
+//  A PostgreSQL array literal of strings. The caller frees.
 static char *
 s_array_literal (const char *const *items, size_t n)
 {
-    size_t size = 3;
+    tf_db_array_t *array = tf_db_array_new ();
     for (size_t i = 0; i < n; i++)
-        size += strlen (items [i]) * 2 + 3;
-    char *out = malloc (size);
-    assert (out);
-    size_t o = 0;
-    out [o++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            out [o++] = ',';
-        out [o++] = '"';
-        for (const char *p = items [i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                out [o++] = '\\';
-            out [o++] = *p;
-        }
-        out [o++] = '"';
-    }
-    out [o++] = '}';
-    out [o] = 0;
-    return out;
+        tf_db_array_add (array, items [i]);
+    char *text = strdup (tf_db_array_text (array));
+    tf_db_array_destroy (&array);
+    return text;
 }
 
 int
@@ -281,12 +265,6 @@ notifier_add_config_sinks (notifier_t *self, const tf_config_t *cfg)
 //  --------------------------------------------------------------------------
 //  Confirmation requests
 
-static void
-s_rollback (notifier_t *self)
-{
-    tf_db_exec (self->db, "ROLLBACK");
-}
-
 //  Queues one locked ticket's request: 1 new rows, 0 nothing new, -1 error.
 static int
 s_queue (notifier_t *self, int64_t id)
@@ -317,21 +295,17 @@ s_queue (notifier_t *self, int64_t id)
     return rc;
 }
 
-//  Queues the requests of locked[0..n) in the open transaction and commits.
+//  Queues the requests of locked[0..n) in the open transaction.
 static int
 s_queue_locked (notifier_t *self, const int64_t *locked, int n)
 {
     int queued = 0;
     for (int i = 0; i < n; i++) {
         int rc = s_queue (self, locked [i]);
-        if (rc < 0) {
-            s_rollback (self);
+        if (rc < 0)
             return -1;
-        }
         queued += rc;
     }
-    if (tf_db_exec (self->db, "COMMIT"))
-        return -1;
     return queued;
 }
 
@@ -343,12 +317,9 @@ notifier_request_confirmation (notifier_t *self, const int64_t *ids, size_t n)
     int64_t *locked = calloc (n, sizeof *locked);
     assert (locked);
     int rc = -1;
-    if (tf_db_exec (self->db, "BEGIN") == 0) {
-        int k = tf_ticket_lock_ids (self->db, "resolved", ids, n, locked);
-        if (k < 0)
-            s_rollback (self);
-        else
-            rc = s_queue_locked (self, locked, k);
+    if (tf_db_begin (self->db) == 0) {
+        int k = tf_ticket_lock_ids (self->db, TF_FROM (RESOLVED), ids, n, locked);
+        rc = tf_db_finish (self->db, k < 0? -1: s_queue_locked (self, locked, k));
     }
     free (locked);
     return rc;
@@ -363,13 +334,12 @@ notifier_reconcile_resolved (notifier_t *self, int stale_seconds, size_t limit)
     snprintf (stale, sizeof stale, "%d", stale_seconds);
     snprintf (count, sizeof count, "%zu", limit);
     const char *params [] = { stale, count };
-    if (tf_db_exec (self->db, "BEGIN"))
+    if (tf_db_begin (self->db))
         return -1;
     PGresult *res = tf_db_run (self->db, "notifier_lock_unrequested", 2, params);
     if (!tf_db_ok (self->db, res, "resolved tickets without a request")) {
         PQclear (res);
-        s_rollback (self);
-        return -1;
+        return tf_db_finish (self->db, -1);
     }
     int n = PQntuples (res);
     int64_t *locked = calloc ((size_t) n + 1, sizeof *locked);
@@ -377,10 +347,8 @@ notifier_reconcile_resolved (notifier_t *self, int stale_seconds, size_t limit)
     for (int i = 0; i < n; i++)
         locked [i] = strtoll (PQgetvalue (res, i, 0), NULL, 10);
     PQclear (res);
-    int rc = s_queue_locked (self, locked, n);
+    int rc = tf_db_finish (self->db, s_queue_locked (self, locked, n));
     free (locked);
-    if (rc > 0)
-        tf_info ("reconciler: %d resolved ticket(s) had no confirmation request", rc);
     return rc;
 }
 
@@ -531,38 +499,32 @@ s_feedback_row (notifier_t *self, PGresult *res, int i, notifier_feedback_t *res
     char data [160];
     snprintf (data, sizeof data, "{\"feedback_id\": %s, \"solved\": %s, \"csat\": %s}",
               feedback_id, solved? "true": "false", has_csat? csat: "null");
-    tf_error_t err;
-    int rc;
-    if (solved)
-        rc = tf_ticket_transition (self->db, result->ticket_id, "resolved", "confirmed", "confirmed",
-                                   "notifier", "客户确认问题已解决", data, &err);
-    else {
-        //  intake masked the comment; masking again costs little and
-        //  guards rows written by anything else
-        char *note = NULL;
-        if (!PQgetisnull (res, i, 5)) {
-            const char *comment = PQgetvalue (res, i, 5);
-            note = tf_mask_text (comment, strlen (comment), NULL);
-        }
-        char *text = NULL;
-        if (asprintf (&text, "客户反馈问题未解决%s%s", note && *note? ": ": "", note? note: "") < 0)
-            text = NULL;
-        rc = tf_ticket_transition (self->db, result->ticket_id, "resolved", "reopened", "reopened",
-                                   "notifier", text, data, &err);
-        free (text);
-        free (note);
+    //  intake masked the comment; masking again costs little and guards
+    //  rows written by anything else
+    char *note = NULL, *text = NULL;
+    if (!solved && !PQgetisnull (res, i, 5)) {
+        const char *comment = PQgetvalue (res, i, 5);
+        note = tf_mask_text (comment, strlen (comment), NULL);
     }
+    if (!solved && asprintf (&text, "客户反馈问题未解决%s%s", note && *note? ": ": "", note? note: "") < 0)
+        text = NULL;
+    tf_ticket_move_t item = {
+        .id = result->ticket_id, .move = solved? TF_MOVE_CONFIRM: TF_MOVE_REOPEN,
+        .note = solved? "客户确认问题已解决": text, .data = data
+    };
+    char csat_array [16];
+    snprintf (csat_array, sizeof csat_array, "{%s}", has_csat? csat: "NULL");
+    tf_error_t err;
+    int moved = tf_ticket_move (self->db, TF_SVC_NOTIFIER, &item, 1, solved? &s_confirmed: &s_reopened,
+                                (const char *[]) { csat_array }, false, &err);
+    free (text);
+    free (note);
+    if (moved < 0)
+        return -1;
     const char *outcome;
-    if (rc == 0) {
+    if (moved == 1) {
         result->outcome = solved? NOTIFIER_CONFIRMED: NOTIFIER_REOPENED;
         outcome = solved? "confirmed": "reopened";
-        const char *p [] = { ticket_id, csat };
-        PGresult *r = solved? tf_db_run (self->db, "notifier_confirmed", 2, p)
-                            : tf_db_run (self->db, "notifier_reopened", 1, p);
-        bool ok = tf_db_ok (self->db, r, solved? "record confirmation": "count reopening");
-        PQclear (r);
-        if (!ok)
-            return -1;
     }
     else
     if (streq (err.code, TF_ERR_ILLEGAL_TRANSITION) || streq (err.code, TF_ERR_NOT_FOUND)) {
@@ -586,25 +548,22 @@ static int
 s_feedback_tx (notifier_t *self, const char *statement, const char *const *params,
                notifier_feedback_t *results, size_t cap)
 {
+    if (tf_db_begin (self->db))
+        return -1;
     PGresult *res = tf_db_run (self->db, statement, 2, params);
     if (!tf_db_ok (self->db, res, "lock feedback")) {
         PQclear (res);
-        s_rollback (self);
-        return -1;
+        return tf_db_finish (self->db, -1);
     }
     int n = PQntuples (res);
     if ((size_t) n > cap)
         n = (int) cap;
-    for (int i = 0; i < n; i++)
-        if (s_feedback_row (self, res, i, &results [i])) {
-            PQclear (res);
-            s_rollback (self);
-            return -1;
-        }
+    int rc = n;
+    for (int i = 0; i < n && rc >= 0; i++)
+        if (s_feedback_row (self, res, i, &results [i]))
+            rc = -1;
     PQclear (res);
-    if (tf_db_exec (self->db, "COMMIT"))
-        return -1;
-    return n;
+    return tf_db_finish (self->db, rc);
 }
 
 int
@@ -617,9 +576,7 @@ notifier_process_feedback (notifier_t *self, const int64_t *ids, size_t n,
     char count [24];
     snprintf (count, sizeof count, "%zu", cap);
     const char *params [] = { array, count };
-    int rc = -1;
-    if (tf_db_exec (self->db, "BEGIN") == 0)
-        rc = s_feedback_tx (self, "notifier_feedback_of", params, results, cap);
+    int rc = s_feedback_tx (self, "notifier_feedback_of", params, results, cap);
     free (array);
     return rc;
 }
@@ -633,10 +590,5 @@ notifier_reconcile_feedback (notifier_t *self, int stale_seconds, notifier_feedb
     snprintf (stale, sizeof stale, "%d", stale_seconds);
     snprintf (count, sizeof count, "%zu", cap);
     const char *params [] = { stale, count };
-    if (tf_db_exec (self->db, "BEGIN"))
-        return -1;
-    int rc = s_feedback_tx (self, "notifier_feedback_stale", params, results, cap);
-    if (rc > 0)
-        tf_info ("reconciler: %d feedback row(s) were waiting", rc);
-    return rc;
+    return s_feedback_tx (self, "notifier_feedback_stale", params, results, cap);
 }

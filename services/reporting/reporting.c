@@ -10,8 +10,8 @@ struct reporting_t {
     tf_db_t *db;
 };
 
-static const char *SQL_CLOSED_AT =
-    "UPDATE tickets SET closed_at = now () WHERE id = $1 AND status = 'closed'";
+//  closed_at is set in the same statement as the status
+static const tf_ticket_columns_t s_closed_at = { "reporting_close", ", closed_at = now ()", (const char *[]) { NULL } };
 
 //  One statement, one snapshot. Every map is built from its own GROUP BY;
 //  the durations are numeric seconds (PostgreSQL >= 14 extracts numeric).
@@ -19,7 +19,7 @@ static const char *SQL_CLOSED_AT =
     "(SELECT coalesce (jsonb_object_agg (k, n), '{}'::jsonb) FROM " \
     " (SELECT " expr " AS k, count(*) AS n FROM tickets " where " GROUP BY 1) s)"
 #define S_KNOWN_MAP(column, values, other) \
-    "(SELECT jsonb_object_agg (coalesce (v.k, s.k), coalesce (s.n, 0)) FROM (VALUES " values ") v (k)" \
+    "(SELECT jsonb_object_agg (coalesce (v.k, s.k), coalesce (s.n, 0)) FROM " values " v (k)" \
     " FULL JOIN (SELECT coalesce (" column ", '" other "') AS k, count(*) AS n FROM tickets" \
     "            GROUP BY 1) s ON s.k = v.k)"
 #define S_SECONDS(a, b) "extract (epoch FROM (" a ") - (" b "))"
@@ -29,15 +29,12 @@ static const char *SQL_SUMMARY =
     "  'generated_at', now (),"
     "  'total', a.total,"
     "  'open', a.open,"
-    "  'by_status', " S_KNOWN_MAP ("status",
-        "('received'), ('triage'), ('classified'), ('assigned'), ('accepted'), ('in_progress'),"
-        " ('on_hold'), ('resolved'), ('confirmed'), ('reopened'), ('closed'), ("
-        "'archived')", "unknown") ","
+    "  'by_status', " S_KNOWN_MAP ("status", "unnest ($1::text[])", "unknown") ","
     "  'by_category', " S_MAP ("coalesce (nullif (category, ''), 'unclassified')", "") ","
     "  'by_subcategory', (SELECT coalesce (jsonb_object_agg (k, n), '{}'::jsonb) FROM"
     "     (SELECT coalesce (nullif (subcategory, ''), 'unclassified') AS k, count(*) AS n"
     "      FROM tickets GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10) s),"
-    "  'by_priority', " S_KNOWN_MAP ("nullif (priority, '')", "('P1'), ('P2'), ('P3'), ('unclassified')",
+    "  'by_priority', " S_KNOWN_MAP ("nullif (priority, '')", "(VALUES ('P1'), ('P2'), ('P3'), ('unclassified'))",
                                      "unclassified") ","
     "  'by_department', " S_MAP ("coalesce (nullif (department, ''), 'unassigned')", "") ","
     "  'by_channel', " S_MAP ("channel", "") ","
@@ -71,7 +68,7 @@ static const char *SQL_SUMMARY =
     "      FROM tickets WHERE csat IS NOT NULL GROUP BY 1) s)"
     ")::text FROM ("
     "  SELECT count(*) AS total,"
-    "         count(*) FILTER (WHERE status NOT IN ('resolved', 'confirmed', 'closed', 'archived')) AS open,"
+    "         count(*) FILTER (WHERE status = ANY ($2::text[])) AS open,"
     "         avg (" S_SECONDS ("coalesce (first_response_at, accepted_at)", "created_at") ") AS first_response,"
     "         avg (" S_SECONDS ("resolved_at", "created_at") ") AS resolution,"
     "         avg (csat) AS csat,"
@@ -90,9 +87,7 @@ reporting_new (tf_db_t *db)
     reporting_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
-    if (tf_db_prepare (db, "reporting_closed_at", SQL_CLOSED_AT, 1)
-    ||  tf_db_prepare (db, "reporting_summary", SQL_SUMMARY, 0)
-    ||  tf_ticket_prepare (db))
+    if (tf_db_prepare (db, "reporting_summary", SQL_SUMMARY, 2))
         reporting_destroy (&self);
     return self;
 }
@@ -106,45 +101,18 @@ reporting_destroy (reporting_t **self_p)
     }
 }
 
-//  Inside the transaction: closes the locked tickets. Returns how many, or
-//  -1 when the database failed (the caller rolls back).
+//  Inside the transaction: closes those of ids[0..n) that are confirmed
+//  and not held by another instance. Returns how many, or -1.
 static int
-s_close_locked (reporting_t *self, const int64_t *locked, int n)
+s_close (reporting_t *self, const int64_t *ids, size_t n)
 {
-    int closed = 0;
-    for (int i = 0; i < n; i++) {
-        tf_error_t err;
-        if (tf_ticket_transition (self->db, locked [i], "confirmed", "closed", "closed", "reporting",
-                                  NULL, NULL, &err)) {
-            if (streq (err.code, TF_ERR_UNAVAILABLE))
-                return -1;
-            //  cannot happen under the row lock; skip it rather than lose the batch
-            tf_warn ("ticket %lld not closed: %s", (long long) locked [i], err.message);
-            continue;
-        }
-        char id [24];
-        snprintf (id, sizeof id, "%lld", (long long) locked [i]);
-        const char *params [] = { id };
-        PGresult *res = tf_db_run (self->db, "reporting_closed_at", 1, params);
-        bool ok = tf_db_ok (self->db, res, "set closed_at");
-        PQclear (res);
-        if (!ok)
-            return -1;
-        closed++;
-    }
+    tf_ticket_move_t *items = calloc (n + 1, sizeof *items);
+    assert (items);
+    for (size_t i = 0; i < n; i++)
+        items [i] = (tf_ticket_move_t) { .id = ids [i], .move = TF_MOVE_CLOSE };
+    int closed = tf_ticket_move (self->db, TF_SVC_REPORTING, items, n, &s_closed_at, NULL, true, NULL);
+    free (items);
     return closed;
-}
-
-//  Commits, or rolls back when rc < 0. Returns rc, or -1 when COMMIT failed.
-static int
-s_finish (reporting_t *self, int rc)
-{
-    if (rc < 0) {
-        tf_db_exec (self->db, "ROLLBACK");
-        return -1;
-    }
-    //  a failed COMMIT ends the transaction by itself
-    return tf_db_exec (self->db, "COMMIT") == 0? rc: -1;
 }
 
 int
@@ -152,14 +120,9 @@ reporting_close (reporting_t *self, const int64_t *ids, size_t n)
 {
     if (n == 0)
         return 0;
-    if (tf_db_exec (self->db, "BEGIN"))
+    if (tf_db_begin (self->db))
         return -1;
-    int64_t *locked = calloc (n, sizeof *locked);
-    assert (locked);
-    int count = tf_ticket_lock_ids (self->db, "confirmed", ids, n, locked);
-    int rc = count < 0? -1: s_close_locked (self, locked, count);
-    free (locked);
-    rc = s_finish (self, rc);
+    int rc = tf_db_finish (self->db, s_close (self, ids, n));
     if (rc > 0)
         tf_debug ("closed %d of %zu confirmed tickets", rc, n);
     return rc;
@@ -170,16 +133,13 @@ reporting_reconcile (reporting_t *self, int stale_seconds, size_t limit)
 {
     if (limit == 0)
         return 0;
-    if (tf_db_exec (self->db, "BEGIN"))
+    if (tf_db_begin (self->db))
         return -1;
     int64_t *locked = calloc (limit, sizeof *locked);
     assert (locked);
-    int count = tf_ticket_lock_waiting (self->db, "confirmed", stale_seconds, limit, locked);
-    int rc = count < 0? -1: s_close_locked (self, locked, count);
+    int count = tf_ticket_lock_waiting (self->db, TF_FROM (CONFIRMED), stale_seconds, limit, locked);
+    int rc = tf_db_finish (self->db, count < 0? -1: s_close (self, locked, (size_t) count));
     free (locked);
-    rc = s_finish (self, rc);
-    if (rc > 0)
-        tf_info ("reconciler closed %d confirmed tickets", rc);
     return rc;
 }
 
@@ -187,11 +147,17 @@ char *
 reporting_summary_json (reporting_t *self, tf_error_t *err)
 {
     //  read-only: a write on this path would be refused by PostgreSQL
-    if (tf_db_exec (self->db, "BEGIN TRANSACTION READ ONLY")) {
+    if (tf_db_begin (self->db) || tf_db_exec (self->db, "SET TRANSACTION READ ONLY")) {
+        if (tf_db_in_transaction (self->db))
+            tf_db_finish (self->db, -1);
         tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
         return NULL;
     }
-    PGresult *res = tf_db_run (self->db, "reporting_summary", 0, NULL);
+    //  every status, and the backlog: those before the handler resolved it
+    char every [256], open [256];
+    tf_ticket_status_array (tf_status_all (), every, sizeof every);
+    tf_ticket_status_array (tf_status_open (), open, sizeof open);
+    PGresult *res = tf_db_run (self->db, "reporting_summary", 2, (const char *[]) { every, open });
     char *text = NULL;
     if (!tf_db_ok (self->db, res, "summary report"))
         tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
@@ -201,7 +167,7 @@ reporting_summary_json (reporting_t *self, tf_error_t *err)
     else
         text = strdup (PQgetvalue (res, 0, 0));
     PQclear (res);
-    if (tf_db_exec (self->db, text? "COMMIT": "ROLLBACK") && text) {
+    if (tf_db_finish (self->db, text? 0: -1) < 0 && text) {
         free (text);
         text = NULL;
         tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");

@@ -12,8 +12,11 @@ struct sla_t {
     tf_db_t *db;
 };
 
-//  Statuses in which a ticket's clocks run: it has not been resolved yet.
-#define OPEN_STATUSES "'received','triage','classified','assigned','accepted','in_progress','on_hold','reopened'"
+
+//  How far back the reconciler looks for accepts whose claim was lost, in
+//  seconds: a claim is lost for seconds, not hours; and a timer about to
+//  breach is met before each breach pass whenever the accept came.
+#define SLA_MEET_LOOKBACK "3600"
 
 //  When a ticket was first answered (the dispatcher sets both at accept).
 #define RESPONDED "coalesce (t.first_response_at, t.accepted_at)"
@@ -39,13 +42,18 @@ struct sla_t {
     "         CASE WHEN kind = 'resolution' AND status = 'on_hold' THEN now () END"                   \
     "  FROM planned ORDER BY id, kind"                                                                \
     "  ON CONFLICT (ticket_id, kind) DO NOTHING RETURNING ticket_id, kind, due_at),"                  \
+    /* the timers made now and those made before (the statement's snapshot  */                       \
+    /* does not see its own inserts), per ticket, for the mirror columns    */                        \
+    " due AS (SELECT a.ticket_id,"                                                                    \
+    "         max (a.due_at) FILTER (WHERE a.kind = 'response') AS response,"                         \
+    "         max (a.due_at) FILTER (WHERE a.kind = 'resolution') AS resolution"                      \
+    "  FROM (SELECT ticket_id, kind, due_at FROM timers UNION ALL"                                    \
+    "        SELECT s.ticket_id, s.kind, s.due_at FROM sla_timers s JOIN picked p ON s.ticket_id = p.id) a" \
+    "  GROUP BY a.ticket_id),"                                                                        \
     " mirror AS ("                                                                                    \
-    "  UPDATE tickets t SET"                                                                          \
-    "    response_due_at = coalesce ((SELECT due_at FROM timers x WHERE x.ticket_id = t.id"           \
-    "                                 AND x.kind = 'response'), t.response_due_at),"                  \
-    "    resolve_due_at = coalesce ((SELECT due_at FROM timers x WHERE x.ticket_id = t.id"            \
-    "                                AND x.kind = 'resolution'), t.resolve_due_at)"                  \
-    "  WHERE t.id IN (SELECT ticket_id FROM timers) RETURNING t.id),"                                 \
+    "  UPDATE tickets t SET response_due_at = coalesce (d.response, t.response_due_at),"              \
+    "                       resolve_due_at = coalesce (d.resolution, t.resolve_due_at)"               \
+    "  FROM due d WHERE t.id = d.ticket_id RETURNING t.id),"                                          \
     " met AS ("                                                                                       \
     "  UPDATE sla_timers s SET met_at = p.responded FROM picked p"                                    \
     "  WHERE s.ticket_id = p.id AND s.kind = 'response' AND s.met_at IS NULL"                         \
@@ -56,22 +64,32 @@ struct sla_t {
 
 static const char *SQL_TRACK_IDS =
     TRACK_SQL ("WHERE t.id = ANY ($1::int8[]) AND t.priority IS NOT NULL"
-               " AND t.status IN (" OPEN_STATUSES ") ORDER BY t.id FOR UPDATE");
+               " AND t.status = ANY ($2::text[]) ORDER BY t.id FOR UPDATE");
 
+//  Tickets without timers have no response deadline yet (tickets_untracked);
+//  one whose timers exist gets its mirror set and is not picked again
 static const char *SQL_TRACK_MISSING =
-    TRACK_SQL ("WHERE t.priority IS NOT NULL AND t.status IN (" OPEN_STATUSES ")"
+    TRACK_SQL ("WHERE t.priority IS NOT NULL AND t.response_due_at IS NULL AND t.status = ANY ($2::text[])"
                " AND EXISTS (SELECT 1 FROM sla_policy sp WHERE sp.priority = t.priority)"
-               " AND NOT EXISTS (SELECT 1 FROM sla_timers s WHERE s.ticket_id = t.id)"
                " ORDER BY t.id LIMIT $1::int FOR UPDATE SKIP LOCKED");
 
 //  A response timer is met when the answer came before it was due; a late
-//  answer lets it breach first and is recorded afterwards. $1: only timers
-//  due before now () + $1 seconds (NULL: every one).
-static const char *SQL_MEET_RESPONSES =
+//  answer lets it breach first and is recorded afterwards.
+//  Before a breach pass: the running timers due by now () + $1 seconds.
+static const char *SQL_MEET_DUE =
     "UPDATE sla_timers s SET met_at = " RESPONDED " FROM tickets t "
     "WHERE s.ticket_id = t.id AND s.kind = 'response' AND s.met_at IS NULL "
-    "AND ($1::int IS NULL OR s.due_at <= now () + make_interval (secs => $1::int)) "
-    "AND " RESPONDED " IS NOT NULL AND (" RESPONDED " <= s.due_at OR s.breached_at IS NOT NULL)";
+    "AND s.breached_at IS NULL AND s.paused_at IS NULL "
+    "AND s.due_at <= now () + make_interval (secs => $1::int) "
+    "AND " RESPONDED " IS NOT NULL AND " RESPONDED " <= s.due_at";
+
+//  The reconciler: tickets accepted in the last $1 seconds whose claim was
+//  lost (the dispatcher sets accepted_at; a progress note meets the timer itself)
+static const char *SQL_MEET_ACCEPTED =
+    "UPDATE sla_timers s SET met_at = " RESPONDED " FROM tickets t "
+    "WHERE t.accepted_at >= now () - make_interval (secs => $1::int) "
+    "AND s.ticket_id = t.id AND s.kind = 'response' AND s.met_at IS NULL "
+    "AND (" RESPONDED " <= s.due_at OR s.breached_at IS NOT NULL)";
 
 //  The same for one ticket, after a progress note or a resolve.
 static const char *SQL_MEET_TICKET =
@@ -113,7 +131,7 @@ static const char *SQL_WINDOW =
     "AND due_at <= now () + make_interval (secs => $1::int) ORDER BY due_at LIMIT $2::int";
 
 static const char *SQL_EXPIRED_HOLDS =
-    "SELECT id, ticket_no FROM tickets WHERE status = 'on_hold' AND hold_until <= now () "
+    "SELECT id FROM tickets WHERE status = 'on_hold' AND hold_until <= now () "
     "ORDER BY hold_until, id LIMIT $1::int FOR UPDATE SKIP LOCKED";
 
 //  The handlers' first statement: the ticket, locked for the transaction.
@@ -123,24 +141,35 @@ static const char *SQL_LOCK_TICKET =
 static const char *SQL_FIRST_RESPONSE =
     "UPDATE tickets SET first_response_at = coalesce (first_response_at, now ()) WHERE id = $1";
 
-static const char *SQL_HOLD =
-    "WITH t AS (UPDATE tickets SET hold_reason = $2, hold_until = $3::timestamptz WHERE id = $1"
-    "           RETURNING id) "
+//  What each move sets on the ticket, in the statement that moves it
+static const tf_ticket_columns_t s_started = {
+    "sla_started", ", first_response_at = coalesce (t.first_response_at, now ())", (const char *[]) { NULL }
+};
+static const tf_ticket_columns_t s_held = {
+    "sla_held", ", hold_reason = u.c1, hold_until = u.c2", (const char *[]) { "text", "timestamptz", NULL }
+};
+static const tf_ticket_columns_t s_resolved = {
+    "sla_resolved", ", resolution_summary = u.c1, resolved_at = now (),"
+    " first_response_at = coalesce (t.first_response_at, now ())", (const char *[]) { "text", NULL }
+};
+
+//  hold: the resolution clock stops
+static const char *SQL_PAUSE =
     "UPDATE sla_timers SET paused_at = now () WHERE ticket_id = $1 AND kind = 'resolution' "
     "AND met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL";
 
 //  resume: a paused deadline moves by the time spent on hold
 static const char *SQL_RESUME =
     "WITH s AS (UPDATE sla_timers SET due_at = due_at + (now () - paused_at), paused_at = NULL "
-    "           WHERE ticket_id = $1 AND paused_at IS NOT NULL RETURNING kind, due_at) "
-    "UPDATE tickets SET hold_reason = NULL, hold_until = NULL,"
-    "  response_due_at = coalesce ((SELECT due_at FROM s WHERE kind = 'response'), response_due_at),"
-    "  resolve_due_at = coalesce ((SELECT due_at FROM s WHERE kind = 'resolution'), resolve_due_at) "
-    "WHERE id = $1";
+    "           WHERE ticket_id = ANY ($1::int8[]) AND paused_at IS NOT NULL RETURNING ticket_id, kind, due_at) "
+    "UPDATE tickets t SET hold_reason = NULL, hold_until = NULL,"
+    "  response_due_at = coalesce ((SELECT due_at FROM s WHERE s.ticket_id = t.id AND kind = 'response'),"
+    "                              response_due_at),"
+    "  resolve_due_at = coalesce ((SELECT due_at FROM s WHERE s.ticket_id = t.id AND kind = 'resolution'),"
+    "                             resolve_due_at) "
+    "WHERE t.id = ANY ($1::int8[])";
 
 static const char *SQL_RESOLVE =
-    "WITH t AS (UPDATE tickets SET resolution_summary = $2, resolved_at = now (),"
-    "           first_response_at = coalesce (first_response_at, now ()) WHERE id = $1 RETURNING id) "
     "UPDATE sla_timers SET met_at = now () WHERE ticket_id = $1 AND kind = 'resolution' "
     "AND met_at IS NULL";
 
@@ -151,19 +180,19 @@ sla_new (tf_db_t *db)
     sla_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
-    if (tf_ticket_prepare (db)
-    ||  tf_db_prepare (db, "sla_track_ids", SQL_TRACK_IDS, 1)
-    ||  tf_db_prepare (db, "sla_track_missing", SQL_TRACK_MISSING, 1)
-    ||  tf_db_prepare (db, "sla_meet_responses", SQL_MEET_RESPONSES, 1)
+    if (tf_db_prepare (db, "sla_track_ids", SQL_TRACK_IDS, 2)
+    ||  tf_db_prepare (db, "sla_track_missing", SQL_TRACK_MISSING, 2)
+    ||  tf_db_prepare (db, "sla_meet_due", SQL_MEET_DUE, 1)
+    ||  tf_db_prepare (db, "sla_meet_accepted", SQL_MEET_ACCEPTED, 1)
     ||  tf_db_prepare (db, "sla_meet_ticket", SQL_MEET_TICKET, 1)
     ||  tf_db_prepare (db, "sla_breach", SQL_BREACH, 1)
     ||  tf_db_prepare (db, "sla_window", SQL_WINDOW, 2)
     ||  tf_db_prepare (db, "sla_expired_holds", SQL_EXPIRED_HOLDS, 1)
     ||  tf_db_prepare (db, "sla_lock_ticket", SQL_LOCK_TICKET, 1)
     ||  tf_db_prepare (db, "sla_first_response", SQL_FIRST_RESPONSE, 1)
-    ||  tf_db_prepare (db, "sla_hold", SQL_HOLD, 3)
+    ||  tf_db_prepare (db, "sla_pause", SQL_PAUSE, 1)
     ||  tf_db_prepare (db, "sla_resume", SQL_RESUME, 1)
-    ||  tf_db_prepare (db, "sla_resolve", SQL_RESOLVE, 2))
+    ||  tf_db_prepare (db, "sla_resolve", SQL_RESOLVE, 1))
         sla_destroy (&self);
     return self;
 }
@@ -212,7 +241,9 @@ sla_track (sla_t *self, const int64_t *ids, size_t n)
     if (n == 0)
         return 0;
     char *array = tf_db_id_array (ids, n);
-    int rc = s_count (self, "sla_track_ids", 1, (const char *[]) { array }, 1);
+    char open [256];
+    tf_ticket_status_array (tf_status_open (), open, sizeof open);
+    int rc = s_count (self, "sla_track_ids", 2, (const char *[]) { array, open }, 1);
     free (array);
     return rc;
 }
@@ -221,16 +252,17 @@ int
 sla_track_missing (sla_t *self, size_t limit)
 {
     assert (self);
-    char count [24];
+    char count [24], open [256];
     snprintf (count, sizeof count, "%zu", limit);
-    return s_count (self, "sla_track_missing", 1, (const char *[]) { count }, 0);
+    tf_ticket_status_array (tf_status_open (), open, sizeof open);
+    return s_count (self, "sla_track_missing", 2, (const char *[]) { count, open }, 0);
 }
 
 int
 sla_meet_responses (sla_t *self)
 {
     assert (self);
-    return s_run (self, "sla_meet_responses", 1, (const char *[]) { NULL });
+    return s_run (self, "sla_meet_accepted", 1, (const char *[]) { SLA_MEET_LOOKBACK });
 }
 
 int
@@ -240,7 +272,7 @@ sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap)
     if (cap == 0)
         return 0;
     //  an answer given before the deadline meets it before it can breach
-    if (s_run (self, "sla_meet_responses", 1, (const char *[]) { "0" }) < 0)
+    if (s_run (self, "sla_meet_due", 1, (const char *[]) { "0" }) < 0)
         return -1;
     char limit [24];
     snprintf (limit, sizeof limit, "%zu", cap);
@@ -288,7 +320,7 @@ sla_window (sla_t *self, int window_seconds, int64_t *due_in_ms, size_t cap)
 typedef struct {
     int64_t id;
     char id_text [24];
-    char status [32];
+    tf_status_t status;
     char actor [80];
 } ticket_t;
 
@@ -298,17 +330,15 @@ s_unavailable (tf_error_t *err)
     return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
 }
 
-//  BEGIN, then find and lock the ticket and name the actor (the request's,
-//  else the assignee). On an error nothing is left open.
+//  Inside the transaction: find and lock the ticket and name the actor
+//  (the request's, else the assignee).
 static int
-s_begin (sla_t *self, const tf_msg_t *request, tf_field_id_t no_field, tf_field_id_t actor_field,
-         ticket_t *t, tf_error_t *err)
+s_lock (sla_t *self, const tf_msg_t *request, tf_field_id_t no_field, tf_field_id_t actor_field,
+        ticket_t *t, tf_error_t *err)
 {
     memset (t, 0, sizeof *t);
     char number [40];
     tf_ticket_no_copy (request, no_field, number, sizeof number);
-    if (tf_db_exec (self->db, "BEGIN"))
-        return s_unavailable (err);
     PGresult *res = tf_db_run (self->db, "sla_lock_ticket", 1, (const char *[]) { number });
     int rc = -1;
     if (!tf_db_ok (self->db, res, "lock ticket"))
@@ -319,7 +349,7 @@ s_begin (sla_t *self, const tf_msg_t *request, tf_field_id_t no_field, tf_field_
     else {
         t->id = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
         snprintf (t->id_text, sizeof t->id_text, "%lld", (long long) t->id);
-        snprintf (t->status, sizeof t->status, "%s", PQgetvalue (res, 0, 1));
+        t->status = tf_status_lookup (PQgetvalue (res, 0, 1));
         snprintf (t->actor, sizeof t->actor, "%s", PQgetvalue (res, 0, 2));
         const tf_value_t *actor = &request->v [actor_field];
         if (actor->present)
@@ -327,39 +357,33 @@ s_begin (sla_t *self, const tf_msg_t *request, tf_field_id_t no_field, tf_field_
         rc = 0;
     }
     PQclear (res);
-    if (rc)
-        tf_db_exec (self->db, "ROLLBACK");
     return rc;
 }
 
-//  COMMIT when the handler succeeded, else ROLLBACK; nothing stays open.
+//  Moves the locked ticket, with the move's columns from one-element arrays.
 static int
-s_finish (sla_t *self, int rc, const ticket_t *t, const char *status, int64_t *ticket_id,
-          char *status_out, tf_error_t *err)
+s_move (sla_t *self, const ticket_t *t, tf_move_t move, const char *note, const char *data,
+        const tf_ticket_columns_t *columns, const char *const *values, tf_error_t *err)
 {
-    if (rc == 0 && tf_db_exec (self->db, "COMMIT") == 0) {
-        snprintf (status_out, 16, "%s", status);
-        *ticket_id = t->id;
-        return 0;
+    tf_ticket_move_t item = { .id = t->id, .move = move, .actor = t->actor, .note = note, .data = data };
+    char *arrays [4] = { NULL };
+    for (int c = 0; columns && columns->types [c] && c < 4; c++) {
+        tf_db_array_t *array = tf_db_array_new ();
+        tf_db_array_add (array, values [c]);
+        arrays [c] = strdup (tf_db_array_text (array));
+        tf_db_array_destroy (&array);
     }
-    tf_db_exec (self->db, "ROLLBACK");
-    if (rc == 0)
-        s_unavailable (err);
-    return -1;
-}
-
-static int
-s_illegal (tf_error_t *err, const ticket_t *t, const char *must, const char *what)
-{
-    return tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",
-                         "the ticket is %s; it must be %s to %s", t->status, must, what);
+    int moved = tf_ticket_move (self->db, TF_SVC_SLA, &item, 1, columns, (const char *const *) arrays, false, err);
+    for (int c = 0; c < 4; c++)
+        free (arrays [c]);
+    return moved == 1? 0: -1;
 }
 
 //  A statement that must succeed inside a handler's transaction.
 static int
-s_step (sla_t *self, const char *name, int n, const char *const *params, tf_error_t *err)
+s_step (sla_t *self, const char *name, const char *id_text, tf_error_t *err)
 {
-    return s_run (self, name, n, params) < 0? s_unavailable (err): 0;
+    return s_run (self, name, 1, (const char *[]) { id_text }) < 0? s_unavailable (err): 0;
 }
 
 static char *
@@ -370,33 +394,80 @@ s_masked (const tf_msg_t *m, tf_field_id_t f)
     return text;
 }
 
+//  One request in one transaction: lock, act, commit. The status it leaves
+//  goes to status_out.
+typedef int (handler_fn) (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err);
+
+static int
+s_handle (sla_t *self, const tf_msg_t *request, tf_field_id_t no_field, tf_field_id_t actor_field,
+          handler_fn *handler, int64_t *ticket_id, char *status_out, tf_error_t *err)
+{
+    ticket_t t;
+    if (tf_db_begin (self->db))
+        return s_unavailable (err);
+    tf_error_t inner = { 0 };
+    int rc = s_lock (self, request, no_field, actor_field, &t, &inner);
+    if (rc == 0)
+        rc = handler (self, request, &t, &inner);
+    if (tf_db_finish (self->db, rc) < 0) {
+        if (rc == 0)
+            s_unavailable (&inner);
+        *err = inner;
+        return -1;
+    }
+    *ticket_id = t.id;
+    snprintf (status_out, 16, "%s", tf_status_name (t.status));
+    return 0;
+}
+
+static int
+s_progress (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
+{
+    char *note = s_masked (request, TF_F_PROGRESS_NOTE);
+    int rc;
+    if (t->status == TF_STATUS_IN_PROGRESS)
+        //  a further note: history only, the ticket is locked and stays in_progress
+        rc = tf_ticket_note (self->db, t->id, "progress", t->actor, note, NULL)? s_unavailable (err): 0;
+    else
+        //  the first note starts the handling and is a response to the customer
+        rc = s_move (self, t, TF_MOVE_START, note, NULL, &s_started, NULL, err);
+    if (rc == 0) {
+        t->status = TF_STATUS_IN_PROGRESS;
+        rc = s_step (self, "sla_first_response", t->id_text, err);
+    }
+    if (rc == 0)
+        rc = s_step (self, "sla_meet_ticket", t->id_text, err);
+    free (note);
+    return rc;
+}
+
 int
 sla_progress (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
               tf_error_t *err)
 {
     assert (self && request && request->type == TF_MSG_PROGRESS);
-    ticket_t t;
-    if (s_begin (self, request, TF_F_PROGRESS_TICKET_NO, TF_F_PROGRESS_ACTOR, &t, err))
-        return -1;
-    char *note = s_masked (request, TF_F_PROGRESS_NOTE);
-    int rc;
-    if (streq (t.status, "in_progress"))
-        //  a further note: history only, the ticket is locked and stays in_progress
-        rc = tf_ticket_note (self->db, t.id, "progress", t.actor, note, NULL)? s_unavailable (err): 0;
-    else
-    if (streq (t.status, "accepted"))
-        //  the first note starts the handling
-        rc = tf_ticket_transition (self->db, t.id, "accepted", "in_progress", "progress", t.actor,
-                                   note, NULL, err);
-    else
-        rc = s_illegal (err, &t, "accepted or in_progress", "take a progress note");
-    //  the first note is also a response to the customer
-    if (rc == 0)
-        rc = s_step (self, "sla_first_response", 1, (const char *[]) { t.id_text }, err);
-    if (rc == 0)
-        rc = s_step (self, "sla_meet_ticket", 1, (const char *[]) { t.id_text }, err);
-    free (note);
-    return s_finish (self, rc, &t, "in_progress", ticket_id, status_out, err);
+    return s_handle (self, request, TF_F_PROGRESS_TICKET_NO, TF_F_PROGRESS_ACTOR, s_progress,
+                     ticket_id, status_out, err);
+}
+
+static int
+s_hold (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
+{
+    char *reason = s_masked (request, TF_F_HOLD_REASON);
+    char until [64];
+    snprintf (until, sizeof until, "%.*s", (int) request->v [TF_F_HOLD_UNTIL].len,
+              request->v [TF_F_HOLD_UNTIL].str);
+    json_t *json = json_pack ("{s:s}", "until", until);
+    char *data = json? json_dumps (json, JSON_COMPACT): NULL;
+    json_decref (json);
+    int rc = s_move (self, t, TF_MOVE_HOLD, reason, data, &s_held, (const char *[]) { reason, until }, err);
+    if (rc == 0) {
+        t->status = TF_STATUS_ON_HOLD;
+        rc = s_step (self, "sla_pause", t->id_text, err);
+    }
+    free (data);
+    free (reason);
+    return rc;
 }
 
 int
@@ -408,39 +479,27 @@ sla_hold (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status
     if (request->v [TF_F_HOLD_UNTIL].i <= (int64_t) time (NULL))
         return tf_error_set (err, TF_ERR_BAD_VALUE, "until",
                              "'until' (the expected resume time) must be in the future");
-    ticket_t t;
-    if (s_begin (self, request, TF_F_HOLD_TICKET_NO, TF_F_HOLD_ACTOR, &t, err))
-        return -1;
-    char *reason = s_masked (request, TF_F_HOLD_REASON);
-    char until [64];
-    snprintf (until, sizeof until, "%.*s", (int) request->v [TF_F_HOLD_UNTIL].len,
-              request->v [TF_F_HOLD_UNTIL].str);
-    json_t *json = json_pack ("{s:s}", "until", until);
-    char *data = json? json_dumps (json, JSON_COMPACT): NULL;
-    json_decref (json);
-    int rc;
-    if (streq (t.status, "accepted") || streq (t.status, "in_progress"))
-        rc = tf_ticket_transition (self->db, t.id, "accepted,in_progress", "on_hold", "hold", t.actor,
-                                   reason, data, err);
-    else
-        rc = s_illegal (err, &t, "accepted or in_progress", "be put on hold");
-    if (rc == 0)
-        rc = s_step (self, "sla_hold", 3, (const char *[]) { t.id_text, reason, until }, err);
-    free (data);
-    free (reason);
-    return s_finish (self, rc, &t, "on_hold", ticket_id, status_out, err);
+    return s_handle (self, request, TF_F_HOLD_TICKET_NO, TF_F_HOLD_ACTOR, s_hold, ticket_id, status_out, err);
 }
 
-//  Inside a transaction, on a locked ticket: on_hold → in_progress.
 static int
-s_resume (sla_t *self, const ticket_t *t, const char *event, tf_error_t *err)
+s_resume_timers (sla_t *self, const int64_t *ids, size_t n, tf_error_t *err)
 {
-    if (!streq (t->status, "on_hold"))
-        return s_illegal (err, t, "on_hold", "be resumed");
-    int rc = tf_ticket_transition (self->db, t->id, "on_hold", "in_progress", event, t->actor,
-                                   NULL, NULL, err);
-    if (rc == 0)
-        rc = s_step (self, "sla_resume", 1, (const char *[]) { t->id_text }, err);
+    char *array = tf_db_id_array (ids, n);
+    int rc = s_step (self, "sla_resume", array, err);
+    free (array);
+    return rc;
+}
+
+static int
+s_resume (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
+{
+    (void) request;
+    int rc = s_move (self, t, TF_MOVE_RESUME, NULL, NULL, NULL, NULL, err);
+    if (rc == 0) {
+        t->status = TF_STATUS_IN_PROGRESS;
+        rc = s_resume_timers (self, &t->id, 1, err);
+    }
     return rc;
 }
 
@@ -449,11 +508,22 @@ sla_resume (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *stat
             tf_error_t *err)
 {
     assert (self && request && request->type == TF_MSG_RESUME);
-    ticket_t t;
-    if (s_begin (self, request, TF_F_RESUME_TICKET_NO, TF_F_RESUME_ACTOR, &t, err))
-        return -1;
-    int rc = s_resume (self, &t, "resumed", err);
-    return s_finish (self, rc, &t, "in_progress", ticket_id, status_out, err);
+    return s_handle (self, request, TF_F_RESUME_TICKET_NO, TF_F_RESUME_ACTOR, s_resume, ticket_id, status_out, err);
+}
+
+static int
+s_resolve (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
+{
+    char *summary = s_masked (request, TF_F_RESOLVE_SUMMARY);
+    int rc = s_move (self, t, TF_MOVE_RESOLVE, summary, NULL, &s_resolved, (const char *[]) { summary }, err);
+    if (rc == 0) {
+        t->status = TF_STATUS_RESOLVED;
+        rc = s_step (self, "sla_resolve", t->id_text, err);
+    }
+    if (rc == 0)
+        rc = s_step (self, "sla_meet_ticket", t->id_text, err);
+    free (summary);
+    return rc;
 }
 
 int
@@ -461,22 +531,7 @@ sla_resolve (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *sta
              tf_error_t *err)
 {
     assert (self && request && request->type == TF_MSG_RESOLVE);
-    ticket_t t;
-    if (s_begin (self, request, TF_F_RESOLVE_TICKET_NO, TF_F_RESOLVE_ACTOR, &t, err))
-        return -1;
-    char *summary = s_masked (request, TF_F_RESOLVE_SUMMARY);
-    int rc;
-    if (streq (t.status, "accepted") || streq (t.status, "in_progress"))
-        rc = tf_ticket_transition (self->db, t.id, "accepted,in_progress", "resolved", "resolved",
-                                   t.actor, summary, NULL, err);
-    else
-        rc = s_illegal (err, &t, "accepted or in_progress", "be resolved");
-    if (rc == 0)
-        rc = s_step (self, "sla_resolve", 2, (const char *[]) { t.id_text, summary }, err);
-    if (rc == 0)
-        rc = s_step (self, "sla_meet_ticket", 1, (const char *[]) { t.id_text }, err);
-    free (summary);
-    return s_finish (self, rc, &t, "resolved", ticket_id, status_out, err);
+    return s_handle (self, request, TF_F_RESOLVE_TICKET_NO, TF_F_RESOLVE_ACTOR, s_resolve, ticket_id, status_out, err);
 }
 
 int
@@ -485,29 +540,29 @@ sla_expire_holds (sla_t *self, size_t limit)
     assert (self);
     char count [24];
     snprintf (count, sizeof count, "%zu", limit);
-    if (tf_db_exec (self->db, "BEGIN"))
+    if (tf_db_begin (self->db))
         return -1;
     PGresult *res = tf_db_run (self->db, "sla_expired_holds", 1, (const char *[]) { count });
     if (!tf_db_ok (self->db, res, "expired holds")) {
         PQclear (res);
-        tf_db_exec (self->db, "ROLLBACK");
-        return -1;
+        return tf_db_finish (self->db, -1);
     }
-    int n = PQntuples (res), rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        ticket_t t = { .id = strtoll (PQgetvalue (res, i, 0), NULL, 10) };
-        snprintf (t.id_text, sizeof t.id_text, "%lld", (long long) t.id);
-        snprintf (t.status, sizeof t.status, "on_hold");
-        snprintf (t.actor, sizeof t.actor, "sla");
-        tf_error_t err;
-        rc = s_resume (self, &t, "hold_expired", &err);
-        if (rc)
-            tf_warn ("cannot resume %s: %s", PQgetvalue (res, i, 1), err.message);
-    }
+    int n = PQntuples (res);
+    tf_ticket_move_t *items = calloc ((size_t) n + 1, sizeof *items);
+    int64_t *ids = calloc ((size_t) n + 1, sizeof *ids);
+    assert (items && ids);
+    for (int i = 0; i < n; i++)
+        items [i] = (tf_ticket_move_t) { .id = strtoll (PQgetvalue (res, i, 0), NULL, 10),
+                                         .move = TF_MOVE_HOLD_EXPIRED };
     PQclear (res);
-    if (rc || tf_db_exec (self->db, "COMMIT")) {
-        tf_db_exec (self->db, "ROLLBACK");
-        return -1;
-    }
-    return n;
+    int moved = tf_ticket_move (self->db, TF_SVC_SLA, items, (size_t) n, NULL, NULL, true, NULL);
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        if (items [i].moved)
+            ids [k++] = items [i].id;
+    tf_error_t err;
+    int rc = moved < 0 || s_resume_timers (self, ids, k, &err)? -1: moved;
+    free (items);
+    free (ids);
+    return tf_db_finish (self->db, rc);
 }

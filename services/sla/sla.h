@@ -3,7 +3,7 @@
     Handling: accepted → in_progress ⇄ on_hold → resolved, by progress
     notes, hold (reason and expected resume time), resume and resolve.
     Every request is one transaction that locks the ticket, checks its
-    status and changes it with tf_ticket_transition.
+    status and changes it with tf_ticket_move.
 
     Deadlines are rows (table sla_timers): a response and a resolution timer
     per ticket, due at the ticket's created_at + the minutes of its
@@ -49,8 +49,9 @@ int sla_track (sla_t *self, const int64_t *ids, size_t n);
 //  tickets it took (call again while it returns `limit`), or -1.
 int sla_track_missing (sla_t *self, size_t limit);
 
-//  The reconciler: marks response timers met for every ticket accepted
-//  since its timers were made (a lost ticket.claimed). Returns how many, -1.
+//  The reconciler: marks response timers met for the tickets accepted in
+//  the last hour whose timers were made before it (a lost ticket.claimed).
+//  Returns how many, -1.
 int sla_meet_responses (sla_t *self);
 
 //  Marks up to `cap` running timers that are due (by the database's clock)

@@ -1,6 +1,7 @@
 #include "protodoc.h"
 #include "tf_codec.h"
 #include "tf_config.h"
+#include "tf_status.h"
 #include <string.h>
 
 static const char *
@@ -68,11 +69,19 @@ s_limits (FILE *out, const tf_field_def_t *f)
 void
 protodoc_write (FILE *out)
 {
-    static const char *kinds [] = { "request", "reply", "event", "nested map" };
     fprintf (out, "%s\n", PROTODOC_BEGIN);
     for (int s = 0; s < TF_MSG_COUNT; s++) {
         const tf_schema_def_t *schema = &tf_schemas [s];
-        fprintf (out, "\n### `%s` (%s)\n\n%s\n\n", schema->name, kinds [schema->kind], schema->doc);
+        char kind [64];
+        if (schema->kind == TF_KIND_REQUEST)
+            snprintf (kind, sizeof kind, "request to %s", schema->owner == TF_SVC_ANY? "any service"
+                                                          : tf_service_names [schema->owner]);
+        else
+        if (schema->kind == TF_KIND_EVENT)
+            snprintf (kind, sizeof kind, "event from %s", tf_service_names [schema->owner]);
+        else
+            snprintf (kind, sizeof kind, "%s", schema->kind == TF_KIND_REPLY? "reply": "nested map");
+        fprintf (out, "\n### `%s` (%s)\n\n%s\n\n", schema->name, kind, schema->doc);
         int fields = 0;
         for (int f = 0; f < TF_FIELD_COUNT; f++)
             fields += tf_fields [f].schema == s;
@@ -105,5 +114,54 @@ protodoc_write_settings (FILE *out)
         fprintf (out, "| `--%s` | `%s`%s%s%s | `%s` | %s |\n", o->name, env,
                  o->env_alias? ", `": "", o->env_alias? o->env_alias: "", o->env_alias? "`": "",
                  o->default_value, o->help);
+    }
+}
+
+//  A move's from-statuses as `a`, `b` (— for the move that creates a ticket)
+static void
+s_from (FILE *out, const tf_move_def_t *m)
+{
+    if (!m->from) {
+        fprintf (out, "—");
+        return;
+    }
+    bool first = true;
+    for (int s = 0; s < TF_STATUS_COUNT; s++)
+        if (tf_status_in (m->from, (tf_status_t) s)) {
+            fprintf (out, "%s`%s`", first? "": ", ", tf_statuses [s].name);
+            first = false;
+        }
+}
+
+void
+protodoc_write_statuses (FILE *out)
+{
+    fprintf (out, "| status | 中文 | backlog | meaning | reached by | left by |\n|---|---|---|---|---|---|\n");
+    for (int s = 0; s < TF_STATUS_COUNT; s++) {
+        const tf_status_def_t *status = &tf_statuses [s];
+        fprintf (out, "| `%s` | %s | %s | %s | ", status->name, status->chinese, status->open? "yes": "no",
+                 status->doc);
+        bool first = true;
+        for (int m = 0; m < TF_MOVE_COUNT; m++)
+            if (tf_moves [m].to == s) {
+                fprintf (out, "%s`%s`", first? "": ", ", tf_moves [m].id);
+                first = false;
+            }
+        fprintf (out, "%s | ", first? "—": "");
+        first = true;
+        for (int m = 0; m < TF_MOVE_COUNT; m++)
+            if (tf_status_in (tf_moves [m].from, (tf_status_t) s)) {
+                fprintf (out, "%s`%s`", first? "": ", ", tf_moves [m].id);
+                first = false;
+            }
+        fprintf (out, "%s |\n", first? "—": "");
+    }
+    fprintf (out, "\n| move | from | to | history `event` | made by | when |\n|---|---|---|---|---|---|\n");
+    for (int m = 0; m < TF_MOVE_COUNT; m++) {
+        const tf_move_def_t *move = &tf_moves [m];
+        fprintf (out, "| `%s` | ", move->id);
+        s_from (out, move);
+        fprintf (out, " | `%s` | `%s` | %s | %s |\n", tf_status_name (move->to), move->event,
+                 tf_service_names [move->service], move->doc);
     }
 }

@@ -12,6 +12,10 @@ void protodoc_write (FILE *out);
 //  Writes the settings table of README.md (from common/tf_config.c).
 void protodoc_write_settings (FILE *out);
 
+//  Writes the status and move tables of proto/events.md and README.md
+//  (from proto/status.def).
+void protodoc_write_statuses (FILE *out);
+
 #define PROTODOC_BEGIN "<!-- BEGIN GENERATED: bin/ticketflow-protodoc; do not edit by hand -->"
 #define PROTODOC_END   "<!-- END GENERATED -->"
 

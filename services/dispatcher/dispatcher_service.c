@@ -1,0 +1,177 @@
+#include "dispatcher_service.h"
+#include "dispatcher.h"
+#include "tf_log.h"
+#include "tf_ticket.h"
+
+enum { OUTPUT_ASSIGNED, OUTPUT_CLAIMED };
+
+typedef struct {
+    dispatcher_t *dispatcher;
+    dispatcher_assignment_t *assigned;  //  room for one batch
+} state_t;
+
+static void
+s_destroy (void **state_p)
+{
+    state_t *self = *state_p;
+    if (!self)
+        return;
+    dispatcher_destroy (&self->dispatcher);
+    free (self->assigned);
+    free (self);
+    *state_p = NULL;
+}
+
+static void *
+s_create (tf_engine_t *engine)
+{
+    state_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->assigned = calloc ((size_t) tf_engine_config (engine)->batch_size, sizeof (dispatcher_assignment_t));
+    self->dispatcher = dispatcher_new (tf_engine_db (engine));
+    if (!self->assigned || !self->dispatcher) {
+        void *state = self;
+        s_destroy (&state);
+        return NULL;
+    }
+    return self;
+}
+
+//  Publishes the committed assignments and frees them.
+static void
+s_publish (state_t *self, tf_engine_t *engine, int count)
+{
+    for (int i = 0; i < count; i++) {
+        tf_msg_t event;
+        char topic [48];
+        dispatcher_assignment_event (&self->assigned [i], &event, topic, sizeof topic);
+        tf_engine_send (engine, OUTPUT_ASSIGNED, topic, &event);
+        tf_msg_clear (&event);
+        dispatcher_assignment_clear (&self->assigned [i]);
+    }
+}
+
+//  ticket.classified and ticket.reopened alike: the ticket's status says
+//  which move it takes
+static int
+s_assign (void *state, tf_engine_t *engine, const int64_t *ids, size_t n)
+{
+    state_t *self = state;
+    int count = dispatcher_assign (self->dispatcher, ids, n, self->assigned);
+    s_publish (self, engine, count);
+    return count;
+}
+
+static int
+s_reconcile (void *state, tf_engine_t *engine)
+{
+    state_t *self = state;
+    const tf_config_t *cfg = tf_engine_config (engine);
+    int count = dispatcher_reconcile (self->dispatcher, cfg->stale_seconds, (size_t) cfg->batch_size,
+                                      self->assigned);
+    s_publish (self, engine, count);
+    return count;
+}
+
+static void
+s_queue (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    state_t *self = state;
+    for (size_t i = 0; i < n; i++) {
+        tf_msg_t reply;
+        tf_error_t err;
+        if (dispatcher_queue (self->dispatcher, &requests [i]->msg, &reply, &err))
+            tf_engine_refuse (engine, requests [i], &err);
+        else
+            tf_engine_reply (engine, requests [i], &reply);
+        tf_msg_clear (&reply);
+    }
+}
+
+static void
+s_accept (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    state_t *self = state;
+    for (size_t i = 0; i < n; i++) {
+        int64_t id;
+        tf_error_t err;
+        char ticket_no [TF_MAX_ACCEPT_TICKET_NO + 1];
+        tf_ticket_no_copy (&requests [i]->msg, TF_F_ACCEPT_TICKET_NO, ticket_no, sizeof ticket_no);
+        if (dispatcher_accept (self->dispatcher, &requests [i]->msg, &id, &err))
+            tf_engine_refuse (engine, requests [i], &err);
+        else {
+            tf_engine_reply_updated (engine, requests [i], ticket_no, tf_status_name (TF_STATUS_ACCEPTED));
+            tf_engine_send_ticket (engine, OUTPUT_CLAIMED, TF_MSG_CLAIMED, id, ticket_no);
+        }
+    }
+}
+
+static void
+s_transfer (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    state_t *self = state;
+    for (size_t i = 0; i < n; i++) {
+        tf_error_t err;
+        char ticket_no [TF_MAX_TRANSFER_TICKET_NO + 1];
+        tf_ticket_no_copy (&requests [i]->msg, TF_F_TRANSFER_TICKET_NO, ticket_no, sizeof ticket_no);
+        if (dispatcher_transfer (self->dispatcher, &requests [i]->msg, &self->assigned [0], &err))
+            tf_engine_refuse (engine, requests [i], &err);
+        else {
+            tf_engine_reply_updated (engine, requests [i], ticket_no, tf_status_name (TF_STATUS_ASSIGNED));
+            s_publish (self, engine, 1);
+        }
+    }
+}
+
+static const char *const s_settings [] = {
+    "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
+    "reconcile-seconds", "stale-seconds",
+    "dispatcher-endpoint", "dispatcher-publish-endpoint", "dispatcher-events-endpoint",
+    "classifier-events-endpoint", "notifier-reopen-endpoint", "http-address", "dispatcher-ops-port", NULL
+};
+
+const tf_service_t dispatcher_service = {
+    .id = TF_SVC_DISPATCHER,
+    .summary =
+        "ticketflow-dispatcher — the assign stage.\n"
+        "Takes ticket.classified (from the classifier) and ticket.reopened (from the\n"
+        "notifier) on one PULL socket, routes each ticket to the department that the\n"
+        "taxonomy table names for its sub-category (frontline when the sub-category is\n"
+        "unknown; a reopened ticket goes back to its department and agent), commits\n"
+        "classified/reopened -> assigned for a whole batch in a few statements, then\n"
+        "publishes ticket.assigned on a PUB socket with topic \"<department>.\" so each\n"
+        "department subscribes to its own queue.\n"
+        "Its request socket answers service.ping, queue.list (a department's open\n"
+        "tickets, most urgent first: how a subscriber catches up on what PUB dropped),\n"
+        "ticket.accept (assigned -> accepted; then ticket.claimed goes to sla on the\n"
+        "events PUSH socket) and ticket.transfer (to another department, assigned afresh).\n"
+        "Every reconcile-seconds it also takes tickets left in classified or reopened for\n"
+        "stale-seconds (FOR UPDATE SKIP LOCKED), so a lost event never strands a ticket\n"
+        "and several dispatchers can run against one database. /healthz, /readyz and\n"
+        "/metrics on --dispatcher-ops-port. See proto/events.md.\n\n"
+        "Usage: ticketflow-dispatcher [--SETTING=VALUE ...]",
+    .settings = s_settings,
+    .request_setting = "dispatcher-endpoint",
+    .ops_port_setting = "dispatcher-ops-port",
+    .input_settings = (const char *const []) { "classifier-events-endpoint", "notifier-reopen-endpoint", NULL },
+    .outputs = (const tf_output_t []) {
+        [OUTPUT_ASSIGNED] = { "PUBLISH", ZMQ_PUB, "dispatcher-publish-endpoint" },
+        [OUTPUT_CLAIMED] = { "EVENTS", ZMQ_PUSH, "dispatcher-events-endpoint" },
+        { .query = NULL }
+    },
+    .handlers = (const tf_handler_t []) {
+        { TF_MSG_QUEUE_LIST, s_queue, true },
+        { TF_MSG_ACCEPT, s_accept, true },
+        { TF_MSG_TRANSFER, s_transfer, true },
+        { .type = TF_MSG_NONE }
+    },
+    .consumers = (const tf_consumer_t []) {
+        { TF_MSG_CLASSIFIED, s_assign },
+        { TF_MSG_REOPENED, s_assign },
+        { .type = TF_MSG_NONE }
+    },
+    .input_statuses = TF_FROM (CLASSIFIED) | TF_FROM (REOPENED),
+    .create = s_create,
+    .destroy = s_destroy,
+    .reconcile = s_reconcile,
+};

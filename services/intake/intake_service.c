@@ -1,0 +1,178 @@
+#include "intake_service.h"
+#include "intake.h"
+#include "intake_http.h"
+#include "tf_json.h"
+#include "tf_log.h"
+#include "tf_ticket.h"
+
+enum { OUTPUT_RECEIVED, OUTPUT_FEEDBACK };
+
+typedef struct {
+    intake_t *intake;
+    intake_http_t *http;
+    char http_port [16];
+    const tf_msg_t **msgs;      //  room for one batch
+    intake_result_t *results;
+} state_t;
+
+static void
+s_destroy (void **state_p)
+{
+    state_t *self = *state_p;
+    if (!self)
+        return;
+    intake_http_destroy (&self->http);
+    intake_destroy (&self->intake);
+    free (self->msgs);
+    free (self->results);
+    free (self);
+    *state_p = NULL;
+}
+
+static void *
+s_create (tf_engine_t *engine)
+{
+    const tf_config_t *cfg = tf_engine_config (engine);
+    state_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->msgs = calloc ((size_t) cfg->batch_size, sizeof (tf_msg_t *));
+    self->results = calloc ((size_t) cfg->batch_size, sizeof (intake_result_t));
+    self->intake = intake_new (tf_engine_db (engine));
+    //  the HTTP gateway talks to the same request socket over inproc
+    self->http = intake_http_new (cfg->http_address, cfg->intake_http_port, tf_engine_inproc (engine),
+                                  cfg->request_timeout_ms);
+    if (!self->msgs || !self->results || !self->intake || !self->http) {
+        void *state = self;
+        s_destroy (&state);
+        return NULL;
+    }
+    snprintf (self->http_port, sizeof self->http_port, "%d", intake_http_port (self->http));
+    tf_info ("http %s:%s", cfg->http_address, self->http_port);
+    return self;
+}
+
+//  A run of submissions: one transaction, then each answer, then each
+//  ticket.received (only after the commit).
+static void
+s_submit (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    state_t *self = state;
+    for (size_t i = 0; i < n; i++)
+        self->msgs [i] = &requests [i]->msg;
+    intake_submit (self->intake, self->msgs, n, self->results);
+    for (size_t i = 0; i < n; i++) {
+        intake_result_t *r = &self->results [i];
+        if (!r->ok) {
+            tf_engine_refuse (engine, requests [i], &r->err);
+            continue;
+        }
+        tf_msg_t reply;
+        tf_msg_init (&reply, TF_MSG_ACCEPTED);
+        tf_msg_set_cstr (&reply, TF_F_ACCEPTED_TICKET_NO, r->ticket_no);
+        tf_msg_set_int (&reply, TF_F_ACCEPTED_TICKET_ID, r->ticket_id);
+        tf_msg_set_bool (&reply, TF_F_ACCEPTED_DUPLICATE, r->duplicate);
+        tf_engine_reply (engine, requests [i], &reply);
+        tf_msg_clear (&reply);
+        if (!r->duplicate)
+            tf_engine_send_ticket (engine, OUTPUT_RECEIVED, TF_MSG_RECEIVED, r->ticket_id, r->ticket_no);
+    }
+}
+
+static void
+s_get (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    state_t *self = state;
+    for (size_t i = 0; i < n; i++) {
+        const tf_value_t *no = &requests [i]->msg.v [TF_F_GET_TICKET_NO];
+        tf_error_t err;
+        char *text = intake_ticket_json (self->intake, no->str, no->len, &err);
+        json_t *json = text? json_loads (text, 0, NULL): NULL;
+        free (text);
+        if (!json) {
+            if (text || !err.code)
+                tf_error_set (&err, TF_ERR_INTERNAL, NULL, "cannot read the ticket");
+            tf_engine_refuse (engine, requests [i], &err);
+            continue;
+        }
+        msgpack_sbuffer sbuf;
+        msgpack_sbuffer_init (&sbuf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+        tf_json_pack (&pk, json);
+        json_decref (json);
+        tf_msg_t reply;
+        tf_msg_init (&reply, TF_MSG_INFO);
+        tf_msg_set_raw (&reply, TF_F_INFO_TICKET, sbuf.data, sbuf.size);
+        tf_engine_reply (engine, requests [i], &reply);
+        tf_msg_clear (&reply);
+        msgpack_sbuffer_destroy (&sbuf);
+    }
+}
+
+static void
+s_feedback (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    state_t *self = state;
+    for (size_t i = 0; i < n; i++) {
+        tf_error_t err;
+        int64_t ticket_id;
+        int64_t feedback_id = intake_feedback (self->intake, &requests [i]->msg, &ticket_id, &err);
+        if (feedback_id < 0) {
+            tf_engine_refuse (engine, requests [i], &err);
+            continue;
+        }
+        char ticket_no [TF_MAX_FEEDBACK_TICKET_NO + 1];
+        tf_ticket_no_copy (&requests [i]->msg, TF_F_FEEDBACK_TICKET_NO, ticket_no, sizeof ticket_no);
+        tf_msg_t reply;
+        tf_msg_init (&reply, TF_MSG_FEEDBACK_RECORDED);
+        tf_msg_set_cstr (&reply, TF_F_FEEDBACK_RECORDED_TICKET_NO, ticket_no);
+        tf_msg_set_int (&reply, TF_F_FEEDBACK_RECORDED_FEEDBACK_ID, feedback_id);
+        tf_engine_reply (engine, requests [i], &reply);
+        tf_msg_clear (&reply);
+        tf_engine_send_ticket (engine, OUTPUT_FEEDBACK, TF_MSG_FEEDBACK_RECEIVED, ticket_id, ticket_no);
+    }
+}
+
+static const char *
+s_query (void *state, tf_engine_t *engine, const char *command)
+{
+    (void) engine;
+    return streq (command, "HTTP-PORT")? ((state_t *) state)->http_port: NULL;
+}
+
+static const char *const s_settings [] = {
+    "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
+    "intake-endpoint", "intake-events-endpoint", "intake-feedback-endpoint", "http-address", "intake-http-port",
+    "intake-ops-port", "request-timeout-ms", NULL
+};
+
+const tf_service_t intake_service = {
+    .id = TF_SVC_INTAKE,
+    .summary =
+        "ticketflow-intake — the receive stage.\n"
+        "Takes ticket.submit over ZeroMQ (ROUTER) and POST /v1/tickets over HTTP,\n"
+        "masks personal numbers, numbers and stores each ticket, answers only after\n"
+        "the commit, and publishes ticket.received. What waits on the socket is\n"
+        "committed together: a batch of up to --batch-size costs a few statements.\n"
+        "Takes the customer's ticket.feedback on resolved tickets and hands it to the\n"
+        "notifier. /healthz, /readyz and /metrics on --intake-ops-port.\n"
+        "See proto/events.md.\n\n"
+        "Usage: ticketflow-intake [--SETTING=VALUE ...]",
+    .settings = s_settings,
+    .request_setting = "intake-endpoint",
+    .ops_port_setting = "intake-ops-port",
+    .outputs = (const tf_output_t []) {
+        [OUTPUT_RECEIVED] = { "EVENTS", ZMQ_PUSH, "intake-events-endpoint" },
+        [OUTPUT_FEEDBACK] = { "FEEDBACK", ZMQ_PUSH, "intake-feedback-endpoint" },
+        { .query = NULL }
+    },
+    .handlers = (const tf_handler_t []) {
+        { TF_MSG_SUBMIT, s_submit, true },
+        { TF_MSG_GET, s_get, true },
+        { TF_MSG_FEEDBACK, s_feedback, true },
+        { .type = TF_MSG_NONE }
+    },
+    .create = s_create,
+    .destroy = s_destroy,
+    .query = s_query,
+};

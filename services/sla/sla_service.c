@@ -1,0 +1,266 @@
+#include "sla_service.h"
+#include "sla.h"
+#include "tf_log.h"
+#include "tf_ticket.h"
+
+#define WINDOW_CAP      1024    //  most due timers held in memory
+#define BREACH_BATCH    256     //  breaches marked per statement
+#define RETRY_MS        250     //  after a pass that could not take what was due
+#define FOREVER         INT64_MAX
+
+enum { OUTPUT_RESOLVED, OUTPUT_BREACHED };
+
+typedef struct {
+    sla_t *sla;
+    //  the next window of due timers, soonest first, as zclock_mono ()
+    //  deadlines computed from the database's "due in n ms": a jump of this
+    //  host's wall clock moves nothing
+    int64_t due [WINDOW_CAP];
+    int ndue;
+    int64_t next_check;         //  when to look for breaches next
+    int64_t window_loaded_at;
+    bool window_dirty;          //  a request paused, moved or met a deadline
+    sla_breach_t breaches [BREACH_BATCH];
+} state_t;
+
+static void
+s_destroy (void **state_p)
+{
+    state_t *self = *state_p;
+    if (!self)
+        return;
+    sla_destroy (&self->sla);
+    free (self);
+    *state_p = NULL;
+}
+
+static void *
+s_create (tf_engine_t *engine)
+{
+    state_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->next_check = 0;
+    self->window_dirty = true;
+    self->sla = sla_new (tf_engine_db (engine));
+    if (!self->sla) {
+        void *state = self;
+        s_destroy (&state);
+        return NULL;
+    }
+    return self;
+}
+
+//  Loads the timers due within the window (never all of them).
+static void
+s_load_window (state_t *self, tf_engine_t *engine)
+{
+    int64_t in_ms [WINDOW_CAP];
+    int n = sla_window (self->sla, tf_engine_config (engine)->sla_window_seconds, in_ms, WINDOW_CAP);
+    int64_t now = zclock_mono ();
+    self->window_loaded_at = now;
+    self->window_dirty = false;
+    if (n < 0) {
+        //  the database is away: keep what we had, look again in a second
+        self->next_check = now + 1000;
+        return;
+    }
+    self->ndue = n > WINDOW_CAP? WINDOW_CAP: n;
+    for (int i = 0; i < self->ndue; i++)
+        self->due [i] = now + in_ms [i];
+    self->next_check = self->ndue? self->due [0]: FOREVER;
+}
+
+static void
+s_publish (tf_engine_t *engine, const sla_breach_t *b)
+{
+    tf_warn ("deadline passed: %s %s (due %s, %s)", b->ticket_no, b->kind, b->due_at,
+             *b->department? b->department: "no department");
+    tf_msg_t event;
+    tf_msg_init (&event, TF_MSG_BREACHED);
+    tf_msg_set_int (&event, TF_F_BREACHED_TICKET_ID, b->ticket_id);
+    tf_msg_set_cstr (&event, TF_F_BREACHED_TICKET_NO, b->ticket_no);
+    tf_msg_set_cstr (&event, TF_F_BREACHED_KIND, b->kind);
+    tf_msg_set_cstr (&event, TF_F_BREACHED_DUE_AT, b->due_at);
+    if (*b->department)
+        tf_msg_set_cstr (&event, TF_F_BREACHED_DEPARTMENT, b->department);
+    if (*b->priority)
+        tf_msg_set_cstr (&event, TF_F_BREACHED_PRIORITY, b->priority);
+    char topic [48];
+    snprintf (topic, sizeof topic, "%s.", *b->department? b->department: "unassigned");
+    tf_engine_send (engine, OUTPUT_BREACHED, topic, &event);
+    tf_msg_clear (&event);
+}
+
+//  Marks what is due (the database decides, by its clock), publishes each
+//  breach after its commit, then reloads the window.
+static void
+s_breach (state_t *self, tf_engine_t *engine)
+{
+    int n, total = 0;
+    do {
+        n = sla_breach_due (self->sla, self->breaches, BREACH_BATCH);
+        for (int i = 0; i < n; i++)
+            s_publish (engine, &self->breaches [i]);
+        total += n > 0? n: 0;
+    } while (n == BREACH_BATCH);
+    s_load_window (self, engine);
+    int64_t now = zclock_mono ();
+    //  something is due yet nothing could be taken (another instance holds
+    //  it, or the database is away): do not spin, look again shortly
+    if ((n < 0 || total == 0) && self->next_check <= now)
+        self->next_check = now + (n < 0? 1000: RETRY_MS);
+}
+
+//  The timer: breaches when one is due, the window when it is stale.
+static int64_t
+s_tick (void *state, tf_engine_t *engine)
+{
+    state_t *self = state;
+    if (!tf_db_ready (tf_engine_db (engine)))
+        return zclock_mono () + 1000;
+    int64_t half_window = tf_engine_config (engine)->sla_window_seconds * 500LL;
+    int64_t now = zclock_mono ();
+    if (now >= self->next_check)
+        s_breach (self, engine);
+    else
+    if (self->window_dirty || now - self->window_loaded_at >= half_window)
+        s_load_window (self, engine);
+    int64_t stale = self->window_loaded_at + half_window;
+    return self->next_check < stale? self->next_check: stale;
+}
+
+static int
+s_reconcile (void *state, tf_engine_t *engine)
+{
+    state_t *self = state;
+    size_t limit = (size_t) tf_engine_config (engine)->batch_size;
+    int created = sla_track_missing (self->sla, limit);
+    if (created > 0)
+        tf_info ("timers created for %d ticket(s) nobody announced", created);
+    sla_meet_responses (self->sla);
+    int resumed = sla_expire_holds (self->sla, limit);
+    if (resumed > 0)
+        tf_info ("%d ticket(s) resumed: their expected resume time passed", resumed);
+    self->window_dirty = true;
+    tf_engine_wake (engine);
+    return created < 0 || resumed < 0? -1: created > resumed? created: resumed;
+}
+
+//  ticket.claimed: timers at once; an old ticket may already be due
+static int
+s_claimed (void *state, tf_engine_t *engine, const int64_t *ids, size_t n)
+{
+    state_t *self = state;
+    int rc = sla_track (self->sla, ids, n);
+    if (rc >= 0) {
+        self->window_dirty = true;
+        tf_engine_wake (engine);
+    }
+    return rc;
+}
+
+typedef int (request_fn) (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
+                          tf_error_t *err);
+
+//  Each request in its own transaction; the answer names the status after it.
+static void
+s_requests (state_t *self, tf_engine_t *engine, tf_request_t **requests, size_t n, request_fn *fn,
+            tf_field_id_t no_field)
+{
+    for (size_t i = 0; i < n; i++) {
+        char status [16] = "", ticket_no [40];
+        int64_t ticket_id = 0;
+        tf_error_t err;
+        if (fn (self->sla, &requests [i]->msg, &ticket_id, status, &err)) {
+            tf_engine_refuse (engine, requests [i], &err);
+            continue;
+        }
+        tf_ticket_no_copy (&requests [i]->msg, no_field, ticket_no, sizeof ticket_no);
+        tf_engine_reply_updated (engine, requests [i], ticket_no, status);
+        //  after the commit: the notifier asks the customer to confirm
+        if (requests [i]->msg.type == TF_MSG_RESOLVE)
+            tf_engine_send_ticket (engine, OUTPUT_RESOLVED, TF_MSG_RESOLVED, ticket_id, ticket_no);
+        //  a deadline paused, moved or met: the window changed
+        self->window_dirty = true;
+        tf_engine_wake (engine);
+    }
+}
+
+static void
+s_progress (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    s_requests (state, engine, requests, n, sla_progress, TF_F_PROGRESS_TICKET_NO);
+}
+
+static void
+s_hold (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    s_requests (state, engine, requests, n, sla_hold, TF_F_HOLD_TICKET_NO);
+}
+
+static void
+s_resume (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    s_requests (state, engine, requests, n, sla_resume, TF_F_RESUME_TICKET_NO);
+}
+
+static void
+s_resolve (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+{
+    s_requests (state, engine, requests, n, sla_resolve, TF_F_RESOLVE_TICKET_NO);
+}
+
+static const char *const s_settings [] = {
+    "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
+    "reconcile-seconds", "sla-window-seconds", "sla-endpoint", "sla-events-endpoint",
+    "sla-publish-endpoint", "dispatcher-events-endpoint", "http-address", "sla-ops-port", NULL
+};
+
+const tf_service_t sla_service = {
+    .id = TF_SVC_SLA,
+    .summary =
+        "ticketflow-sla — the handle stage and every deadline clock.\n"
+        "Answers ticket.progress (accepted|in_progress → in_progress, note masked), ticket.hold\n"
+        "(reason and a future expected resume time; pauses the resolution clock), ticket.resume\n"
+        "(the resolution deadline moves by the time on hold) and ticket.resolve (then sends\n"
+        "ticket.resolved to the notifier) on its ROUTER, each with ticket.updated or error.\n"
+        "Every ticket with a priority gets a response and a resolution deadline (rows in\n"
+        "sla_timers: created_at + the sla_policy minutes of its priority), made at once on\n"
+        "ticket.claimed from the dispatcher and by a reconciler (at start and every\n"
+        "reconcile-seconds) for tickets nobody announced; the reconciler also resumes tickets\n"
+        "whose expected resume time passed. The response deadline is met by the accept, the\n"
+        "resolution deadline by the resolve. Only the timers due within sla-window-seconds are\n"
+        "kept in memory; when one passes unmet and not paused, the ticket is marked and\n"
+        "sla.breached is published with topic <department>. (once, whichever instance wins).\n"
+        "Run any number of instances on one database. /healthz, /readyz and /metrics on\n"
+        "--sla-ops-port. See proto/events.md.\n\n"
+        "Usage: ticketflow-sla [--SETTING=VALUE ...]",
+    .settings = s_settings,
+    .request_setting = "sla-endpoint",
+    .ops_port_setting = "sla-ops-port",
+    .input_settings = (const char *const []) { "dispatcher-events-endpoint", NULL },
+    .outputs = (const tf_output_t []) {
+        [OUTPUT_RESOLVED] = { "EVENTS", ZMQ_PUSH, "sla-events-endpoint" },
+        [OUTPUT_BREACHED] = { "PUBLISH", ZMQ_PUB, "sla-publish-endpoint" },
+        { .query = NULL }
+    },
+    .handlers = (const tf_handler_t []) {
+        { TF_MSG_PROGRESS, s_progress, true },
+        { TF_MSG_HOLD, s_hold, true },
+        { TF_MSG_RESUME, s_resume, true },
+        { TF_MSG_RESOLVE, s_resolve, true },
+        { .type = TF_MSG_NONE }
+    },
+    .consumers = (const tf_consumer_t []) {
+        { TF_MSG_CLAIMED, s_claimed },
+        { .type = TF_MSG_NONE }
+    },
+    //  deadlines that passed and are not marked yet: the breach pass is behind
+    .waiting_sql =
+        "SELECT 'overdue_timers', count (*), extract (epoch FROM now () - min (due_at)) FROM sla_timers "
+        "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND due_at <= now ()",
+    .create = s_create,
+    .destroy = s_destroy,
+    .reconcile = s_reconcile,
+    .tick = s_tick,
+};
