@@ -555,19 +555,22 @@ s_read_file (const char *path)
 }
 
 static int
-s_exec (PGconn *conn, const char *sql, char *err, size_t errlen, const char *what)
+s_exec (tf_db_t *db, const char *sql, int nparams, const char *const *params, char *err, size_t errlen,
+        const char *what, bool *found)
 {
-    PGresult *res = PQexec (conn, sql);
-    ExecStatusType st = PQresultStatus (res);
+    PGresult *res = tf_db_query (db, sql, nparams, params);
+    ExecStatusType st = res? PQresultStatus (res): PGRES_FATAL_ERROR;
     int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)? 0: -1;
     if (rc)
-        snprintf (err, errlen, "%s: %s", what, PQresultErrorMessage (res));
+        snprintf (err, errlen, "%s: %s", what, res? PQresultErrorMessage (res): "no connection");
+    if (found)
+        *found = rc == 0 && PQntuples (res) > 0;
     PQclear (res);
     return rc;
 }
 
 int
-tf_db_migrate (PGconn *conn, const char *sql_dir, char *err, size_t errlen)
+tf_db_migrate (tf_db_t *db, const char *sql_dir, char *err, size_t errlen)
 {
     DIR *dir = opendir (sql_dir);
     if (!dir) {
@@ -589,61 +592,60 @@ tf_db_migrate (PGconn *conn, const char *sql_dir, char *err, size_t errlen)
     qsort (files, nfiles, sizeof (char *), s_cmp);
 
     int applied = 0;
-    if (s_exec (conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                      " version text PRIMARY KEY,"
-                      " applied_at timestamptz NOT NULL DEFAULT now())",
-                err, errlen, "schema_migrations")) {
+    if (s_exec (db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version text PRIMARY KEY,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL,
+                err, errlen, "schema_migrations", NULL)) {
         //  two processes creating it at once: the loser retries once
-        if (s_exec (conn, "SELECT 1 FROM schema_migrations LIMIT 1", err, errlen, "schema_migrations"))
+        if (s_exec (db, "SELECT 1 FROM schema_migrations LIMIT 1", 0, NULL, err, errlen, "schema_migrations", NULL))
             applied = -1;
     }
+    //  one transaction per file, under an advisory lock so two processes
+    //  never apply one twice
     for (size_t i = 0; i < nfiles && applied >= 0; i++) {
-        if (s_exec (conn, "BEGIN; SELECT pg_advisory_xact_lock(7100001)", err, errlen, "lock")) {
+        if (tf_db_begin (db)) {
+            snprintf (err, errlen, "cannot begin a transaction");
             applied = -1;
             break;
         }
         const char *params [] = { files [i] };
-        PGresult *res = PQexecParams (conn, "SELECT 1 FROM schema_migrations WHERE version = $1",
-                                      1, NULL, params, NULL, NULL, 0);
-        bool done = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1;
-        bool failed = PQresultStatus (res) != PGRES_TUPLES_OK;
-        PQclear (res);
-        if (failed || done) {
-            s_exec (conn, failed? "ROLLBACK": "COMMIT", err, errlen, "end");
-            if (failed) {
-                snprintf (err, errlen, "cannot read schema_migrations");
-                applied = -1;
-            }
-            continue;
-        }
-        char path [4096];
-        snprintf (path, sizeof path, "%s/%s", sql_dir, files [i]);
-        char *sql = s_read_file (path);
         char what [300];
         snprintf (what, sizeof what, "migration %s", files [i]);
-        if (!sql) {
-            snprintf (err, errlen, "cannot read %s", path);
-            applied = -1;
-        }
-        else
-        if (s_exec (conn, sql, err, errlen, what) == 0) {
-            res = PQexecParams (conn, "INSERT INTO schema_migrations (version) VALUES ($1)",
-                                1, NULL, params, NULL, NULL, 0);
-            if (PQresultStatus (res) != PGRES_COMMAND_OK) {
-                snprintf (err, errlen, "%s: %s", what, PQresultErrorMessage (res));
-                applied = -1;
+        bool done = false;
+        int rc = s_exec (db, "SELECT pg_advisory_xact_lock (7100001)", 0, NULL, err, errlen, "lock", NULL);
+        if (rc == 0)
+            rc = s_exec (db, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, params, err, errlen,
+                         "schema_migrations", &done);
+        if (rc == 0 && !done) {
+            char path [4096];
+            snprintf (path, sizeof path, "%s/%s", sql_dir, files [i]);
+            char *sql = s_read_file (path);
+            if (!sql) {
+                snprintf (err, errlen, "cannot read %s", path);
+                rc = -1;
             }
-            PQclear (res);
+            //  a file of several statements: the simple protocol
+            else {
+                PGconn *conn = tf_db_conn (db);
+                PGresult *res = conn? PQexec (conn, sql): NULL;
+                if (!res || PQresultStatus (res) != PGRES_COMMAND_OK) {
+                    snprintf (err, errlen, "%s: %s", what, res? PQresultErrorMessage (res): "no connection");
+                    rc = -1;
+                }
+                PQclear (res);
+            }
+            free (sql);
+            if (rc == 0)
+                rc = s_exec (db, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, params, err, errlen,
+                             what, NULL);
+        }
+        if (tf_db_finish (db, rc) < 0) {
+            if (rc == 0)
+                snprintf (err, errlen, "%s: the commit failed", what);
+            applied = -1;
         }
         else
-            applied = -1;
-        free (sql);
-        if (applied < 0)
-            s_exec (conn, "ROLLBACK", what, sizeof what, "rollback");
-        else
-        if (s_exec (conn, "COMMIT", err, errlen, what))
-            applied = -1;
-        else
+        if (!done)
             applied++;
     }
     for (size_t i = 0; i < nfiles; i++)

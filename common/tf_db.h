@@ -100,7 +100,7 @@ char *tf_db_id_array (const int64_t *ids, size_t n);
 //  order, each in its own transaction, under an advisory lock so that two
 //  processes never apply one twice. Returns the number applied, or -1 with
 //  a message in err.
-int tf_db_migrate (PGconn *conn, const char *sql_dir, char *err, size_t errlen);
+int tf_db_migrate (tf_db_t *self, const char *sql_dir, char *err, size_t errlen);
 
 //  The project folder: $TICKETFLOW_HOME, else the parent of the folder of
 //  this executable when it holds deploy/, else ".". Static storage.

@@ -428,8 +428,9 @@ s_pong (tf_engine_t *self, tf_request_t *request)
     tf_msg_clear (&pong);
 }
 
-//  One request: answered now (garbage, ping, not ours, no database) or
-//  added to the run.
+//  One request: added to the run, or answered now (garbage, ping, not
+//  ours, no database) after the run before it, so that every connection
+//  gets its replies in the order it asked.
 static void
 s_take_request (tf_engine_t *self, tf_request_t *request)
 {
@@ -437,6 +438,14 @@ s_take_request (tf_engine_t *self, tf_request_t *request)
                     request->ok? tf_schemas [request->msg.type].name: "invalid", 1);
     tf_error_t err;
     const tf_handler_t *handler = request->ok? s_handler (self, request->msg.type): NULL;
+    bool batched = handler && (!handler->needs_database || tf_db_conn (self->db));
+    if (batched) {
+        if (self->nrun && self->run [0]->msg.type != request->msg.type)
+            s_flush_run (self);
+        self->run [self->nrun++] = request;
+        return;
+    }
+    s_flush_run (self);
     if (!request->ok)
         tf_engine_refuse (self, request, &request->err);
     else
@@ -451,16 +460,9 @@ s_take_request (tf_engine_t *self, tf_request_t *request)
                       ? tf_service_names [tf_schemas [request->msg.type].owner]: "");
         tf_engine_refuse (self, request, &err);
     }
-    else
-    if (handler->needs_database && !tf_db_ready (self->db)) {
+    else {
         tf_error_set (&err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
         tf_engine_refuse (self, request, &err);
-    }
-    else {
-        if (self->nrun && self->run [0]->msg.type != request->msg.type)
-            s_flush_run (self);
-        self->run [self->nrun++] = request;
-        return;
     }
     tf_request_destroy (&request);
 }

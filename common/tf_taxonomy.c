@@ -1,4 +1,5 @@
 #include "tf_taxonomy.h"
+#include "tf_db.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,24 +38,21 @@ static const char *SQL_POLICY =
     "ON CONFLICT (priority) DO UPDATE SET name = EXCLUDED.name,"
     "  response_minutes = EXCLUDED.response_minutes, resolve_minutes = EXCLUDED.resolve_minutes";
 
+//  One statement with the taxonomy JSON as its parameter; the rows it
+//  touched, or -1 with err set
 static int
-s_run (PGconn *conn, const char *sql, const char *json, char *err, size_t errlen, const char *what,
-       int *rows)
+s_run (tf_db_t *db, const char *sql, const char *json, char *err, size_t errlen, const char *what)
 {
-    const char *params [] = { json };
-    PGresult *res = json? PQexecParams (conn, sql, 1, NULL, params, NULL, NULL, 0): PQexec (conn, sql);
-    int rc = PQresultStatus (res) == PGRES_COMMAND_OK? 0: -1;
-    if (rc)
-        snprintf (err, errlen, "taxonomy %s: %s", what, PQresultErrorMessage (res));
-    else
-    if (rows)
-        *rows = atoi (PQcmdTuples (res));
+    PGresult *res = tf_db_query (db, sql, 1, (const char *[]) { json });
+    int rc = res && PQresultStatus (res) == PGRES_COMMAND_OK? atoi (PQcmdTuples (res)): -1;
+    if (rc < 0)
+        snprintf (err, errlen, "taxonomy %s: %s", what, res? PQresultErrorMessage (res): "no connection");
     PQclear (res);
     return rc;
 }
 
 int
-tf_taxonomy_load (PGconn *conn, const char *path, char *err, size_t errlen)
+tf_taxonomy_load (tf_db_t *db, const char *path, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_load_file (path, JSON_REJECT_DUPLICATES, &jerr);
@@ -71,16 +69,22 @@ tf_taxonomy_load (PGconn *conn, const char *path, char *err, size_t errlen)
     }
     char *json = json_dumps (root, JSON_COMPACT);
     json_decref (root);
-    int count = 0;
-    int rc = s_run (conn, "BEGIN", NULL, err, errlen, "begin", NULL)
-          || s_run (conn, SQL_DEPARTMENTS, json, err, errlen, "departments", NULL)
-          || s_run (conn, SQL_SUBCATEGORIES, json, err, errlen, "sub-categories", &count)
-          || s_run (conn, SQL_POLICY, json, err, errlen, "SLA policy", NULL)
-          || s_run (conn, "COMMIT", NULL, err, errlen, "commit", NULL);
-    if (rc) {
-        PGresult *res = PQexec (conn, "ROLLBACK");
-        PQclear (res);
+    if (tf_db_begin (db)) {
+        snprintf (err, errlen, "taxonomy: cannot begin a transaction");
+        free (json);
+        return -1;
     }
+    int count = -1;
+    if (s_run (db, SQL_DEPARTMENTS, json, err, errlen, "departments") >= 0
+    &&  (count = s_run (db, SQL_SUBCATEGORIES, json, err, errlen, "sub-categories")) >= 0
+    &&  s_run (db, SQL_POLICY, json, err, errlen, "SLA policy") < 0)
+        count = -1;
     free (json);
-    return rc? -1: count;
+    if (count >= 0 && tf_db_finish (db, count) < 0) {
+        snprintf (err, errlen, "taxonomy: the commit failed");
+        return -1;
+    }
+    if (count < 0)
+        tf_db_finish (db, -1);
+    return count;
 }

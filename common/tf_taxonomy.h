@@ -5,10 +5,10 @@
 #ifndef TF_TAXONOMY_H
 #define TF_TAXONOMY_H
 
-#include <libpq-fe.h>
+#include "tf_db.h"
 #include <stddef.h>
 
 //  Returns the number of sub-categories loaded, or -1 with a message in err.
-int tf_taxonomy_load (PGconn *conn, const char *path, char *err, size_t errlen);
+int tf_taxonomy_load (tf_db_t *db, const char *path, char *err, size_t errlen);
 
 #endif

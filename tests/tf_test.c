@@ -30,11 +30,14 @@ tf_test_config (tf_config_t *cfg)
     tf_log_init ("test", cfg->log_level);
 }
 
+static void s_take_lock (bool alone);
+
 tf_db_t *
 tf_test_db (void)
 {
     const char *url = getenv ("DATABASE_URL");
     cr_assert (url && *url, "DATABASE_URL is not set: run the tests through `make test`");
+    s_take_lock (false);
     tf_db_t *db = tf_db_new (url, "ticketflow-test", "Asia/Shanghai", 5000);
     cr_assert (db, "cannot connect to the test database %s", url);
     return db;
@@ -102,4 +105,109 @@ tf_test_unique (void)
     if (!*unique)
         snprintf (unique, sizeof unique, "%d-%lld", (int) getpid (), (long long) zclock_time ());
     return unique;
+}
+
+//  --------------------------------------------------------------------------
+//  Isolation
+
+//  The lock every test takes, shared or alone, on a connection of its own
+//  held until the test process ends
+#define TEST_LOCK "7100999"
+static tf_db_t *s_lock_db;
+
+static void
+s_take_lock (bool alone)
+{
+    if (s_lock_db)
+        return;
+    const char *url = getenv ("DATABASE_URL");
+    cr_assert (url && *url, "DATABASE_URL is not set: run the tests through `make test`");
+    s_lock_db = tf_db_new (url, "ticketflow-test-lock", "Asia/Shanghai", 5000);
+    cr_assert (s_lock_db, "cannot connect to the test database %s", url);
+    cr_assert_eq (tf_db_exec (s_lock_db, alone? "SELECT pg_advisory_lock (" TEST_LOCK ")"
+                                              : "SELECT pg_advisory_lock_shared (" TEST_LOCK ")"), 0);
+}
+
+void
+tf_test_alone (void)
+{
+    cr_assert_null (s_lock_db, "tf_test_alone must come before the first tf_test_db");
+    s_take_lock (true);
+}
+
+//  --------------------------------------------------------------------------
+//  Ops
+
+#include <curl/curl.h>
+
+static size_t
+s_collect (char *data, size_t size, size_t count, void *user)
+{
+    FILE *out = user;
+    return fwrite (data, size, count, out);
+}
+
+char *
+tf_test_http_get (int port, const char *path, long *status)
+{
+    char url [256];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    char *body = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&body, &size);
+    CURL *curl = curl_easy_init ();
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_collect);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 5000L);
+    CURLcode rc = curl_easy_perform (curl);
+    *status = 0;
+    curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup (curl);
+    fclose (out);
+    if (rc != CURLE_OK) {
+        free (body);
+        return NULL;
+    }
+    return body;
+}
+
+double
+tf_test_metric (zactor_t *actor, const char *series)
+{
+    char *port = tf_actor_query (actor, "OPS-PORT");
+    cr_assert (port && atoi (port) > 0, "the service has no ops port");
+    long status;
+    char *text = tf_test_http_get (atoi (port), "/metrics", &status);
+    zstr_free (&port);
+    cr_assert (text && status == 200, "/metrics did not answer");
+    double value = 0;
+    size_t len = strlen (series);
+    for (char *line = text; line && *line; line = strchr (line, '\n')? strchr (line, '\n') + 1: NULL)
+        if (strncmp (line, series, len) == 0 && line [len] == ' ')
+            value = atof (line + len + 1);
+    free (text);
+    return value;
+}
+
+double
+tf_test_wait_metric (zactor_t *actor, const char *series, double value, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    double now = tf_test_metric (actor, series);
+    while (now < value && zclock_mono () < until) {
+        zclock_sleep (50);
+        now = tf_test_metric (actor, series);
+    }
+    return now;
+}
+
+int
+tf_test_free_port (void)
+{
+    zsock_t *probe = zsock_new (ZMQ_ROUTER);
+    int port = zsock_bind (probe, "tcp://127.0.0.1:*");
+    zsock_destroy (&probe);
+    cr_assert_gt (port, 0);
+    return port;
 }

@@ -34,3 +34,30 @@ zactor_t *tf_test_service_new (const tf_service_t *service, const tf_config_t *c
 const char *tf_test_unique (void);
 
 #endif
+
+//  ------------------------------------------------------------------ isolation
+
+//  Tests share one database and run two at a time. A test that asserts on
+//  everything of a kind (what a reconciler takes, a service's counters)
+//  calls tf_test_alone first: it waits until no other test holds the
+//  database and keeps every other test out until it ends. Every
+//  tf_test_db of the others takes the shared side of the same lock.
+void tf_test_alone (void);
+
+//  ------------------------------------------------------------------ ops
+
+//  GET http://127.0.0.1:port/path; the body (caller frees) and the status
+//  in *status. NULL when nothing answered.
+char *tf_test_http_get (int port, const char *path, long *status);
+
+//  The value of one series of a service actor's /metrics, written as it
+//  appears there: `ticketflow_ticket_moves_total{service="dispatcher",move="ASSIGN"}`.
+//  0 when the series is not there (yet).
+double tf_test_metric (zactor_t *actor, const char *series);
+
+//  Waits (up to timeout_ms) until a series reaches at least `value`;
+//  returns the last value read.
+double tf_test_wait_metric (zactor_t *actor, const char *series, double value, int timeout_ms);
+
+//  A TCP port on 127.0.0.1 that nothing listens on now.
+int tf_test_free_port (void);

@@ -28,7 +28,7 @@ main (int argc, char **argv)
     }
     char dir [4200], err [1024];
     snprintf (dir, sizeof dir, "%s/deploy/sql", tf_home ());
-    int applied = tf_db_migrate (tf_db_conn (db), dir, err, sizeof err);
+    int applied = tf_db_migrate (db, dir, err, sizeof err);
     if (applied < 0) {
         fprintf (stderr, "error: %s\n", err);
         tf_db_destroy (&db);
@@ -40,7 +40,7 @@ main (int argc, char **argv)
         snprintf (taxonomy, sizeof taxonomy, "%s", cfg.taxonomy_file);
     else
         snprintf (taxonomy, sizeof taxonomy, "%s/deploy/taxonomy/taxonomy.json", tf_home ());
-    int loaded = tf_taxonomy_load (tf_db_conn (db), taxonomy, err, sizeof err);
+    int loaded = tf_taxonomy_load (db, taxonomy, err, sizeof err);
     tf_db_destroy (&db);
     if (loaded < 0) {
         fprintf (stderr, "error: %s\n", err);
