@@ -228,6 +228,21 @@ s_wait_status (tf_db_t *db, const char *ticket_no, const char *status)
                     PQntuples (res)? PQgetvalue (res, 0, 0): "missing", s_dir);
 }
 
+//  The customer answers what the notifier asked: wait for the question
+//  (round `round` of its confirmation request) before the answer
+static void
+s_wait_asked (tf_db_t *db, const char *ticket_no, int round)
+{
+    for (int i = 0; i < 150; i++) {
+        if (tf_test_scalar (db, "SELECT count(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id"
+                                " WHERE t.ticket_no = '%s' AND o.kind = 'confirm_request'"
+                                " AND (o.payload->>'round')::int = %d", ticket_no, round) > 0)
+            return;
+        zclock_sleep (100);
+    }
+    cr_assert_fail ("%s: no confirmation request (round %d) within 15 s (logs in %s)", ticket_no, round, s_dir);
+}
+
 static tf_msg_type_t
 s_ticket_request (const char *service, tf_msg_type_t type, const char *ticket_no,
                   const char *const *pairs, char *code)
@@ -292,6 +307,7 @@ Test (flow, happy_path_to_closed)
     EXPECT_OK ("sla", TF_MSG_PROGRESS, TF_MSG_UPDATED, no, "note", "联系了物流", NULL);
     EXPECT_OK ("sla", TF_MSG_RESOLVE, TF_MSG_UPDATED, no, "summary", "已重新派送", NULL);
     s_wait_status (db, no, "resolved");
+    s_wait_asked (db, no, 1);
     EXPECT_OK ("intake", TF_MSG_FEEDBACK, TF_MSG_FEEDBACK_RECORDED, no, "solved", "yes", "csat", "5", NULL);
     s_wait_status (db, no, "closed");
     //  the history tells the whole story, in order
@@ -346,6 +362,7 @@ Test (flow, reopen_then_close)
     EXPECT_OK ("dispatcher", TF_MSG_ACCEPT, TF_MSG_UPDATED, no, "agent", "张敏", NULL);
     EXPECT_OK ("sla", TF_MSG_RESOLVE, TF_MSG_UPDATED, no, "summary", "已催促快递", NULL);
     s_wait_status (db, no, "resolved");
+    s_wait_asked (db, no, 1);
     EXPECT_OK ("intake", TF_MSG_FEEDBACK, TF_MSG_FEEDBACK_RECORDED, no, "solved", "no", "csat", "2", NULL);
     //  back to the same department and agent
     s_wait_status (db, no, "assigned");
@@ -354,6 +371,7 @@ Test (flow, reopen_then_close)
     EXPECT_OK ("dispatcher", TF_MSG_ACCEPT, TF_MSG_UPDATED, no, "agent", "张敏", NULL);
     EXPECT_OK ("sla", TF_MSG_RESOLVE, TF_MSG_UPDATED, no, "summary", "包裹已送达", NULL);
     s_wait_status (db, no, "resolved");
+    s_wait_asked (db, no, 2);
     EXPECT_OK ("intake", TF_MSG_FEEDBACK, TF_MSG_FEEDBACK_RECORDED, no, "solved", "yes", "csat", "4", NULL);
     s_wait_status (db, no, "closed");
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"

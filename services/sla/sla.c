@@ -407,6 +407,10 @@ s_handle (sla_t *self, const tf_msg_t *request, tf_field_id_t no_field, tf_field
         return s_unavailable (err);
     tf_error_t inner = { 0 };
     int rc = s_lock (self, request, no_field, actor_field, &t, &inner);
+    //  the deadlines exist before anything meets, pauses or moves them,
+    //  even when this request overtook the ticket.claimed that makes them
+    if (rc == 0 && sla_track (self, &t.id, 1) < 0)
+        rc = s_unavailable (&inner);
     if (rc == 0)
         rc = handler (self, request, &t, &inner);
     if (tf_db_finish (self->db, rc) < 0) {
