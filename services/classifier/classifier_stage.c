@@ -66,7 +66,7 @@ static const char *SQL_INCIDENT_IDS =
     "SELECT nextval ('incidents_id_seq') FROM generate_series (1, $1::int)";
 
 static const char *SQL_MEMBERS =
-    "SELECT id, ticket_no, left (coalesce (nullif (btrim (subject), ''), body), 200) "
+    "SELECT id, ticket_no, coalesce (nullif (btrim (subject), ''), body) "
     "FROM tickets WHERE id = ANY ($1::int8[])";
 
 static const char *SQL_INCIDENTS =

@@ -124,7 +124,7 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         tf_msg_t request;
         tf_msg_init (&request, TF_MSG_GET);
         size_t len = strlen (number);
-        if (len == 0 || len > 32)
+        if (len == 0 || len > TF_MAX_GET_TICKET_NO)
             return s_respond_error (conn, MHD_HTTP_NOT_FOUND, TF_ERR_NOT_FOUND, "ticket_no", "no such ticket");
         tf_msg_set_str (&request, TF_F_GET_TICKET_NO, number, len);
         enum MHD_Result rc = s_forward (self, conn, &request);
