@@ -543,8 +543,13 @@ s_drain_events (tf_engine_t *self)
 static void
 s_reconcile (tf_engine_t *self)
 {
-    int64_t later = zclock_mono () + (int64_t) self->cfg->reconcile_seconds * 1000;
-    if (!self->service->reconcile || !tf_db_ready (self->db)) {
+    if (!self->service->reconcile) {
+        self->next_reconcile = INT64_MAX;
+        return;
+    }
+    int seconds = self->cfg->reconcile_seconds > 0? self->cfg->reconcile_seconds: 1;
+    int64_t later = zclock_mono () + (int64_t) seconds * 1000;
+    if (!tf_db_ready (self->db)) {
         self->next_reconcile = later;
         return;
     }
