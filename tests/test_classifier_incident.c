@@ -548,3 +548,41 @@ Test (classifier_incident, two_instances_open_one_incident_for_one_burst, .timeo
     s_test_sub_remove (setup, &sub);
     tf_db_destroy (&setup);
 }
+
+//  The index learns what other instances classified by replaying it, and
+//  only that: its own tickets are in it once however many batches pass
+Test (classifier_incident, the_index_holds_each_ticket_once, .timeout = 90)
+{
+    tf_test_alone ();
+    tf_db_t *setup = tf_test_db ();
+    s_departments (setup);
+    test_sub_t sub;
+    s_test_sub (setup, "once", "丁型测试灯", &sub);
+    tf_db_t *db = tf_test_db ();
+    classifier_t *classifier = classifier_new (db, 0.01);
+    cr_assert (classifier);
+    cr_assert_gt (classifier_load_taxonomy (classifier), 0);
+    classifier_set_incidents (classifier, 5, 30, 64, 16);
+    //  three batches of unrelated tickets of the test's sub-category
+    static const char *texts [] = {
+        "丁型测试灯 灯罩裂了一道缝", "丁型测试灯 遥控器没有电池", "丁型测试灯 说明书是英文的看不懂",
+        "丁型测试灯 颜色和图片上的不一样", "丁型测试灯 底座螺丝少了两颗", "丁型测试灯 开关声音太响",
+    };
+    classifier_outcome_t out [2];
+    size_t before = 0;
+    for (int batch = 0; batch < 3; batch++) {
+        int64_t ids [2];
+        char no [32];
+        for (int i = 0; i < 2; i++)
+            ids [i] = s_submit (setup, texts [batch * 2 + i], NULL, no, sizeof no);
+        cr_assert_eq (classifier_run_ids (classifier, ids, 2, out), 2);
+        size_t held = classifier_incident_memory (classifier);
+        if (batch > 0)
+            cr_assert_eq (held, before + 2, "batch %d: the index holds %zu, expected %zu", batch, held, before + 2);
+        before = held;
+    }
+    classifier_destroy (&classifier);
+    tf_db_destroy (&db);
+    s_test_sub_remove (setup, &sub);
+    tf_db_destroy (&setup);
+}

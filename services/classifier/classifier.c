@@ -73,6 +73,12 @@ classifier_sentiment (const classifier_t *self, const char *text, size_t len)
     return classifier_sentiment_score (self->sentiment, text, len);
 }
 
+size_t
+classifier_incident_memory (const classifier_t *self)
+{
+    return self->index? classifier_index_tickets (self->index): 0;
+}
+
 classifier_incident_t *
 classifier_next_incident (classifier_t *self)
 {

@@ -139,6 +139,8 @@ int classifier_load_taxonomy_file (classifier_t *self, const char *path);
 //  tickets (classifier_index.h).
 void classifier_set_incidents (classifier_t *self, int threshold, int window_minutes, size_t recent,
                                size_t groups);
+//  Tickets the incident check holds in memory now (0 when it is off).
+size_t classifier_incident_memory (const classifier_t *self);
 
 //  The sentiment score of a text, -1..1 (classifier_sentiment.h).
 double classifier_sentiment (const classifier_t *self, const char *text, size_t len);

@@ -308,9 +308,15 @@ s_replay (batch_t *b)
         if (seq > newest)
             newest = seq;
     }
+    //  this batch's places: after the commit the index holds these too (a
+    //  rollback rebuilds it), so the next replay must not bring them back
     for (int r = 0; r < rows && next < b->n; r++)
-        if (atoi (PQgetvalue (res, r, 0)) == 0)
-            b->items [next++].seq = strtoll (PQgetvalue (res, r, 1), NULL, 10);
+        if (atoi (PQgetvalue (res, r, 0)) == 0) {
+            b->items [next].seq = strtoll (PQgetvalue (res, r, 1), NULL, 10);
+            if (b->items [next].seq > newest)
+                newest = b->items [next].seq;
+            next++;
+        }
     PQclear (res);
     self->index_seq = newest;
     self->index_fresh = true;
