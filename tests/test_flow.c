@@ -78,6 +78,8 @@ s_spawn (const char *service, const char *const *overrides)
     return pid;
 }
 
+static void s_stop (pid_t pid);
+
 static void
 s_wait_ping (const char *endpoint)
 {
@@ -91,6 +93,11 @@ s_wait_ping (const char *endpoint)
         if (rc == 0 && reply.type == TF_MSG_PONG)
             return;
         zclock_sleep (100);
+    }
+    //  .fini does not run when .init fails: stop what was started, keep the logs
+    for (int i = 0; i < SERVICES + 2; i++) {
+        s_stop (s_pids [i]);
+        s_pids [i] = 0;
     }
     cr_assert_fail ("no answer from %s (logs in %s)", endpoint, s_dir);
 }
@@ -113,6 +120,8 @@ s_stop (pid_t pid)
 static void
 s_flow_start (void)
 {
+    //  the services get this process's environment: nothing but what is set below
+    tf_test_clear_environment ();
     snprintf (s_dir, sizeof s_dir, "/tmp/tfflow.XXXXXX");
     cr_assert (mkdtemp (s_dir));
     s_set_endpoint ("intake-endpoint", "intake");
