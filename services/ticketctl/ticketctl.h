@@ -37,6 +37,10 @@ typedef struct {
 //  refused (error reply), 2 usage, 3 no answer.
 int ticketctl_run (int argc, char **argv, FILE *out, FILE *err);
 
+//  The command table, one row per command (classify has two), in the
+//  order `ticketctl help` prints it; NULL past the last.
+const ticketctl_command_t *ticketctl_command (size_t index);
+
 //  The endpoint of a service from the configuration.
 const char *ticketctl_endpoint (const tf_config_t *cfg, ticketctl_service_t service);
 
