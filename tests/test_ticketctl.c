@@ -120,3 +120,24 @@ Test (ticketctl, readme_lists_every_command)
     }
     free (readme);
 }
+
+//  ticketctl report: each list most first, ties by name, zeros left out
+Test (ticketctl, report_counts_most_first_ties_by_name)
+{
+    json_error_t error;
+    json_t *counts = json_loads ("{\"jd\": 1, \"web\": 3, \"app\": 5, \"email\": 0, \"wechat\": 3,"
+                                 " \"抖音\": 3, \"taobao\": 12}", 0, &error);
+    cr_assert (counts, "%s", error.text);
+    char *text;
+    size_t size;
+    json_t *none = json_object ();
+    FILE *out = open_memstream (&text, &size);
+    ticketctl_print_counts (out, "by channel", counts);
+    ticketctl_print_counts (out, "by status", none);
+    fclose (out);
+    cr_assert_str_eq (text, "  by channel     taobao 12 app 5 web 3 wechat 3 抖音 3 jd 1\n"
+                            "  by status     \n");
+    free (text);
+    json_decref (counts);
+    json_decref (none);
+}

@@ -93,7 +93,7 @@ static const ticketctl_command_t s_commands [] = {
         { "--csat", TF_F_FEEDBACK_CSAT, "satisfaction 1-5" },
         { "--comment", TF_F_FEEDBACK_COMMENT, "free text" },
         END_FLAGS } },
-    { "report", "the summary report", TF_MSG_REPORT_SUMMARY, TICKETCTL_REPORTING,
+    { "report", "the summary report; each list of counts most first", TF_MSG_REPORT_SUMMARY, TICKETCTL_REPORTING,
       NO_POSITIONAL, NULL, { END_FLAGS } },
     { "ping", "check that a service answers", TF_MSG_PING, TICKETCTL_INTAKE, NO_POSITIONAL, NULL, {
         { "--service", NOT_A_FIELD, "intake, classifier, dispatcher, sla, notifier or reporting (default intake)" },
@@ -233,16 +233,39 @@ s_print_ticket (FILE *out, json_t *t)
     }
 }
 
-static void
-s_print_counts (FILE *out, const char *title, json_t *counts)
+typedef struct {
+    const char *name;
+    long long count;
+} count_row_t;
+
+static int
+s_most_first (const void *a, const void *b)
 {
-    fprintf (out, "  %-14s", title);
+    const count_row_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count? -1: 1;
+    return strcmp (x->name, y->name);
+}
+
+void
+ticketctl_print_counts (FILE *out, const char *title, json_t *counts)
+{
+    //  the report's maps come in jsonb's key order (short keys first), which
+    //  tells a reader nothing: the biggest share is what they look for
+    size_t size = json_object_size (counts), rows = 0;
+    count_row_t *row = calloc (size? size: 1, sizeof *row);
+    assert (row);
     const char *key;
     json_t *value;
     json_object_foreach (counts, key, value)
         if (json_integer_value (value) > 0)
-            fprintf (out, " %s %lld", key, (long long) json_integer_value (value));
+            row [rows++] = (count_row_t) { key, (long long) json_integer_value (value) };
+    qsort (row, rows, sizeof *row, s_most_first);
+    fprintf (out, "  %-14s", title);
+    for (size_t i = 0; i < rows; i++)
+        fprintf (out, " %s %lld", row [i].name, row [i].count);
     fprintf (out, "\n");
+    free (row);
 }
 
 static void
@@ -262,11 +285,12 @@ s_print_report (FILE *out, json_t *r)
     fprintf (out, "  %-14s %lld tickets, %lld open\n", "total",
              (long long) json_integer_value (json_object_get (r, "total")),
              (long long) json_integer_value (json_object_get (r, "open")));
-    s_print_counts (out, "by status", json_object_get (r, "by_status"));
-    s_print_counts (out, "by priority", json_object_get (r, "by_priority"));
-    s_print_counts (out, "by department", json_object_get (r, "by_department"));
-    s_print_counts (out, "by channel", json_object_get (r, "by_channel"));
-    s_print_counts (out, "top problems", json_object_get (r, "by_subcategory"));
+    ticketctl_print_counts (out, "by status", json_object_get (r, "by_status"));
+    ticketctl_print_counts (out, "by priority", json_object_get (r, "by_priority"));
+    ticketctl_print_counts (out, "by category", json_object_get (r, "by_category"));
+    ticketctl_print_counts (out, "by department", json_object_get (r, "by_department"));
+    ticketctl_print_counts (out, "by channel", json_object_get (r, "by_channel"));
+    ticketctl_print_counts (out, "top problems", json_object_get (r, "by_subcategory"));
     s_print_number (out, "1st response", json_object_get (r, "avg_first_response_seconds"), 1.0 / 60, " min");
     s_print_number (out, "resolution", json_object_get (r, "avg_resolution_seconds"), 1.0 / 3600, " h");
     s_print_number (out, "CSAT", json_object_get (r, "avg_csat"), 1, " / 5");
