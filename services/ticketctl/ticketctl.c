@@ -54,10 +54,10 @@ static const ticketctl_command_t s_commands [] = {
         { "--source", TF_F_CLASSIFY_TEXT_SOURCE, "customer, monitor or internal" },
         { "--alert-scope", TF_F_CLASSIFY_TEXT_ALERT_SCOPE, "monitor alert scope (affects 10% of orders)" },
         END_FLAGS } },
-    { "queue", "a department's open tickets, most urgent first", TF_MSG_QUEUE_LIST, TICKETCTL_DISPATCHER,
-      NO_POSITIONAL, NULL, {
-        { "--department", TF_F_QUEUE_LIST_DEPARTMENT, "department code (required)" },
-        { "--status", TF_F_QUEUE_LIST_STATUS, "only this status" },
+    { "queue", "a department's open tickets, most urgent first; --status triage: the tickets a person must classify",
+      TF_MSG_QUEUE_LIST, TICKETCTL_DISPATCHER, NO_POSITIONAL, NULL, {
+        { "--department", TF_F_QUEUE_LIST_DEPARTMENT, "department code (required unless --status triage)" },
+        { "--status", TF_F_QUEUE_LIST_STATUS, "only this status: triage, assigned, accepted, in_progress, on_hold, reopened, resolved" },
         { "--limit", TF_F_QUEUE_LIST_LIMIT, "at most this many (default 100)" },
         END_FLAGS } },
     { "accept", "an agent takes an assigned ticket", TF_MSG_ACCEPT, TICKETCTL_DISPATCHER,
