@@ -1,6 +1,9 @@
-//  What a newcomer runs from the shell: make status and make help, and
-//  the classifier benchmark on the data the repository ships.
+//  What a newcomer runs from the shell: make status and make help, what
+//  make run says about endpoints, and the classifier benchmark on the data
+//  the repository ships.
+#include "tf_config.h"
 #include "tf_db.h"
+#include "tf_test.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,4 +119,44 @@ Test (deploy, bench_classifier_reads_the_data_shipped_in_the_repository)
     cr_assert (strstr (out, expected), "%s", out);
     snprintf (command, sizeof command, "rm -rf '%s'", dir);
     cr_assert_eq (system (command), 0);
+}
+
+//  The value a service runs with when only the environment is given
+static const char *
+s_default (const char *name)
+{
+    for (size_t i = 0; i < tf_option_count; i++)
+        if (strcmp (tf_options [i].name, name) == 0)
+            return tf_options [i].default_value;
+    cr_assert_fail ("no setting %s", name);
+    return NULL;
+}
+
+//  make run prints where the services really listen: what TICKETFLOW_*
+//  says, else the defaults of tf_config (not a copy of them in the script)
+Test (deploy, run_prints_the_endpoints_the_services_use)
+{
+    tf_test_clear_environment ();
+    char out [16384], expected [256];
+    int rc = s_shell (out, sizeof out, "TICKETFLOW_INTAKE_ENDPOINT=tcp://127.0.0.1:17100"
+                      " TICKETFLOW_DISPATCHER_ENDPOINT=tcp://127.0.0.1:17301"
+                      " TICKETFLOW_INTAKE_HTTP_PORT=18080 deploy/run.sh --endpoints");
+    cr_assert_eq (rc, 0, "%s", out);
+    const char *wanted [] = {
+        "tcp://127.0.0.1:17100", "tcp://127.0.0.1:17301", "HTTP http://127.0.0.1:18080",
+        "curl -s -XPOST http://127.0.0.1:18080/v1/tickets", s_default ("classifier-endpoint"),
+        s_default ("sla-endpoint"), s_default ("notifier-endpoint"), s_default ("reporting-endpoint"),
+        s_default ("dispatcher-publish-endpoint"), NULL
+    };
+    for (size_t i = 0; wanted [i]; i++)
+        cr_assert (strstr (out, wanted [i]), "no '%s' in: %s", wanted [i], out);
+    snprintf (expected, sizeof expected, "HTTP http://%s:%s\n", s_default ("http-address"),
+              s_default ("reporting-http-port"));
+    cr_assert (strstr (out, expected), "no '%s' in: %s", expected, out);
+    cr_assert_null (strstr (out, s_default ("intake-endpoint")), "the default intake endpoint is shown");
+    //  port 0 is chosen at start: no address to print, no curl line
+    rc = s_shell (out, sizeof out, "TICKETFLOW_REPORTING_HTTP_PORT=0 deploy/run.sh --endpoints");
+    cr_assert_eq (rc, 0, "%s", out);
+    cr_assert (strstr (out, "on a free port"), "%s", out);
+    cr_assert_null (strstr (out, "/v1/report/summary"), "%s", out);
 }
