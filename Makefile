@@ -28,7 +28,7 @@ TEST_SUPPORT  := $(patsubst %.c,build/%.o,$(filter-out $(TEST_SRC) tests/fuzz_%.
 ALL_LIBS      := $(SERVICE_LIBS) build/libticketflow.a
 
 .SECONDARY:
-.PHONY: all deps binaries models test test-only start stop run bench fuzz clean help
+.PHONY: all deps binaries models test test-only start stop status run bench fuzz clean help
 
 all: deps
 	@$(MAKE) --no-print-directory binaries
@@ -38,6 +38,7 @@ help:
 	@echo "make test     build and run every test against a throw-away PostgreSQL"
 	@echo "make start    start PostgreSQL (embedded unless DATABASE_URL is set) and all services"
 	@echo "make stop     stop everything make start started"
+	@echo "make status   one line per service and the embedded PostgreSQL; fails unless all run"
 	@echo "make run      start, feed the demo tickets, follow them; Ctrl-C stops everything"
 	@echo "make bench    load benchmark; prints numbers"
 	@echo "make fuzz     fuzz the codec with libFuzzer (FUZZ_SECONDS, default 60)"
@@ -105,6 +106,9 @@ start: all
 
 stop:
 	@deploy/services.sh stop
+
+status:
+	@deploy/services.sh status
 
 run: all
 	@deploy/run.sh

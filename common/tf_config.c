@@ -174,20 +174,20 @@ s_listed (const char *const *names, const tf_option_t *opt)
 }
 
 void
-tf_config_print_help (const char *const *names, const char *program, const char *summary)
+tf_config_print_help (FILE *out, const char *const *names, const char *program, const char *summary)
 {
-    printf ("%s\n\nSettings (flag, environment variable, default):\n", summary);
+    fprintf (out, "%s\n\nSettings (flag, environment variable, default):\n", summary);
     for (size_t i = 0; names [i]; i++) {
         const tf_option_t *opt = s_find (names [i], strlen (names [i]));
         if (!opt)
             continue;
         char env [96];
         tf_config_env_name (opt->name, env, sizeof env);
-        printf ("  --%s=VALUE\n      %s%s%s [default: %s]\n      %s\n", opt->name, env,
+        fprintf (out, "  --%s=VALUE\n      %s%s%s [default: %s]\n      %s\n", opt->name, env,
                 opt->env_alias? ", ": "", opt->env_alias? opt->env_alias: "",
                 opt->default_value, opt->help);
     }
-    printf ("  --help\n      print this help and exit\n");
+    fprintf (out, "  --help\n      print this help and exit\n");
     (void) program;
 }
 
@@ -221,7 +221,7 @@ tf_config_load (tf_config_t *cfg, const char *const *names, int argc, char **arg
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         if (strcmp (arg, "--help") == 0 || strcmp (arg, "-h") == 0) {
-            tf_config_print_help (names, program, summary);
+            tf_config_print_help (stdout, names, program, summary);
             return 1;
         }
         if (strncmp (arg, "--", 2) != 0) {

@@ -9,6 +9,7 @@
 #define TF_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct {
     const char *database_url;
@@ -83,8 +84,8 @@ int tf_config_load (tf_config_t *cfg, const char *const *names, int argc, char *
                     const char *program, const char *summary,
                     int *rest_argc, char **rest_argv);
 
-//  Prints the settings of `names` in --help form.
-void tf_config_print_help (const char *const *names, const char *program, const char *summary);
+//  Prints the settings of `names` in --help form to out.
+void tf_config_print_help (FILE *out, const char *const *names, const char *program, const char *summary);
 
 //  The environment variable name of a setting: TICKETFLOW_INTAKE_ENDPOINT
 void tf_config_env_name (const char *name, char *out, size_t size);

@@ -50,14 +50,11 @@ s_id_card (const char *d, size_t n)
         && day >= 1 && day <= 31;
 }
 
-//  True when an order-number label ends just before `at` (so the number
-//  that follows is an order number, never a card).
+//  True when one of `labels` ends just before `at`, separators between
+//  them allowed.
 static bool
-s_after_order_label (const char *text, size_t at)
+s_after_label (const char *text, size_t at, const char *const *labels)
 {
-    static const char *labels [] = { "订单号", "订单编号", "订单", "单号", "运单号", "快递单号",
-                                     "order no", "order number", "order", "order #", "order id",
-                                     "tracking no", "tracking number", NULL };
     size_t end = at;
     //  skip separators between the label and the number
     while (end > 0 && (text [end - 1] == ' ' || text [end - 1] == ':' || text [end - 1] == '#'
@@ -74,6 +71,18 @@ s_after_order_label (const char *text, size_t at)
     }
     return false;
 }
+
+//  An order number is never a card, whatever its digits
+static const char *s_order_labels [] = {
+    "订单号", "订单编号", "订单", "单号", "运单号", "快递单号", "order no", "order number", "order",
+    "order #", "order id", "tracking no", "tracking number", NULL
+};
+
+//  A number the customer calls a card is one, even when a typo breaks its
+//  Luhn check digit: stored unmasked it would still be most of their card
+static const char *s_card_labels [] = {
+    "银行卡", "银行卡号", "卡号", "卡号是", "银行卡是", "card no", "card number", NULL
+};
 
 //  Writes the masked form of digits d[0..n) (digits and maybe a final X)
 //  keeping `head` leading and `tail` trailing characters.
@@ -118,9 +127,10 @@ s_scan_number (const char *text, size_t len, size_t start, char *digits, size_t 
     return i;
 }
 
-//  Classifies a digit string and writes its mask into out; 0 = not personal
+//  Classifies a digit string and writes its mask into out; 0 = not personal.
+//  After a card label 16-19 digits are a card without the Luhn check.
 static size_t
-s_mask_digits (const char *d, size_t n, char *out)
+s_mask_digits (const char *d, size_t n, char *out, bool card_label)
 {
     if (s_mobile (d, n)) {
         s_stats.phones++;
@@ -134,7 +144,7 @@ s_mask_digits (const char *d, size_t n, char *out)
         s_stats.id_cards++;
         return s_emit (out, d, n, 3, 4);
     }
-    if (n >= 16 && n <= 19 && d [n - 1] != 'X' && s_luhn (d, n)) {
+    if (n >= 16 && n <= 19 && d [n - 1] != 'X' && (card_label || s_luhn (d, n))) {
         s_stats.bank_cards++;
         return s_emit (out, d, n, 4, 4);
     }
@@ -193,10 +203,10 @@ tf_mask_text (const char *text, size_t len, size_t *out_len)
         size_t nd, ng, group_ends [16];
         size_t end = s_scan_number (text, len, begin, digits, &nd, group_ends, &ng);
         bool bounded = end >= len || !s_alnum (text [end]);
-        bool order = s_after_order_label (text, i);
+        bool order = s_after_label (text, i, s_order_labels);
         size_t m = 0;
         if (bounded && !order)
-            m = s_mask_digits (digits, nd, masked);
+            m = s_mask_digits (digits, nd, masked, s_after_label (text, i, s_card_labels));
         if (m) {
             if (c == '+')
                 out [o++] = '+';
@@ -214,7 +224,7 @@ tf_mask_text (const char *text, size_t len, size_t *out_len)
             size_t g_end = g < ng? group_ends [g]: nd;
             size_t g_len = g_end - g_start;
             //  source bytes of this group: its digits, then one separator
-            size_t mg = !order && ng > 0? s_mask_digits (digits + g_start, g_len, masked): 0;
+            size_t mg = !order && ng > 0? s_mask_digits (digits + g_start, g_len, masked, false): 0;
             if (mg && (g < ng || bounded)) {
                 memcpy (out + o, masked, mg);
                 o += mg;

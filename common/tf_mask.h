@@ -1,8 +1,9 @@
 /*  tf_mask — masks personal numbers in free text before it is stored or
     logged: mainland mobile numbers (138****5678, also +86 and grouped
     forms), 18-character ID-card numbers (110***********123X), bank-card
-    numbers of 16-19 digits that pass the Luhn check (6222********1234) and
-    e-mail addresses (z***@example.com). Long digit runs that are none of
+    numbers of 16-19 digits that pass the Luhn check or follow a card label
+    (银行卡, 银行卡号, 卡号, 卡号是, 银行卡是, card no, card number;
+    6222********1234) and e-mail addresses (z***@example.com). Long digit runs that are none of
     these (order numbers) are left as they are, and so are numbers that
     follow an order-number label (订单号, order no).
 */

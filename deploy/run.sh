@@ -5,9 +5,67 @@
 # of them through the whole flow — accept, progress, hold and resume,
 # resolve, the customer's feedback, a reopen — prints where to look, and
 # stops everything on Ctrl-C.
+#
+#   deploy/run.sh              all of the above
+#   deploy/run.sh --endpoints  only print where the services listen; start nothing
+#
+# Endpoints and ports are those the services use: TICKETFLOW_* of this
+# environment, else the defaults (make start passes no flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ctl=bin/ticketctl
+
+# setting NAME SERVICE: the value bin/ticketflow-SERVICE runs with: its
+# TICKETFLOW_ variable, else the default its --help states (so no port is
+# written down here a second time)
+setting () {
+    local var
+    var=TICKETFLOW_$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')
+    if [ -n "${!var:-}" ]; then
+        printf '%s\n' "${!var}"
+    else
+        "bin/ticketflow-$2" --help | sed -n "/^  --$1=VALUE\$/{n;s/.*\[default: \(.*\)\]\$/\1/p}"
+    fi
+}
+
+# http_url PORT-SETTING SERVICE: its base URL, empty for port 0 (any free port)
+http_url () {
+    local port
+    port=$(setting "$1" "$2")
+    [ "$port" = 0 ] || printf 'http://%s:%s\n' "$(setting http-address "$2")" "$port"
+}
+
+endpoints () {
+    local intake_http reporting_http
+    intake_http=$(http_url intake-http-port intake)
+    reporting_http=$(http_url reporting-http-port reporting)
+    echo "Where the services listen (TICKETFLOW_* of this environment, else the defaults):"
+    printf '  %-11s %s   HTTP %s\n' intake "$(setting intake-endpoint intake)" \
+        "${intake_http:-on a free port (TICKETFLOW_INTAKE_HTTP_PORT=0)}"
+    printf '  %-11s %s   incident.opened (PUB) %s\n' classifier "$(setting classifier-endpoint classifier)" \
+        "$(setting classifier-publish-endpoint classifier)"
+    printf '  %-11s %s   ticket.assigned (PUB) %s\n' dispatcher "$(setting dispatcher-endpoint dispatcher)" \
+        "$(setting dispatcher-publish-endpoint dispatcher)"
+    printf '  %-11s %s   sla.breached (PUB) %s\n' sla "$(setting sla-endpoint sla)" \
+        "$(setting sla-publish-endpoint sla)"
+    printf '  %-11s %s\n' notifier "$(setting notifier-endpoint notifier)"
+    printf '  %-11s %s   HTTP %s\n' reporting "$(setting reporting-endpoint reporting)" \
+        "${reporting_http:-on a free port (TICKETFLOW_REPORTING_HTTP_PORT=0)}"
+    echo "Try (bin/ticketctl reads the same TICKETFLOW_* settings):"
+    echo "  bin/ticketctl submit --channel app --customer C1 --body \"订单还没发货\""
+    echo "  bin/ticketctl queue --department logistics"
+    echo "  bin/ticketctl queue --status triage"
+    echo "  bin/ticketctl show <ticket_no>"
+    [ -z "$intake_http" ] || echo "  curl -s -XPOST $intake_http/v1/tickets" \
+        "-d '{\"channel\":\"web\",\"customer\":{\"id\":\"c9\"},\"body\":\"退款什么时候到账\"}'"
+    [ -z "$reporting_http" ] || echo "  curl -s $reporting_http/v1/report/summary"
+}
+
+if [ "${1:-}" = --endpoints ]; then
+    endpoints
+    exit 0
+fi
+[ $# -eq 0 ] || { echo "usage: deploy/run.sh [--endpoints]" >&2; exit 2; }
 
 stop_all () {
     echo
@@ -18,7 +76,9 @@ stop_all () {
 trap stop_all INT TERM
 
 deploy/services.sh start
-if [ -z "${DATABASE_URL:-}" ]; then
+# the database the services use: TICKETFLOW_DATABASE_URL wins over DATABASE_URL
+DATABASE_URL=${TICKETFLOW_DATABASE_URL:-${DATABASE_URL:-}}
+if [ -z "$DATABASE_URL" ]; then
     DATABASE_URL="$(deploy/pg.sh url --dir "${TICKETFLOW_PG_DIR:-var/pg}")"
 fi
 sql () { psql -Atq "$DATABASE_URL" -c "$1"; }
@@ -83,6 +143,7 @@ fi
 triage=$(ticket triage 0)
 if [ -n "$triage" ]; then
     echo "  (a ticket the classifier was unsure of waits in triage for a person:)"
+    step queue --status triage
     step classify "$triage" --subcategory 功能操作 --actor 组长
 fi
 
@@ -91,17 +152,20 @@ echo "== a ticket with its history"
 [ -n "$b" ] && $ctl show "$b"
 echo
 echo "== the summary report"
-$ctl report --json | head -40
+$ctl report
+reporting_http=$(http_url reporting-http-port reporting)
+if [ -n "$reporting_http" ] && command -v curl >/dev/null; then
+    echo
+    echo "== the same report as JSON, whole: curl -s $reporting_http/v1/report/summary"
+    curl -s --max-time 10 "$reporting_http/v1/report/summary" || echo "(no answer)"
+    echo
+fi
 
-cat <<EOF
-
-ticketflow is running. Try:
-  bin/ticketctl submit --channel app --customer C1 --body "订单还没发货"
-  bin/ticketctl queue --department logistics
-  bin/ticketctl show <ticket_no>
-  curl -s -XPOST localhost:8080/v1/tickets -d '{"channel":"web","customer":{"id":"c9"},"body":"退款什么时候到账"}'
-  curl -s localhost:8090/v1/report/summary
-Logs: var/log/*.log   Outbound messages: var/notifications.jsonl   Database: psql "$DATABASE_URL"
-Press Ctrl-C to stop everything.
-EOF
+notifications=$(setting notifier-file notifier)
+echo
+echo "ticketflow is running."
+endpoints
+echo "Logs: ${TICKETFLOW_LOG_DIR:-var/log}/*.log   Outbound messages:" \
+    "${notifications:-${TICKETFLOW_HOME:-$PWD}/var/notifications.jsonl}   Database: psql \"$DATABASE_URL\""
+echo "Press Ctrl-C to stop everything."
 while true; do sleep 3600 & wait $!; done

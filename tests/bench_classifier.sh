@@ -4,7 +4,8 @@
 #
 #   tests/bench_classifier.sh [--no-check]
 #
-# BANKING77 (77 intents, English): train on train.csv (timed, one thread,
+# BANKING77 (77 intents, English; tests/data/banking77, CC BY 4.0, see its
+# SOURCE.md and LICENSE): train on train.csv (timed, one thread,
 # pinned to one core when taskset exists), evaluate on test.csv, classify the
 # test set repeatedly for classifications/s, and take the peak RSS of the
 # load + classify process. Prints
@@ -21,13 +22,14 @@
 # >= 50000 classifications/s, RSS < 200 MB for BANKING77 and the service)
 # unless --no-check.
 #
-# Environment: TICKETFLOW_DATA_DIR (default <repo>/../shared/data),
-# TICKETFLOW_BIN_DIR (default <repo>/bin), BENCH_ROUNDS (default 20).
+# Environment: TICKETFLOW_DATA_DIR (the folder holding banking77/, default
+# <repo>/tests/data), TICKETFLOW_BIN_DIR (default <repo>/bin), BENCH_ROUNDS
+# (default 20).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${TICKETFLOW_BIN_DIR:-$ROOT/bin}
-DATA=${TICKETFLOW_DATA_DIR:-$ROOT/../shared/data}
+DATA=${TICKETFLOW_DATA_DIR:-$ROOT/tests/data}
 ROUNDS=${BENCH_ROUNDS:-20}
 CHECK=1
 [ "${1:-}" = "--no-check" ] && CHECK=0

@@ -5,6 +5,17 @@
 #   tests: <passed> passed, <failed> failed
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The tests, the migrations and the services test_flow starts see the
+# defaults, not the settings of a stack the caller runs from this shell
+# (TICKETFLOW_DATABASE_URL would even point them at its database). Kept:
+# the harness's own TICKETFLOW_TEST_*, where PostgreSQL is and who runs it,
+# and the log level (how much the test logs say).
+for var in $(compgen -e); do
+    case "$var" in
+        TICKETFLOW_TEST_* | TICKETFLOW_PG_BIN | TICKETFLOW_PG_USER | TICKETFLOW_LOG_LEVEL) ;;
+        TICKETFLOW_*) unset "$var" ;;
+    esac
+done
 export TICKETFLOW_PG_FAST=1
 export TICKETFLOW_HOME="$PWD"
 pgdir="${TICKETFLOW_TEST_PG_DIR:-var/test-pg}"

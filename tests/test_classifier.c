@@ -1433,7 +1433,9 @@ Test (classifier_model, training_learns_from_corrections)
     linmodel_destroy (&m);
     csvread_pairs_destroy (&pairs);
 
-    //  the binary (DATABASE_URL is the test database)
+    //  the binary (DATABASE_URL is the test database; a caller's
+    //  TICKETFLOW_DATABASE_URL would win over it)
+    tf_test_clear_environment ();
     char command [1024];
     snprintf (command, sizeof command, "%s/bin/ticketflow-train --data %s --label-column subcategory"
               " --corrections --calib-folds 0 --out %s > %s 2>&1", tf_home (), csv, model, log);

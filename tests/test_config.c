@@ -1,5 +1,6 @@
 //  The declarative configuration: defaults, environment, flags, bounds.
 #include "tf_config.h"
+#include "tf_test.h"
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdio.h>
@@ -8,10 +9,8 @@
 
 static const char *s_names [] = { "database-url", "batch-size", "intake-endpoint", NULL };
 
-Test (config, defaults)
+Test (config, defaults, .init = tf_test_clear_environment)
 {
-    unsetenv ("TICKETFLOW_BATCH_SIZE");
-    unsetenv ("TICKETFLOW_DATABASE_URL");
     unsetenv ("DATABASE_URL");
     tf_config_t cfg;
     char *argv [] = { "prog", NULL };
@@ -21,7 +20,7 @@ Test (config, defaults)
     cr_assert_str_eq (cfg.database_url, "dbname=ticketflow");
 }
 
-Test (config, environment_then_flags)
+Test (config, environment_then_flags, .init = tf_test_clear_environment)
 {
     setenv ("TICKETFLOW_BATCH_SIZE", "17", 1);
     setenv ("DATABASE_URL", "host=/tmp dbname=x", 1);
@@ -41,7 +40,7 @@ Test (config, environment_then_flags)
 Test (config, refuses_bad_values, .init = cr_redirect_stderr)
 {
     tf_config_t cfg;
-    unsetenv ("TICKETFLOW_BATCH_SIZE");
+    tf_test_clear_environment ();
     char *big [] = { "prog", "--batch-size=100000", NULL };
     cr_assert_eq (tf_config_load (&cfg, s_names, 2, big, "prog", "", NULL, NULL), -1);
     char *word [] = { "prog", "--batch-size", "lots", NULL };
@@ -82,4 +81,46 @@ Test (config, every_setting_has_help_and_a_valid_default)
             cr_assert (v >= o->min && v <= o->max, "%s default out of bounds", o->name);
         }
     }
+}
+
+//  What a developer exported for a stack of their own (make test is run from
+//  the same shell) must not reach the tests: every setting, alias included.
+Test (config, a_cleared_environment_gives_every_default)
+{
+    char env [96];
+    for (size_t i = 0; i < tf_option_count; i++) {
+        const tf_option_t *o = &tf_options [i];
+        char value [32];
+        //  a valid value that is not the default
+        if (o->type == TF_OPT_INT)
+            snprintf (value, sizeof value, "%ld", strtol (o->default_value, NULL, 10) == o->min? o->max: o->min);
+        else
+            snprintf (value, sizeof value, "caller-%zu", i);
+        tf_config_env_name (o->name, env, sizeof env);
+        setenv (env, value, 1);
+    }
+    setenv ("TICKETFLOW_HOME", "/kept", 1);
+    setenv ("TICKETFLOW_TEST_SOMETHING", "kept", 1);
+    tf_test_clear_environment ();
+    const char *names [tf_option_count + 1];
+    for (size_t i = 0; i < tf_option_count; i++) {
+        names [i] = tf_options [i].name;
+        tf_config_env_name (tf_options [i].name, env, sizeof env);
+        cr_assert_null (getenv (env), "%s is still set", env);
+    }
+    names [tf_option_count] = NULL;
+    unsetenv ("DATABASE_URL");          //  the harness's; the test's own choice here
+    tf_config_t cfg;
+    char *argv [] = { "prog", NULL };
+    cr_assert_eq (tf_config_load (&cfg, names, 1, argv, "prog", "", NULL, NULL), 0);
+    for (size_t i = 0; i < tf_option_count; i++) {
+        const tf_option_t *o = &tf_options [i];
+        const char *slot = (const char *) &cfg + o->offset;
+        if (o->type == TF_OPT_INT)
+            cr_assert_eq (*(const int *) slot, strtol (o->default_value, NULL, 10), "%s", o->name);
+        else
+            cr_assert_str_eq (*(const char *const *) slot, o->default_value, "%s", o->name);
+    }
+    cr_assert_str_eq (getenv ("TICKETFLOW_HOME"), "/kept");
+    cr_assert_str_eq (getenv ("TICKETFLOW_TEST_SOMETHING"), "kept");
 }

@@ -499,7 +499,7 @@ s_queue (const char *endpoint, const char *department, const char *status, int l
     zmsg_t *frames;
     s_request (endpoint, &req, &frames, &reply);
     cr_assert_eq (reply.type, TF_MSG_QUEUE_ITEMS, "queue.list answered %s", tf_schemas [reply.type].name);
-    cr_assert (s_str_is (&reply, TF_F_QUEUE_ITEMS_DEPARTMENT, department));
+    cr_assert (s_str_is (&reply, TF_F_QUEUE_ITEMS_DEPARTMENT, department? department: "triage"));
     const tf_value_t *v = &reply.v [TF_F_QUEUE_ITEMS_TICKETS];
     msgpack_unpacked_init (u);
     //  strings of u point into the frames: the caller keeps them
@@ -627,6 +627,69 @@ Test (dispatcher, queue_list_most_urgent_first_and_catch_up)
     s_request (r.endpoint, &req, &frames, &reply);
     s_expect_error (&reply, TF_ERR_BAD_VALUE, "department", "no_such_department");
     zmsg_destroy (&frames);
+    s_rig_stop (&r);
+    tf_db_destroy (&db);
+}
+
+//  Triage tickets have no department yet: status triage without one lists
+//  them all, most urgent first; any other status needs a department
+Test (dispatcher, queue_list_triage_without_a_department)
+{
+    tf_db_t *db = tf_test_db ();
+    s_taxonomy_fixture (db);
+    char no [4][32];
+    int64_t id [4];
+    for (int i = 0; i < 4; i++)
+        id [i] = s_new_ticket (db, NULL, "说不清是哪一类的问题", no [i]);
+    //  P1 and deadlines long past: these come before any other test's triage tickets
+    const char *set [] = {
+        "status = 'triage', priority = 'P1', response_due_at = '2000-01-01 12:00+08'",
+        "status = 'triage', priority = 'P1', response_due_at = '2000-01-01 11:00+08'",
+        "status = 'triage', priority = 'P1', response_due_at = '2000-01-01 10:00+08'",
+        "status = 'received', priority = 'P1', response_due_at = '2000-01-01 09:00+08'",
+    };
+    for (int i = 0; i < 4; i++)
+        s_sql (db, "UPDATE tickets SET %s, status_changed_at = now () WHERE id = %lld", set [i], (long long) id [i]);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id IN (%lld, %lld, %lld)"
+                                      " AND department IS NULL", (long long) id [0], (long long) id [1],
+                                  (long long) id [2]), 3);
+    rig_t r;
+    s_rig_config (&r);
+    s_rig_start (&r);
+    char got [3][32];
+    msgpack_unpacked u;
+    zmsg_t *keep;
+    int n = s_queue (r.endpoint, NULL, "triage", 1000, got, 3, &u, &keep);
+    cr_assert_geq (n, 3);
+    cr_assert_str_eq (got [0], no [2]);
+    cr_assert_str_eq (got [1], no [1]);
+    cr_assert_str_eq (got [2], no [0]);
+    for (int i = 0; i < n; i++) {
+        msgpack_object *status = s_field (&u.data.via.array.ptr [i], "status");
+        cr_assert (status->via.str.size == 6 && memcmp (status->via.str.ptr, "triage", 6) == 0,
+                   "item %d is not in triage", i);
+    }
+    msgpack_unpacked_destroy (&u);
+    zmsg_destroy (&keep);
+    //  a department's triage list: none of these, they have no department
+    char all [1000][32];
+    n = s_queue (r.endpoint, "logistics", "triage", 1000, all, 1000, &u, &keep);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+            cr_assert_str_neq (all [i], no [k]);
+    msgpack_unpacked_destroy (&u);
+    zmsg_destroy (&keep);
+    //  no department and no status, or another status: refused
+    const char *statuses [] = { NULL, "assigned" };
+    for (int i = 0; i < 2; i++) {
+        tf_msg_t req, reply;
+        zmsg_t *frames;
+        tf_msg_init (&req, TF_MSG_QUEUE_LIST);
+        tf_msg_set_cstr (&req, TF_F_QUEUE_LIST_STATUS, statuses [i]);
+        s_request (r.endpoint, &req, &frames, &reply);
+        s_expect_error (&reply, TF_ERR_MISSING_FIELD, "department", "unless status is triage");
+        zmsg_destroy (&frames);
+    }
     s_rig_stop (&r);
     tf_db_destroy (&db);
 }
@@ -928,6 +991,8 @@ Test (dispatcher, hostile_requests_and_events)
         CASE ("ticket.accept", "\x82\xa9ticket_no\xa1x\xa5" "agent\xa0", TF_ERR_BAD_VALUE),
         CASE ("ticket.submit", "\x80", TF_ERR_MISSING_FIELD),
         CASE ("queue.list", "\x81\xaa" "department\x01", TF_ERR_WRONG_TYPE),
+        CASE ("queue.list", "\x80", TF_ERR_MISSING_FIELD),
+        CASE ("queue.list", "\x81\xa6status\xa8" "accepted", TF_ERR_MISSING_FIELD),
         CASE ("queue.list", "\x82\xaa" "department\xa4tech\xa6status\xa6" "closed", TF_ERR_BAD_VALUE),
         CASE ("queue.list", "\x82\xaa" "department\xa4tech\xa5limit\xcd\x27\x10", TF_ERR_BAD_VALUE),
         CASE ("queue.items", "\x80", TF_ERR_UNKNOWN_TYPE),

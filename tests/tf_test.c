@@ -5,9 +5,35 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+extern char **environ;
+
+void
+tf_test_clear_environment (void)
+{
+    size_t i = 0;
+    while (environ [i]) {
+        const char *var = environ [i];
+        size_t len = strcspn (var, "=");
+        char name [256];
+        if (strncmp (var, "TICKETFLOW_", 11) != 0 || strncmp (var, "TICKETFLOW_HOME=", 16) == 0
+        ||  strncmp (var, "TICKETFLOW_TEST_", 16) == 0 || len >= sizeof name) {
+            i++;
+            continue;
+        }
+        snprintf (name, sizeof name, "%.*s", (int) len, var);
+        unsetenv (name);
+        i = 0;                  //  unsetenv moved the entries under us
+    }
+}
+
 void
 tf_test_config (tf_config_t *cfg)
 {
+    //  more logging is the one thing a developer may ask of the tests
+    static char level [32];
+    const char *asked = getenv ("TICKETFLOW_LOG_LEVEL");
+    snprintf (level, sizeof level, "%s", asked? asked: "error");
+    tf_test_clear_environment ();
     const char *names [tf_option_count + 1];
     for (size_t i = 0; i < tf_option_count; i++)
         names [i] = tf_options [i].name;
@@ -26,7 +52,7 @@ tf_test_config (tf_config_t *cfg)
     cfg->intake_ops_port = cfg->classifier_ops_port = cfg->dispatcher_ops_port = 0;
     cfg->sla_ops_port = cfg->notifier_ops_port = cfg->reporting_ops_port = 0;
     //  quiet unless asked: the tests provoke refusals on purpose
-    cfg->log_level = getenv ("TICKETFLOW_LOG_LEVEL")? cfg->log_level: "error";
+    cfg->log_level = level;
     tf_log_init ("test", cfg->log_level);
 }
 

@@ -10,8 +10,15 @@
 #include "tf_engine.h"
 #include <czmq.h>
 
-//  Settings as a service would read them (defaults + environment), with
-//  every endpoint on tcp://127.0.0.1:* and HTTP on any free port.
+//  Unsets every TICKETFLOW_* variable but TICKETFLOW_HOME (where the
+//  models are) and the harness's own TICKETFLOW_TEST_*, so that what a
+//  developer exported for a stack of their own cannot change what a test
+//  sees. DATABASE_URL stays: it names the harness's database.
+void tf_test_clear_environment (void);
+
+//  The default settings (the caller's TICKETFLOW_* are cleared first), with
+//  every endpoint on tcp://127.0.0.1:* and HTTP on any free port; the log
+//  level is TICKETFLOW_LOG_LEVEL if one was set, else error.
 void tf_test_config (tf_config_t *cfg);
 
 //  A connection to the test database; the test fails when there is none.

@@ -70,7 +70,7 @@ static const char *SQL_QUEUE =
     "       to_char (response_due_at, " TF_RFC3339 "),"
     "       to_char (resolve_due_at, " TF_RFC3339 "),"
     "       to_char (created_at, " TF_RFC3339 ") "
-    "FROM tickets WHERE department = $1 AND status = ANY (string_to_array ($2, ',')) "
+    "FROM tickets WHERE ($1::text IS NULL OR department = $1) AND status = ANY (string_to_array ($2, ',')) "
     "ORDER BY priority NULLS LAST, response_due_at NULLS LAST, created_at, id LIMIT $3::int";
 
 #define OPEN_STATUSES "assigned,accepted,in_progress,on_hold,reopened"
@@ -634,12 +634,14 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
     snprintf (limit, sizeof limit, "%lld", tf_msg_has (request, TF_F_QUEUE_LIST_LIMIT)
               ? (long long) tf_msg_int (request, TF_F_QUEUE_LIST_LIMIT): 100LL);
     int rc = -1;
-    bool known = false;
+    //  triage tickets have no department yet: their queue is everyone's
+    bool triage = status && streq (status, "triage");
+    bool known = triage && !department;
     PGresult *res = NULL;
-    if (!department)
-        tf_error_set (err, TF_ERR_MISSING_FIELD, "department", "'department' is required");
+    if (!department && !triage)
+        tf_error_set (err, TF_ERR_MISSING_FIELD, "department", "'department' is required unless status is triage");
     else
-    if (!s_department_known (self, department, &known))
+    if (department && !s_department_known (self, department, &known))
         s_unavailable (err);
     else
     if (!known)
@@ -672,7 +674,7 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
                 s_pack_column (&pk, "resolve_due_at", res, row, 9);
                 s_pack_column (&pk, "created_at", res, row, 10);
             }
-            tf_msg_set_cstr (reply, TF_F_QUEUE_ITEMS_DEPARTMENT, department);
+            tf_msg_set_cstr (reply, TF_F_QUEUE_ITEMS_DEPARTMENT, department? department: "triage");
             tf_msg_set_raw (reply, TF_F_QUEUE_ITEMS_TICKETS, sbuf.data, sbuf.size);
             msgpack_sbuffer_destroy (&sbuf);
             rc = 0;

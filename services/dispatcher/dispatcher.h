@@ -76,7 +76,10 @@ int dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request,
                          dispatcher_assignment_t *out, tf_error_t *err);
 
 //  `queue.list`: fills *reply (a `queue.items`; caller tf_msg_clear()s).
-//  Returns 0, or -1 with err: bad_value (unknown department), unavailable.
+//  Without a department only status triage is listed (every triage ticket,
+//  reply department "triage"). Returns 0, or -1 with err: bad_value
+//  (unknown department), missing_field (no department, status not triage),
+//  unavailable.
 int dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply,
                       tf_error_t *err);
 

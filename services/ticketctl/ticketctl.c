@@ -6,7 +6,11 @@
 #include <strings.h>
 
 #define NO_POSITIONAL TF_FIELD_COUNT
+//  a flag ticketctl acts on itself rather than send (ping --service)
+#define NOT_A_FIELD TF_FIELD_COUNT
 #define END_FLAGS { NULL, 0, NULL }
+
+//  The one list of commands: the parser and `ticketctl help` both read it.
 
 static const ticketctl_command_t s_commands [] = {
     { "submit", "submit a ticket; prints its number", TF_MSG_SUBMIT, TICKETCTL_INTAKE,
@@ -30,6 +34,9 @@ static const ticketctl_command_t s_commands [] = {
         { "--alert-type", TF_F_SUBMIT_ALERT_TYPE, "monitor alert type" },
         { "--alert-scope", TF_F_SUBMIT_ALERT_SCOPE, "monitor alert scope" },
         END_FLAGS } },
+    //  read by s_feed, which sends a ticket.submit per object of the file
+    { "feed", "submit every ticket of a JSON array (objects with the ticket.submit fields)",
+      TF_MSG_SUBMIT, TICKETCTL_INTAKE, NO_POSITIONAL, "FILE.json", { END_FLAGS } },
     { "show", "print a ticket with its history", TF_MSG_GET, TICKETCTL_INTAKE,
       TF_F_GET_TICKET_NO, "TICKET_NO", { END_FLAGS } },
     { "classify", "a person classifies a ticket (e.g. one in triage); recorded as a correction",
@@ -47,10 +54,10 @@ static const ticketctl_command_t s_commands [] = {
         { "--source", TF_F_CLASSIFY_TEXT_SOURCE, "customer, monitor or internal" },
         { "--alert-scope", TF_F_CLASSIFY_TEXT_ALERT_SCOPE, "monitor alert scope (affects 10% of orders)" },
         END_FLAGS } },
-    { "queue", "a department's open tickets, most urgent first", TF_MSG_QUEUE_LIST, TICKETCTL_DISPATCHER,
-      NO_POSITIONAL, NULL, {
-        { "--department", TF_F_QUEUE_LIST_DEPARTMENT, "department code (required)" },
-        { "--status", TF_F_QUEUE_LIST_STATUS, "only this status" },
+    { "queue", "a department's open tickets, most urgent first; --status triage: the tickets a person must classify",
+      TF_MSG_QUEUE_LIST, TICKETCTL_DISPATCHER, NO_POSITIONAL, NULL, {
+        { "--department", TF_F_QUEUE_LIST_DEPARTMENT, "department code (required unless --status triage)" },
+        { "--status", TF_F_QUEUE_LIST_STATUS, "only this status: triage, assigned, accepted, in_progress, on_hold, reopened, resolved" },
         { "--limit", TF_F_QUEUE_LIST_LIMIT, "at most this many (default 100)" },
         END_FLAGS } },
     { "accept", "an agent takes an assigned ticket", TF_MSG_ACCEPT, TICKETCTL_DISPATCHER,
@@ -86,10 +93,11 @@ static const ticketctl_command_t s_commands [] = {
         { "--csat", TF_F_FEEDBACK_CSAT, "satisfaction 1-5" },
         { "--comment", TF_F_FEEDBACK_COMMENT, "free text" },
         END_FLAGS } },
-    { "report", "the summary report", TF_MSG_REPORT_SUMMARY, TICKETCTL_REPORTING,
+    { "report", "the summary report; each list of counts most first", TF_MSG_REPORT_SUMMARY, TICKETCTL_REPORTING,
       NO_POSITIONAL, NULL, { END_FLAGS } },
-    { "ping", "check that a service answers (--service NAME)", TF_MSG_PING, TICKETCTL_INTAKE,
-      NO_POSITIONAL, NULL, { END_FLAGS } },
+    { "ping", "check that a service answers", TF_MSG_PING, TICKETCTL_INTAKE, NO_POSITIONAL, NULL, {
+        { "--service", NOT_A_FIELD, "intake, classifier, dispatcher, sla, notifier or reporting (default intake)" },
+        END_FLAGS } },
 };
 static const size_t s_command_count = sizeof s_commands / sizeof s_commands [0];
 
@@ -101,6 +109,12 @@ static const char *s_settings [] = {
     "intake-endpoint", "classifier-endpoint", "dispatcher-endpoint", "sla-endpoint",
     "notifier-endpoint", "reporting-endpoint", "request-timeout-ms", NULL
 };
+
+const ticketctl_command_t *
+ticketctl_command (size_t index)
+{
+    return index < s_command_count? &s_commands [index]: NULL;
+}
 
 const char *
 ticketctl_endpoint (const tf_config_t *cfg, ticketctl_service_t service)
@@ -128,10 +142,9 @@ s_usage (FILE *out)
         for (const ticketctl_flag_t *f = c->flags; f->flag; f++)
             fprintf (out, "      %-18s %s\n", f->flag, f->help);
     }
-    fprintf (out, "  feed FILE.json\n      submit every ticket of a JSON array (objects with the ticket.submit fields)\n");
-    fprintf (out, "\nEvery command takes --json (print the reply as JSON).\n"
-                  "Exit codes: 0 ok, 1 the service refused (its message is printed), 2 usage, 3 no answer.\n\n");
-    tf_config_print_help (s_settings, "ticketctl", "Settings:");
+    fprintf (out, "\nEvery command takes --json (print the reply as JSON).\n");
+    tf_config_print_help (out, s_settings, "ticketctl",
+        "Exit codes: 0 ok, 1 the service refused (its message is printed), 2 usage, 3 no answer.");
 }
 
 static int
@@ -220,16 +233,39 @@ s_print_ticket (FILE *out, json_t *t)
     }
 }
 
-static void
-s_print_counts (FILE *out, const char *title, json_t *counts)
+typedef struct {
+    const char *name;
+    long long count;
+} count_row_t;
+
+static int
+s_most_first (const void *a, const void *b)
 {
-    fprintf (out, "  %-14s", title);
+    const count_row_t *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count? -1: 1;
+    return strcmp (x->name, y->name);
+}
+
+void
+ticketctl_print_counts (FILE *out, const char *title, json_t *counts)
+{
+    //  the report's maps come in jsonb's key order (short keys first), which
+    //  tells a reader nothing: the biggest share is what they look for
+    size_t size = json_object_size (counts), rows = 0;
+    count_row_t *row = calloc (size? size: 1, sizeof *row);
+    assert (row);
     const char *key;
     json_t *value;
     json_object_foreach (counts, key, value)
         if (json_integer_value (value) > 0)
-            fprintf (out, " %s %lld", key, (long long) json_integer_value (value));
+            row [rows++] = (count_row_t) { key, (long long) json_integer_value (value) };
+    qsort (row, rows, sizeof *row, s_most_first);
+    fprintf (out, "  %-14s", title);
+    for (size_t i = 0; i < rows; i++)
+        fprintf (out, " %s %lld", row [i].name, row [i].count);
     fprintf (out, "\n");
+    free (row);
 }
 
 static void
@@ -249,11 +285,12 @@ s_print_report (FILE *out, json_t *r)
     fprintf (out, "  %-14s %lld tickets, %lld open\n", "total",
              (long long) json_integer_value (json_object_get (r, "total")),
              (long long) json_integer_value (json_object_get (r, "open")));
-    s_print_counts (out, "by status", json_object_get (r, "by_status"));
-    s_print_counts (out, "by priority", json_object_get (r, "by_priority"));
-    s_print_counts (out, "by department", json_object_get (r, "by_department"));
-    s_print_counts (out, "by channel", json_object_get (r, "by_channel"));
-    s_print_counts (out, "top problems", json_object_get (r, "by_subcategory"));
+    ticketctl_print_counts (out, "by status", json_object_get (r, "by_status"));
+    ticketctl_print_counts (out, "by priority", json_object_get (r, "by_priority"));
+    ticketctl_print_counts (out, "by category", json_object_get (r, "by_category"));
+    ticketctl_print_counts (out, "by department", json_object_get (r, "by_department"));
+    ticketctl_print_counts (out, "by channel", json_object_get (r, "by_channel"));
+    ticketctl_print_counts (out, "top problems", json_object_get (r, "by_subcategory"));
     s_print_number (out, "1st response", json_object_get (r, "avg_first_response_seconds"), 1.0 / 60, " min");
     s_print_number (out, "resolution", json_object_get (r, "avg_resolution_seconds"), 1.0 / 3600, " h");
     s_print_number (out, "CSAT", json_object_get (r, "avg_csat"), 1, " / 5");
@@ -428,6 +465,12 @@ s_classifies_ticket (int nrest, char **rest)
 int
 ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
 {
+    //  before the settings are read: tf_config_load's own --help knows only them
+    for (int i = 1; i < argc; i++)
+        if (streq (argv [i], "--help") || streq (argv [i], "-h")) {
+            s_usage (out);
+            return 0;
+        }
     tf_config_t cfg;
     char **rest = calloc ((size_t) argc + 1, sizeof (char *));
     int nrest = 0;
@@ -441,7 +484,11 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
         free (rest);
         return nrest? 0: 2;
     }
-    if (streq (rest [0], "feed")) {
+    const ticketctl_command_t *cmd = NULL;
+    for (size_t i = 0; i < s_command_count && !cmd; i++)
+        if (streq (s_commands [i].name, rest [0]))
+            cmd = &s_commands [i];
+    if (cmd && streq (cmd->name, "feed")) {
         int code = 2;
         if (nrest == 2)
             code = s_feed (&cfg, rest [1], out, err);
@@ -450,10 +497,6 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
         free (rest);
         return code;
     }
-    const ticketctl_command_t *cmd = NULL;
-    for (size_t i = 0; i < s_command_count && !cmd; i++)
-        if (streq (s_commands [i].name, rest [0]))
-            cmd = &s_commands [i];
     //  classify has two forms: a ticket number (CS + digits) or --subcategory
     //  is a person's classification, anything else a text to classify
     if (cmd && cmd->request == TF_MSG_CLASSIFY_TICKET && !s_classifies_ticket (nrest, rest))
@@ -483,7 +526,17 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
                 rc = 2;
                 break;
             }
-            if (cmd->request == TF_MSG_PING && len == 9 && strncmp (arg, "--service", 9) == 0) {
+            const ticketctl_flag_t *flag = NULL;
+            for (const ticketctl_flag_t *f = cmd->flags; f->flag; f++)
+                if (strlen (f->flag) == len && strncmp (f->flag, arg, len) == 0)
+                    flag = f;
+            if (!flag) {
+                fprintf (err, "error: %s does not take %.*s (ticketctl help)\n", cmd->name, (int) len, arg);
+                rc = 2;
+            }
+            else
+            if (flag->field == NOT_A_FIELD) {
+                //  ping --service: where the request goes
                 size_t k = 0;
                 while (k < 6 && !streq (s_service_names [k], value))
                     k++;
@@ -492,15 +545,6 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
                     rc = 2;
                 }
                 service = (ticketctl_service_t) k;
-                continue;
-            }
-            const ticketctl_flag_t *flag = NULL;
-            for (const ticketctl_flag_t *f = cmd->flags; f->flag; f++)
-                if (strlen (f->flag) == len && strncmp (f->flag, arg, len) == 0)
-                    flag = f;
-            if (!flag) {
-                fprintf (err, "error: %s does not take %.*s (ticketctl help)\n", cmd->name, (int) len, arg);
-                rc = 2;
             }
             else
             if (s_set_field (&request, flag->field, value, flag->flag, err))

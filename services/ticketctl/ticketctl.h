@@ -7,6 +7,7 @@
 
 #include "tf_codec.h"
 #include "tf_config.h"
+#include <jansson.h>
 #include <stdio.h>
 
 typedef enum {
@@ -36,6 +37,14 @@ typedef struct {
 //  to out, errors to err. Returns the exit code: 0 ok, 1 the service
 //  refused (error reply), 2 usage, 3 no answer.
 int ticketctl_run (int argc, char **argv, FILE *out, FILE *err);
+
+//  The command table, one row per command (classify has two), in the
+//  order `ticketctl help` prints it; NULL past the last.
+const ticketctl_command_t *ticketctl_command (size_t index);
+
+//  One line of the report: "  <title> <name> <count> ...", the non-zero
+//  counts of a JSON object of integers, most first, ties by name.
+void ticketctl_print_counts (FILE *out, const char *title, json_t *counts);
 
 //  The endpoint of a service from the configuration.
 const char *ticketctl_endpoint (const tf_config_t *cfg, ticketctl_service_t service);
