@@ -32,6 +32,8 @@ typedef enum {
 //  A set of statuses, one bit each
 typedef uint32_t tf_status_set_t;
 #define TF_FROM(status) ((tf_status_set_t) 1 << TF_STATUS_##status)
+//  The set of one status held in a variable (empty for TF_STATUS_NONE)
+#define TF_FROM_SET(status) ((status) >= 0? (tf_status_set_t) 1 << (status): (tf_status_set_t) 0)
 #define NOTHING ((tf_status_set_t) 0)
 
 typedef struct {

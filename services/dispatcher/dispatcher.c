@@ -70,10 +70,11 @@ static const char *SQL_QUEUE =
     "       to_char (response_due_at, " TF_RFC3339 "),"
     "       to_char (resolve_due_at, " TF_RFC3339 "),"
     "       to_char (created_at, " TF_RFC3339 ") "
-    "FROM tickets WHERE ($1::text IS NULL OR department = $1) AND status = ANY (string_to_array ($2, ',')) "
+    "FROM tickets WHERE ($1::text IS NULL OR department = $1) AND status = ANY ($2::text[]) "
     "ORDER BY priority NULLS LAST, response_due_at NULLS LAST, created_at, id LIMIT $3::int";
 
-#define OPEN_STATUSES "assigned,accepted,in_progress,on_hold,reopened"
+//  A department's open tickets: the backlog once it has a department
+#define DEPARTMENT_OPEN (tf_status_open () & ~(TF_FROM (RECEIVED) | TF_FROM (TRIAGE) | TF_FROM (CLASSIFIED)))
 
 dispatcher_t *
 dispatcher_new (tf_db_t *db)
@@ -619,7 +620,7 @@ s_pack_column (msgpack_packer *pk, const char *key, PGresult *res, int row, int 
         size_t len = strlen (s);
         if (!tf_utf8_valid (s, len))
             len = 0;
-        msgpack_pack_str_with_body (pk, s, tf_utf8_prefix (s, len, 200));
+        msgpack_pack_str_with_body (pk, s, tf_utf8_prefix (s, len, TF_MAX_ASSIGNED_SUBJECT));
     }
 }
 
@@ -635,7 +636,7 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
               ? (long long) tf_msg_int (request, TF_F_QUEUE_LIST_LIMIT): 100LL);
     int rc = -1;
     //  triage tickets have no department yet: their queue is everyone's
-    bool triage = status && streq (status, "triage");
+    bool triage = status && tf_status_lookup (status) == TF_STATUS_TRIAGE;
     bool known = triage && !department;
     PGresult *res = NULL;
     if (!department && !triage)
@@ -648,7 +649,10 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
         tf_error_set (err, TF_ERR_BAD_VALUE, "department", "no department '%s' (see the departments table)",
                       department);
     else {
-        const char *params [] = { department, status? status: OPEN_STATUSES, limit };
+        char statuses [256];
+        tf_ticket_status_array (status? TF_FROM_SET (tf_status_lookup (status)): DEPARTMENT_OPEN, statuses,
+                                sizeof statuses);
+        const char *params [] = { department, statuses, limit };
         res = tf_db_run (self->db, "dispatcher_queue", 3, params);
         if (!tf_db_ok (self->db, res, "queue"))
             s_unavailable (err);
@@ -674,7 +678,7 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
                 s_pack_column (&pk, "resolve_due_at", res, row, 9);
                 s_pack_column (&pk, "created_at", res, row, 10);
             }
-            tf_msg_set_cstr (reply, TF_F_QUEUE_ITEMS_DEPARTMENT, department? department: "triage");
+            tf_msg_set_cstr (reply, TF_F_QUEUE_ITEMS_DEPARTMENT, department? department: tf_status_name (TF_STATUS_TRIAGE));
             tf_msg_set_raw (reply, TF_F_QUEUE_ITEMS_TICKETS, sbuf.data, sbuf.size);
             msgpack_sbuffer_destroy (&sbuf);
             rc = 0;

@@ -29,7 +29,7 @@ s_limits (FILE *out, const tf_field_def_t *f)
                 fprintf (out, "one of ");
                 for (const char *p = f->enums; *p; p++)
                     if (*p == '|')
-                        fprintf (out, "`, `");
+                        fprintf (out, ", ");
                     else {
                         if (p == f->enums || p [-1] == '|')
                             fputc ('`', out);
