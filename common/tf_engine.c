@@ -355,8 +355,14 @@ tf_engine_check (const tf_service_t *service, char *why, size_t size)
     for (int t = 0; t < TF_MSG_COUNT; t++) {
         const tf_schema_def_t *schema = &tf_schemas [t];
         bool handled = false;
-        for (const tf_handler_t *h = service->handlers; h && h->type != TF_MSG_NONE; h++)
+        for (const tf_handler_t *h = service->handlers; h && h->type != TF_MSG_NONE; h++) {
+            if (!h->handle == !h->one) {
+                snprintf (why, size, "%s: the handler of %s needs one of handle and one",
+                          tf_service_names [service->id], tf_schemas [h->type].name);
+                return false;
+            }
             handled = handled || h->type == (tf_msg_type_t) t;
+        }
         bool owned = schema->kind == TF_KIND_REQUEST && schema->owner == service->id;
         if (owned && !handled) {
             snprintf (why, size, "%s owns %s (events.def) but has no handler for it",
@@ -401,7 +407,12 @@ s_flush_run (tf_engine_t *self)
     tf_msg_type_t type = self->run [0]->msg.type;
     const char *name = tf_schemas [type].name;
     int64_t start = zclock_mono ();
-    s_handler (self, type)->handle (self->state, self, self->run, self->nrun);
+    const tf_handler_t *handler = s_handler (self, type);
+    if (handler->handle)
+        handler->handle (self->state, self, self->run, self->nrun);
+    else
+        for (size_t i = 0; i < self->nrun; i++)
+            handler->one (self->state, self, self->run [i]);
     tf_metrics_observe (self->metrics, TF_METRIC_BATCH_SIZE, name, (double) self->nrun);
     tf_metrics_observe (self->metrics, TF_METRIC_BATCH_SECONDS, name, (double) (zclock_mono () - start) / 1000.0);
     for (size_t i = 0; i < self->nrun; i++) {
