@@ -240,7 +240,10 @@ s_drop (tf_db_t *self, const char *why)
 bool
 tf_db_ready (tf_db_t *self)
 {
-    if (self->state == DB_UP && PQstatus (self->conn) == CONNECTION_BAD)
+    //  libpq learns that the server closed an idle connection only when it
+    //  reads: read what waits (never blocks), so a server gone while we were
+    //  idle is found now, not by the next request
+    if (self->state == DB_UP && (!PQconsumeInput (self->conn) || PQstatus (self->conn) == CONNECTION_BAD))
         s_drop (self, "the server closed it");
     if (self->state == DB_UP)
         return true;
