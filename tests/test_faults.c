@@ -1,6 +1,7 @@
-//  Database faults: a service whose database is away and comes later, a
-//  PostgreSQL immediate restart in the middle of a flow, and failover to
-//  the server that takes writes with a multi-host URL.
+//  Database faults: a service whose database is away, then comes, then
+//  goes and comes again under it; a PostgreSQL immediate restart in the
+//  middle of a flow; failover to the server that takes writes with a
+//  multi-host URL.
 //
 //  Each test runs PostgreSQL clusters of its own (deploy/pg.sh --dir
 //  var/test-pg-faults-NAME), because it stops, restarts and reconfigures
@@ -343,9 +344,32 @@ Test (faults, a_service_without_its_database_answers_and_reconnects)
     cr_assert_eq (s_submit (s_endpoint, external_id, s_bodies [0], 5000, text, sizeof text), TF_MSG_ACCEPTED,
                   "the same submission once the database is back: %s", text);
     cr_assert_eq (s_count (url, "SELECT count(*) FROM tickets WHERE external_id = '%s'", external_id), 1);
+
+    //  it goes away under the idle service, which notices without a request
+    int64_t going = zclock_mono ();
+    cr_assert_eq (s_pg ("stop", "away"), 0);
+    int64_t gone = zclock_mono () - going;
+    int64_t noticed = s_wait_http (ops, "/readyz", 503, 5000);
+    cr_assert_geq (noticed, 0, "/readyz still says ready 5 s after the database stopped");
+    cr_assert_eq (tf_test_metric (s_actor, "ticketflow_database_up{service=\"intake\"}"), 0);
+    snprintf (external_id, sizeof external_id, "away-again-%s", tf_test_unique ());
+    int64_t sent = zclock_mono ();
+    cr_assert_eq (s_submit (s_endpoint, external_id, s_bodies [0], 2000, text, sizeof text), TF_MSG_ERROR);
+    cr_assert_str_eq (text, TF_ERR_UNAVAILABLE);
+    cr_assert_lt (zclock_mono () - sent, 300);
+    //  and comes back: the first submission after that goes in
+    cr_assert_eq (s_pg ("start", "away"), 0);
+    int64_t again = s_wait_http (ops, "/readyz", 200, 15000);
+    cr_assert_geq (again, 0, "intake did not find its database again within 15 s");
+    cr_assert_eq (tf_test_metric (s_actor, "ticketflow_database_reconnects_total{service=\"intake\"}"), 1);
+    cr_assert_eq (s_submit (s_endpoint, external_id, s_bodies [0], 5000, text, sizeof text), TF_MSG_ACCEPTED,
+                  "the first submission after the database came back: %s", text);
+    cr_assert_eq (s_count (url, "SELECT count(*) FROM tickets WHERE external_id = '%s'", external_id), 1);
     fprintf (stderr, "faults: database away: started in %lld ms, `unavailable` within %lld ms;"
-                     " the database took %lld ms to start, intake was ready %lld ms later\n",
-             (long long) started, (long long) slowest, (long long) came, (long long) back);
+                     " the database took %lld ms to start, intake was ready %lld ms later;"
+                     " stopped under it (%lld ms), not ready %lld ms later; back, ready again after %lld ms\n",
+             (long long) started, (long long) slowest, (long long) came, (long long) back,
+             (long long) gone, (long long) noticed, (long long) again);
 }
 
 //  --------------------------------------------------------------------------
