@@ -526,6 +526,25 @@ s_flow_start (const char *url)
     }
 }
 
+//  Lines of a service's log that libpq wrote itself, bypassing the
+//  service's log ("WARNING:  terminating connection due to ...")
+static int
+s_raw_server_lines (const char *service, char *first, size_t size)
+{
+    char path [4200], line [1024];
+    snprintf (path, sizeof path, "%s/build/tests/test_faults.%s.log", tf_home (), service);
+    FILE *log = fopen (path, "r");
+    cr_assert (log, "cannot read %s", path);
+    int raw = 0;
+    const char *severities [] = { "WARNING:", "NOTICE:", "FATAL:", "ERROR:", "LOG:", NULL };
+    while (fgets (line, sizeof line, log))
+        for (const char **s = severities; *s; s++)
+            if (strncmp (line, *s, strlen (*s)) == 0 && raw++ == 0)
+                snprintf (first, size, "%.*s", (int) strcspn (line, "\n"), line);
+    fclose (log);
+    return raw;
+}
+
 static long long
 s_run_count (tf_db_t *db, const char *condition)
 {
@@ -635,6 +654,10 @@ Test (faults, an_immediate_restart_in_the_middle_of_a_flow)
         snprintf (series, sizeof series, "ticketflow_database_up{service=\"%s\"}", s_names [i]);
         cr_assert_eq (tf_test_port_metric (s_ops [i], series), 1);
         cr_assert_eq (s_http_status (s_ops [i], "/readyz"), 200);
+        //  what the server said as it went is in the service's log, as a log line
+        char raw [256] = "";
+        cr_assert_eq (s_raw_server_lines (s_names [i], raw, sizeof raw), 0,
+                      "%s's log has lines libpq wrote itself: %s", s_names [i], raw);
     }
     fprintf (stderr, "faults: immediate restart after %d of %d tickets took %lld ms; refused %d submissions"
                      " (`unavailable`), %d unanswered, %d acknowledged after it; all submitted in %lld ms,"
