@@ -75,6 +75,21 @@ s_cluster_start (int slot, const char *name, char *url, size_t size, char *socke
     cr_assert_eq (system (line), 0, "cannot migrate %s", url);
 }
 
+//  How many lines of the cluster's server log hold `text`
+static int
+s_server_log_count (const char *name, const char *text)
+{
+    char path [4200], line [2048];
+    snprintf (path, sizeof path, "%s/var/test-pg-faults-%s/postgres.log", tf_home (), name);
+    FILE *log = fopen (path, "r");
+    cr_assert (log, "cannot read %s", path);
+    int n = 0;
+    while (fgets (line, sizeof line, log))
+        n += strstr (line, text) != NULL;
+    fclose (log);
+    return n;
+}
+
 //  A connection of the test's own to one cluster
 static tf_db_t *
 s_connect (const char *url)
@@ -717,9 +732,13 @@ Test (faults, failover_to_the_server_that_takes_writes)
     //  failover: B takes writes, A no longer does
     s_read_only (url_b, false);
     s_read_only (url_a, true);
+    //  the server's words for SQLSTATE 25006
+    const char *refusal = " in a read-only transaction";
+    cr_assert_eq (s_server_log_count ("a", refusal), 0);
     int attempts = s_submit_until_accepted (second);
     //  the first try met A's refusal (25006): the service dropped A and found B
     cr_assert_gt (attempts, 1, "the first write after the failover was not refused");
+    cr_assert_eq (s_server_log_count ("a", refusal), 1, "A did not refuse one write as read-only");
     cr_assert_eq (s_count (url_b, count, second), 1, "the second ticket is not in B");
     cr_assert_eq (s_count (url_a, count, second), 0, "the second ticket is in A, the read-only one");
     cr_assert_eq (tf_test_metric (s_actor, "ticketflow_database_reconnects_total{service=\"intake\"}"), 1);
@@ -735,8 +754,10 @@ Test (faults, failover_to_the_server_that_takes_writes)
     s_read_only (url_b, true);
     char fourth [96];
     snprintf (fourth, sizeof fourth, "failover-4-%s", tf_test_unique ());
+    cr_assert_eq (s_server_log_count ("b", refusal), 0);
     int attempts_back = s_submit_until_accepted (fourth);
     cr_assert_gt (attempts_back, 1, "the first write after failing back was not refused");
+    cr_assert_eq (s_server_log_count ("b", refusal), 1, "B did not refuse one write as read-only");
     cr_assert_eq (s_count (url_a, count, fourth), 1, "the fourth ticket is not in A");
     cr_assert_eq (s_count (url_b, count, fourth), 0, "the fourth ticket is in B, read-only again");
     cr_assert_eq (tf_test_metric (s_actor, "ticketflow_database_reconnects_total{service=\"intake\"}"), 2);
