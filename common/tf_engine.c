@@ -685,7 +685,7 @@ tf_engine_actor (zsock_t *pipe, void *args)
             { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
         };
         int nitems = 2;
-        int pull_item = -1, db_item = -1;
+        int pull_item = -1;
         if (self->pull) {
             pull_item = nitems;
             items [nitems++] = (zmq_pollitem_t) { zsock_resolve (self->pull), 0, ZMQ_POLLIN, 0 };
@@ -693,7 +693,7 @@ tf_engine_actor (zsock_t *pipe, void *args)
         short db_events = 0;
         int db_fd = tf_db_socket (self->db, &db_events);
         if (db_fd >= 0) {
-            db_item = nitems;
+            //  a connection under way wakes the loop when it can go on
             short events = (short) ((db_events & POLLIN? ZMQ_POLLIN: 0) | (db_events & POLLOUT? ZMQ_POLLOUT: 0));
             items [nitems++] = (zmq_pollitem_t) { NULL, db_fd, events, 0 };
         }
@@ -708,8 +708,9 @@ tf_engine_actor (zsock_t *pipe, void *args)
             if (self->terminated)
                 break;
         }
-        if (!tf_db_conn (self->db) || (db_item >= 0 && items [db_item].revents))
-            tf_db_ready (self->db);
+        //  every turn, connected too: it finds a connection the server
+        //  closed while we were idle, so health and requests know at once
+        tf_db_ready (self->db);
         s_export_database (self);
         if (items [1].revents & ZMQ_POLLIN)
             s_drain_requests (self);

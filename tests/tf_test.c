@@ -203,10 +203,17 @@ tf_test_metric (zactor_t *actor, const char *series)
 {
     char *port = tf_actor_query (actor, "OPS-PORT");
     cr_assert (port && atoi (port) > 0, "the service has no ops port");
-    long status;
-    char *text = tf_test_http_get (atoi (port), "/metrics", &status);
+    double value = tf_test_port_metric (atoi (port), series);
     zstr_free (&port);
-    cr_assert (text && status == 200, "/metrics did not answer");
+    return value;
+}
+
+double
+tf_test_port_metric (int port, const char *series)
+{
+    long status;
+    char *text = tf_test_http_get (port, "/metrics", &status);
+    cr_assert (text && status == 200, "/metrics did not answer on port %d", port);
     double value = 0;
     size_t len = strlen (series);
     for (char *line = text; line && *line; line = strchr (line, '\n')? strchr (line, '\n') + 1: NULL)
@@ -224,6 +231,18 @@ tf_test_wait_metric (zactor_t *actor, const char *series, double value, int time
     while (now < value && zclock_mono () < until) {
         zclock_sleep (50);
         now = tf_test_metric (actor, series);
+    }
+    return now;
+}
+
+double
+tf_test_port_wait_metric (int port, const char *series, double value, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    double now = tf_test_port_metric (port, series);
+    while (now < value && zclock_mono () < until) {
+        zclock_sleep (50);
+        now = tf_test_port_metric (port, series);
     }
     return now;
 }

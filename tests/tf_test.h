@@ -66,5 +66,9 @@ double tf_test_metric (zactor_t *actor, const char *series);
 //  returns the last value read.
 double tf_test_wait_metric (zactor_t *actor, const char *series, double value, int timeout_ms);
 
+//  The same for a service that runs as a process, by its ops port.
+double tf_test_port_metric (int port, const char *series);
+double tf_test_port_wait_metric (int port, const char *series, double value, int timeout_ms);
+
 //  A TCP port on 127.0.0.1 that nothing listens on now.
 int tf_test_free_port (void);
