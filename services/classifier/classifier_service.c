@@ -135,6 +135,12 @@ static int
 s_received (void *state, tf_engine_t *engine, const int64_t *ids, size_t n)
 {
     state_t *self = state;
+    //  a service that started without its database has no taxonomy yet:
+    //  without one every ticket would go to triage
+    if (classifier_taxonomy_size (self->classifier) == 0)
+        s_load_taxonomy (self);
+    if (classifier_taxonomy_size (self->classifier) == 0)
+        return -1;
     int moved = classifier_run_ids (self->classifier, ids, n, self->outcomes);
     s_announce (self, engine, moved);
     return moved;
