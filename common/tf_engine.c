@@ -36,6 +36,7 @@ struct tf_engine_t {
     size_t batch;               //  cfg->batch_size
     tf_request_t **run;         //  consecutive requests of one type
     size_t nrun;
+    size_t answered;            //  the run's requests before this index are answered
     int64_t *ids;               //  ticket ids of the events of one drain, per consumer
     size_t *nids;
     size_t nconsumers;
@@ -120,10 +121,48 @@ s_answered (tf_engine_t *self, tf_request_t *request, const char *reply_type)
                         (double) (zclock_mono () - request->received_at) / 1000.0);
 }
 
+static void
+s_refuse (tf_engine_t *self, tf_request_t *request, const tf_error_t *err)
+{
+    assert (!request->replied);
+    tf_request_refuse (self->router, request, err);
+    tf_metrics_add (self->metrics, TF_METRIC_REFUSED, err->code, 1);
+    s_answered (self, request, "error");
+}
+
+static void
+s_unanswered (tf_engine_t *self, tf_request_t *request)
+{
+    tf_error ("%s left a %s request unanswered: a bug; answering `internal`", self->name,
+              tf_schemas [request->msg.type].name);
+    tf_error_t err;
+    tf_error_set (&err, TF_ERR_INTERNAL, NULL, "the service did not answer this request");
+    s_refuse (self, request, &err);
+}
+
+//  Replies leave in the order of the run: when a handler answers a request,
+//  the ones before it that it skipped get `internal` now, else their answer
+//  would follow this one and a client that pipelines on one connection
+//  would take each reply for the other's.
+static void
+s_answer_skipped (tf_engine_t *self, tf_request_t *request)
+{
+    size_t k = self->answered;
+    while (k < self->nrun && self->run [k] != request)
+        k++;
+    if (k >= self->nrun)
+        return;                 //  not in the run: answered around it, in order already
+    for (size_t i = self->answered; i < k; i++)
+        if (!self->run [i]->replied)
+            s_unanswered (self, self->run [i]);
+    self->answered = k + 1;
+}
+
 void
 tf_engine_reply (tf_engine_t *self, tf_request_t *request, const tf_msg_t *reply)
 {
     assert (!request->replied);
+    s_answer_skipped (self, request);
     tf_request_reply (self->router, request, reply);
     s_answered (self, request, tf_schemas [reply->type].name);
 }
@@ -132,9 +171,8 @@ void
 tf_engine_refuse (tf_engine_t *self, tf_request_t *request, const tf_error_t *err)
 {
     assert (!request->replied);
-    tf_request_refuse (self->router, request, err);
-    tf_metrics_add (self->metrics, TF_METRIC_REFUSED, err->code, 1);
-    s_answered (self, request, "error");
+    s_answer_skipped (self, request);
+    s_refuse (self, request, err);
 }
 
 void
@@ -401,16 +439,13 @@ s_flush_run (tf_engine_t *self)
     tf_msg_type_t type = self->run [0]->msg.type;
     const char *name = tf_schemas [type].name;
     int64_t start = zclock_mono ();
+    self->answered = 0;
     s_handler (self, type)->handle (self->state, self, self->run, self->nrun);
     tf_metrics_observe (self->metrics, TF_METRIC_BATCH_SIZE, name, (double) self->nrun);
     tf_metrics_observe (self->metrics, TF_METRIC_BATCH_SECONDS, name, (double) (zclock_mono () - start) / 1000.0);
     for (size_t i = 0; i < self->nrun; i++) {
-        if (!self->run [i]->replied) {
-            tf_error ("%s left a %s request unanswered: a bug; answering `internal`", self->name, name);
-            tf_error_t err;
-            tf_error_set (&err, TF_ERR_INTERNAL, NULL, "the service did not answer this request");
-            tf_engine_refuse (self, self->run [i], &err);
-        }
+        if (!self->run [i]->replied)
+            s_unanswered (self, self->run [i]);
         tf_request_destroy (&self->run [i]);
     }
     self->nrun = 0;
