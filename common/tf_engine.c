@@ -163,8 +163,13 @@ tf_engine_reply (tf_engine_t *self, tf_request_t *request, const tf_msg_t *reply
 {
     assert (!request->replied);
     s_answer_skipped (self, request);
-    tf_request_reply (self->router, request, reply);
-    s_answered (self, request, tf_schemas [reply->type].name);
+    if (tf_request_reply (self->router, request, reply) == 0)
+        s_answered (self, request, tf_schemas [reply->type].name);
+    else {
+        //  the reply could not be encoded: `internal` went out instead
+        tf_metrics_add (self->metrics, TF_METRIC_REFUSED, TF_ERR_INTERNAL, 1);
+        s_answered (self, request, "error");
+    }
 }
 
 void
