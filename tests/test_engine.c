@@ -43,6 +43,7 @@ typedef struct {
     bool skip_odd;              //  leave requests with an odd seq unanswered
     bool wake;                  //  the handler calls tf_engine_wake
     bool send;                  //  the handler sends a ticket event on output 0
+    bool bad_reply;             //  the handler answers with a reply the codec refuses
     int sent, dropped;
     int64_t woken_at;
     size_t ticks_at_wake;
@@ -158,6 +159,7 @@ s_summary (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
         if (rec->nseqs < MAX_SEEN)
             rec->seqs [rec->nseqs++] = s_seq (requests [i]);
     bool gate = rec->gate, skip_odd = rec->skip_odd, wake = rec->wake, send = rec->send;
+    bool bad_reply = rec->bad_reply;
     pthread_mutex_unlock (&rec->lock);
     if (first && gate)
         s_wait_gate ();
@@ -172,7 +174,8 @@ s_summary (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
         msgpack_pack_int (&pk, seq);
         tf_msg_t reply;
         tf_msg_init (&reply, TF_MSG_REPORT);
-        tf_msg_set_raw (&reply, TF_F_REPORT_SUMMARY, sbuf.data, sbuf.size);
+        if (!bad_reply)         //  else the required summary is missing
+            tf_msg_set_raw (&reply, TF_F_REPORT_SUMMARY, sbuf.data, sbuf.size);
         tf_engine_reply (engine, requests [i], &reply);
         tf_msg_clear (&reply);
         msgpack_sbuffer_destroy (&sbuf);
@@ -569,6 +572,29 @@ Test (engine, pings_and_garbage_between_requests_keep_the_order)
 Test (engine, requests_a_handler_leaves_unanswered_get_internal)
 {
     s_pipeline (true, true);
+}
+
+//  A reply the codec refuses goes out as `internal` (tf_request_reply), and
+//  the numbers say so: an error sent, a refusal by its code, no report.
+Test (engine, a_reply_that_cannot_be_encoded_is_sent_and_counted_as_internal)
+{
+    tf_config_t cfg;
+    tf_test_config (&cfg);
+    tf_service_t svc = s_fake ();
+    s_rec.bad_reply = true;
+    char *endpoint;
+    zactor_t *actor = tf_test_service (&svc, &cfg, "ENDPOINT", &endpoint);
+    zsock_t *dealer = s_dealer (endpoint);
+    s_send_summary (dealer, 1);
+    reply_t r = s_recv (dealer);
+    cr_assert (r.type == TF_MSG_ERROR && streq (r.code, TF_ERR_INTERNAL), "%s", r.code);
+    s_expect_nothing_before_pong (dealer);
+    cr_assert_eq (tf_test_metric (actor, "ticketflow_messages_sent_total{service=\"reporting\",type=\"report\"}"), 0);
+    cr_assert_eq (tf_test_metric (actor, "ticketflow_messages_sent_total{service=\"reporting\",type=\"error\"}"), 1);
+    cr_assert_eq (tf_test_metric (actor, "ticketflow_requests_refused_total{service=\"reporting\",code=\"internal\"}"), 1);
+    zsock_destroy (&dealer);
+    zstr_free (&endpoint);
+    zactor_destroy (&actor);
 }
 
 //  --------------------------------------------------------------------------
