@@ -44,6 +44,7 @@ typedef struct {
     bool wake;                  //  the handler calls tf_engine_wake
     bool send;                  //  the handler sends a ticket event on output 0
     bool bad_reply;             //  the handler answers with a reply the codec refuses
+    bool run_of_two_types;      //  a run held requests of more than one type
     int sent, dropped;
     int64_t woken_at;
     size_t ticks_at_wake;
@@ -155,9 +156,12 @@ s_summary (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
     bool first = rec->nruns == 0;
     if (rec->nruns < MAX_SEEN)
         rec->runs [rec->nruns++] = n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (rec->nseqs < MAX_SEEN)
             rec->seqs [rec->nseqs++] = s_seq (requests [i]);
+        if (requests [i]->msg.type != requests [0]->msg.type)
+            rec->run_of_two_types = true;
+    }
     bool gate = rec->gate, skip_odd = rec->skip_odd, wake = rec->wake, send = rec->send;
     bool bad_reply = rec->bad_reply;
     pthread_mutex_unlock (&rec->lock);
@@ -337,6 +341,40 @@ s_send_summary (zsock_t *dealer, int seq)
     msgpack_pack_str_with_body (&pk, "seq", 3);
     msgpack_pack_int (&pk, seq);
     s_send_raw (dealer, "report.summary", sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+}
+
+//  A valid request of `type` (report.summary, ticket.submit, ticket.get or
+//  ticket.feedback) with {seq}
+static void
+s_send_request (zsock_t *dealer, tf_msg_type_t type, int seq)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, type == TF_MSG_SUBMIT? 4: type == TF_MSG_FEEDBACK? 3: type == TF_MSG_GET? 2: 1);
+    msgpack_pack_str_with_body (&pk, "seq", 3);
+    msgpack_pack_int (&pk, seq);
+    if (type == TF_MSG_GET || type == TF_MSG_FEEDBACK) {
+        msgpack_pack_str_with_body (&pk, "ticket_no", 9);
+        msgpack_pack_str_with_body (&pk, "CS202611230001", 14);
+    }
+    if (type == TF_MSG_FEEDBACK) {
+        msgpack_pack_str_with_body (&pk, "solved", 6);
+        msgpack_pack_true (&pk);
+    }
+    if (type == TF_MSG_SUBMIT) {
+        msgpack_pack_str_with_body (&pk, "channel", 7);
+        msgpack_pack_str_with_body (&pk, "app", 3);
+        msgpack_pack_str_with_body (&pk, "body", 4);
+        msgpack_pack_str_with_body (&pk, "test", 4);
+        msgpack_pack_str_with_body (&pk, "customer", 8);
+        msgpack_pack_map (&pk, 1);
+        msgpack_pack_str_with_body (&pk, "id", 2);
+        msgpack_pack_str_with_body (&pk, "c", 1);
+    }
+    s_send_raw (dealer, tf_schemas [type].name, sbuf.data, sbuf.size);
     msgpack_sbuffer_destroy (&sbuf);
 }
 
@@ -572,6 +610,52 @@ Test (engine, pings_and_garbage_between_requests_keep_the_order)
 Test (engine, requests_a_handler_leaves_unanswered_get_internal)
 {
     s_pipeline (true, true);
+}
+
+//  Runs of three request types in turn, some of one request: each run is
+//  of one type, and the replies still come in the order asked.
+Test (engine, runs_of_different_types_keep_the_order)
+{
+    tf_config_t cfg;
+    tf_test_config (&cfg);
+    cfg.batch_size = BATCH;
+    s_rec.gate = true;
+    //  intake's id and its three requests, every one to the recording handler
+    tf_service_t svc = s_fake ();
+    svc.id = TF_SVC_INTAKE;
+    svc.request_setting = "intake-endpoint";
+    svc.ops_port_setting = "intake-ops-port";
+    svc.handlers = (const tf_handler_t []) {
+        { TF_MSG_SUBMIT, s_summary, false }, { TF_MSG_GET, s_summary, false }, { TF_MSG_FEEDBACK, s_summary, false },
+        { .type = TF_MSG_NONE }
+    };
+    char *endpoint;
+    zactor_t *actor = tf_test_service (&svc, &cfg, "ENDPOINT", &endpoint);
+    zsock_t *dealer = s_dealer (endpoint);
+    tf_msg_type_t types [] = { TF_MSG_SUBMIT, TF_MSG_GET, TF_MSG_FEEDBACK };
+    for (int i = 0; i < PIPELINED; i++)
+        s_send_request (dealer, types [i % 13 == 0? (i + 1) % 3: (i / 9) % 3], i);
+    s_open_gate ();
+    for (int i = 0; i < PIPELINED; i++) {
+        reply_t r = s_recv (dealer);
+        cr_assert (r.type == TF_MSG_REPORT && r.seq == i, "request %d: got %s %s seq %d", i,
+                   r.type >= 0? tf_schemas [r.type].name: "?", r.code, r.seq);
+    }
+    s_expect_nothing_before_pong (dealer);
+    pthread_mutex_lock (&s_rec.lock);
+    bool two_types = s_rec.run_of_two_types;
+    size_t longest = 0;
+    for (size_t r = 0; r < s_rec.nruns; r++)
+        longest = s_rec.runs [r] > longest? s_rec.runs [r]: longest;
+    cr_assert_eq (s_rec.nseqs, PIPELINED);
+    for (int i = 0; i < PIPELINED; i++)
+        cr_assert_eq (s_rec.seqs [i], i);
+    pthread_mutex_unlock (&s_rec.lock);
+    cr_assert_not (two_types, "a run held requests of two types");
+    cr_assert_gt (longest, 1);
+    zsock_destroy (&dealer);
+    zstr_free (&endpoint);
+    zactor_destroy (&actor);
 }
 
 //  A reply the codec refuses goes out as `internal` (tf_request_reply), and
