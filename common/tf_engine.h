@@ -37,7 +37,8 @@
 
 typedef struct tf_engine_t tf_engine_t;
 
-//  Handles a run of requests of one type (n >= 1); answers each.
+//  Handles a run of requests of one type (n >= 1); answers each, in the
+//  order given: one it skips gets `internal` when a later one is answered.
 typedef void (tf_request_fn) (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n);
 //  Handles one request; answers it.
 typedef void (tf_request_one_fn) (void *state, tf_engine_t *engine, tf_request_t *request);
