@@ -60,6 +60,11 @@ while read -r name _; do
     name=${name%%#*}
     if [ -n "$name" ]; then services+=("$name"); fi
 done <deploy/services.list
+# Services that have an ops HTTP port (/healthz, /metrics) take any free
+# one, so the bench binds no fixed TCP port that `make start` may hold.
+for name in "${services[@]}"; do
+    export "TICKETFLOW_$(tr 'a-z-' 'A-Z_' <<<"$name")_OPS_PORT=0"
+done
 
 sampler= child=
 stack_down () {
