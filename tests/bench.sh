@@ -53,7 +53,9 @@ for name in intake intake-events intake-feedback classifier classifier-events cl
     export "$var=ipc://$work/$name"
 done
 export TICKETFLOW_INTAKE_HTTP_PORT=0 TICKETFLOW_REPORTING_HTTP_PORT=0 TICKETFLOW_LOG_LEVEL=warn
-unset DATABASE_URL TICKETFLOW_DATABASE_URL
+# fsync stays on whatever the caller's environment says: the numbers are
+# for a durable commit.
+unset DATABASE_URL TICKETFLOW_DATABASE_URL TICKETFLOW_PG_FAST
 
 services=()
 while read -r name _; do
