@@ -228,6 +228,18 @@ tf_test_wait_metric (zactor_t *actor, const char *series, double value, int time
     return now;
 }
 
+double
+tf_test_wait_handled (zactor_t *actor, const char *series, double value, int timeout_ms)
+{
+    double now = tf_test_wait_metric (actor, series, value, timeout_ms);
+    //  the loop answers its pipe first thing in a turn: once it has
+    //  answered, the turn that counted the message has ended
+    char *answer = tf_actor_query (actor, "OPS-PORT");
+    cr_assert (answer, "the service did not answer its pipe");
+    zstr_free (&answer);
+    return now;
+}
+
 int
 tf_test_free_port (void)
 {
@@ -236,4 +248,16 @@ tf_test_free_port (void)
     zsock_destroy (&probe);
     cr_assert_gt (port, 0);
     return port;
+}
+
+const char *
+tf_test_nowhere (void)
+{
+    //  a path of this process that nobody creates: a free TCP port could be
+    //  taken by the next ephemeral bind, and that peer's events with it
+    static char endpoints [8][64];
+    static int next;
+    char *endpoint = endpoints [next % 8];
+    snprintf (endpoint, 64, "ipc:///tmp/tf-nowhere-%d-%d", (int) getpid (), next++);
+    return endpoint;
 }
