@@ -2,7 +2,10 @@
 #include "tf_actor.h"
 #include "tf_log.h"
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -199,20 +202,27 @@ tf_test_http_get (int port, const char *path, long *status)
 }
 
 double
-tf_test_metric (zactor_t *actor, const char *series)
+tf_test_metric_at (int port, const char *series)
 {
-    char *port = tf_actor_query (actor, "OPS-PORT");
-    cr_assert (port && atoi (port) > 0, "the service has no ops port");
     long status;
-    char *text = tf_test_http_get (atoi (port), "/metrics", &status);
-    zstr_free (&port);
-    cr_assert (text && status == 200, "/metrics did not answer");
+    char *text = tf_test_http_get (port, "/metrics", &status);
+    cr_assert (text && status == 200, "/metrics on port %d did not answer", port);
     double value = 0;
     size_t len = strlen (series);
     for (char *line = text; line && *line; line = strchr (line, '\n')? strchr (line, '\n') + 1: NULL)
         if (strncmp (line, series, len) == 0 && line [len] == ' ')
             value = atof (line + len + 1);
     free (text);
+    return value;
+}
+
+double
+tf_test_metric (zactor_t *actor, const char *series)
+{
+    char *port = tf_actor_query (actor, "OPS-PORT");
+    cr_assert (port && atoi (port) > 0, "the service has no ops port");
+    double value = tf_test_metric_at (atoi (port), series);
+    zstr_free (&port);
     return value;
 }
 
@@ -243,11 +253,30 @@ tf_test_wait_handled (zactor_t *actor, const char *series, double value, int tim
 int
 tf_test_free_port (void)
 {
-    zsock_t *probe = zsock_new (ZMQ_ROUTER);
-    int port = zsock_bind (probe, "tcp://127.0.0.1:*");
-    zsock_destroy (&probe);
-    cr_assert_gt (port, 0);
-    return port;
+    //  the kernel's choice: ZeroMQ's "*" takes the lowest free port from
+    //  49152 up, so two calls in a row gave the same port. And never one
+    //  this process handed out already: it may not be bound yet.
+    static int given [64];
+    static size_t ngiven;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        cr_assert_geq (fd, 0);
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+        socklen_t len = sizeof addr;
+        int port = bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+                && getsockname (fd, (struct sockaddr *) &addr, &len) == 0? ntohs (addr.sin_port): 0;
+        close (fd);
+        cr_assert_gt (port, 0);
+        bool seen = false;
+        for (size_t i = 0; i < ngiven && i < 64 && !seen; i++)
+            seen = given [i] == port;
+        if (!seen) {
+            given [ngiven++ % 64] = port;
+            return port;
+        }
+    }
+    cr_assert_fail ("no free port");
+    return 0;
 }
 
 const char *
