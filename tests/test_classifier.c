@@ -25,6 +25,13 @@
 #include <math.h>
 #include <unistd.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (classifier_scorer, .timeout = 30);
+TestSuite (classifier_stage, .timeout = 60);
+TestSuite (classifier_actor, .timeout = 60);
+TestSuite (classifier_model, .timeout = 60);
+TestSuite (classifier_sentiment, .timeout = 30);
+
 //  --------------------------------------------------------------------------
 //  Helpers
 
@@ -1027,7 +1034,7 @@ s_json_str (json_t *obj, const char *key)
 
 //  The reconciler on its own: the input points where nothing binds, so no
 //  ticket.received can arrive and only the reconciler can classify
-Test (classifier_actor, the_reconciler_alone_classifies_what_no_event_announced, .timeout = 30)
+Test (classifier_actor, the_reconciler_alone_classifies_what_no_event_announced)
 {
     tf_test_alone ();           //  stale-seconds 0: it takes every received ticket there is
     tf_db_t *db = tf_test_db ();

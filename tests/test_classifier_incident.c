@@ -24,6 +24,9 @@
 #include <pthread.h>
 #include <unistd.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (classifier_incident, .timeout = 60);
+
 //  --------------------------------------------------------------------------
 //  Helpers
 

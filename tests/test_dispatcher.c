@@ -17,6 +17,9 @@
 #include <stdarg.h>
 #include <time.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (dispatcher, .timeout = 60);
+
 static void
 s_sql (tf_db_t *db, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 static void
@@ -942,7 +945,7 @@ s_taker (void *arg)
     return NULL;
 }
 
-Test (dispatcher, two_dispatchers_on_the_same_ids_assign_each_once, .timeout = 60)
+Test (dispatcher, two_dispatchers_on_the_same_ids_assign_each_once)
 {
     tf_db_t *db = tf_test_db ();
     s_taxonomy_fixture (db);
@@ -1032,7 +1035,7 @@ s_wait_status (tf_db_t *db, int64_t id, const char *status, int timeout_ms)
     return true;
 }
 
-Test (dispatcher, the_reconciler_alone_assigns_classified_and_reopened_once, .timeout = 30)
+Test (dispatcher, the_reconciler_alone_assigns_classified_and_reopened_once)
 {
     tf_test_alone ();           //  stale-seconds 0: it takes every classified or reopened ticket there is
     tf_db_t *db = tf_test_db ();

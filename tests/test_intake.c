@@ -9,6 +9,9 @@
 #include <curl/curl.h>
 #include <pthread.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (intake, .timeout = 60);
+
 Test (intake, ticket_numbers)
 {
     char no [32];

@@ -20,6 +20,9 @@
 #include <pthread.h>
 #include <unistd.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (notifier, .timeout = 60);
+
 //  --------------------------------------------------------------------------
 //  Helpers
 
@@ -833,6 +836,8 @@ s_alone_stop (alone_t *self)
     zsock_destroy (&self->reopened);
     zactor_destroy (&self->actor);
     unlink (self->path);
+    *strrchr (self->path, '/') = 0;
+    rmdir (self->path);
 }
 
 static long long
@@ -843,7 +848,7 @@ s_count (tf_db_t *db, const char *sql_fmt, long long id)
     return tf_test_scalar (db, "%s", sql);
 }
 
-Test (notifier, the_reconciler_alone_asks_for_confirmation_and_the_worker_delivers_it, .timeout = 30)
+Test (notifier, the_reconciler_alone_asks_for_confirmation_and_the_worker_delivers_it)
 {
     tf_test_alone ();           //  stale-seconds 0: it asks about every resolved ticket there is
     tf_db_t *db = tf_test_db ();
@@ -880,7 +885,7 @@ Test (notifier, the_reconciler_alone_asks_for_confirmation_and_the_worker_delive
     tf_db_destroy (&db);
 }
 
-Test (notifier, the_reconciler_alone_confirms_and_reopens_from_stored_feedback, .timeout = 30)
+Test (notifier, the_reconciler_alone_confirms_and_reopens_from_stored_feedback)
 {
     tf_test_alone ();           //  stale-seconds 0: it takes every unprocessed feedback there is
     tf_db_t *db = tf_test_db ();
@@ -923,7 +928,7 @@ Test (notifier, the_reconciler_alone_confirms_and_reopens_from_stored_feedback, 
 
 //  The outbox worker through the actor: a webhook that fails once is tried
 //  again after retry-seconds, by the actor's own timer
-Test (notifier, the_worker_retries_a_failed_delivery_by_itself, .timeout = 30)
+Test (notifier, the_worker_retries_a_failed_delivery_by_itself)
 {
     tf_test_alone ();           //  the actor delivers every 'file' row there is
     tf_db_t *db = tf_test_db ();
@@ -973,5 +978,7 @@ Test (notifier, the_worker_retries_a_failed_delivery_by_itself, .timeout = 30)
     zsock_destroy (&sla);
     s_hook_destroy (&hook);
     unlink (path);
+    *strrchr (path, '/') = 0;
+    rmdir (path);
     tf_db_destroy (&db);
 }

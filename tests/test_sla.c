@@ -17,6 +17,9 @@
 #include <stdarg.h>
 #include <time.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (sla, .timeout = 60);
+
 //  Tests run two at a time on one database, and every sla actor marks
 //  every due timer it finds, whoever's ticket it is. The tests that start
 //  actors or mark breaches hold this advisory lock, so a breach one test
@@ -781,7 +784,7 @@ s_wait_true (tf_db_t *db, int timeout_ms, const char *sql)
     return true;
 }
 
-Test (sla, the_reconciler_alone_makes_timers_and_meets_a_lost_claim, .timeout = 30)
+Test (sla, the_reconciler_alone_makes_timers_and_meets_a_lost_claim)
 {
     tf_test_alone ();           //  it takes every ticket without timers there is
     tf_db_t *db = s_db ();
@@ -835,7 +838,7 @@ Test (sla, the_reconciler_alone_makes_timers_and_meets_a_lost_claim, .timeout = 
 
 //  The hold timer through the actor: a hold until two seconds from now
 //  ends by itself
-Test (sla, a_hold_ends_by_itself_when_its_time_comes, .timeout = 30)
+Test (sla, a_hold_ends_by_itself_when_its_time_comes)
 {
     tf_test_alone ();           //  any sla (a direct call too) would resume what is due
     tf_db_t *db = s_db ();
