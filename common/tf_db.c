@@ -79,10 +79,21 @@ s_connect_failed (tf_db_t *self, const char *why)
     self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS? BACKOFF_MAX_MS: self->backoff_ms * 2;
 }
 
+//  What the server says besides results (client_min_messages=warning: its
+//  warnings, such as the one it sends as it shuts down) goes to our log as
+//  one line, not raw to stderr
+static void
+s_notice (void *arg, const char *message)
+{
+    (void) arg;
+    tf_warn ("database: %.*s", (int) strcspn (message, "\n"), message);
+}
+
 static void
 s_connected (tf_db_t *self)
 {
-    PQsetNoticeProcessor (self->conn, NULL, NULL);
+    //  a NULL processor would leave libpq's own, which prints to stderr
+    PQsetNoticeProcessor (self->conn, s_notice, NULL);
     for (size_t i = 0; i < self->nstatements; i++) {
         statement_t *st = &self->statements [i];
         PGresult *res = PQprepare (self->conn, st->name, st->sql, st->nparams, NULL);
@@ -240,7 +251,10 @@ s_drop (tf_db_t *self, const char *why)
 bool
 tf_db_ready (tf_db_t *self)
 {
-    if (self->state == DB_UP && PQstatus (self->conn) == CONNECTION_BAD)
+    //  libpq learns that the server closed an idle connection only when it
+    //  reads: read what waits (never blocks), so a server gone while we were
+    //  idle is found now, not by the next request
+    if (self->state == DB_UP && (!PQconsumeInput (self->conn) || PQstatus (self->conn) == CONNECTION_BAD))
         s_drop (self, "the server closed it");
     if (self->state == DB_UP)
         return true;

@@ -36,9 +36,11 @@ void tf_db_set_nonblocking (tf_db_t *self, bool nonblocking);
 //  reconnect. Registering a name again is a no-op. Returns 0 or -1 (logged).
 int tf_db_prepare (tf_db_t *self, const char *name, const char *sql, int nparams);
 
-//  True when the connection is usable. When it is not, makes one attempt
-//  (blocking mode: waits for it, at most 5 s) or advances the attempt under
-//  way (non-blocking mode), respecting the back-off (100 ms doubling to 5 s).
+//  True when the connection is usable (it reads what waits on it first, so
+//  a connection the server closed meanwhile is dropped here). When it is
+//  not, makes one attempt (blocking mode: waits for it, at most 5 s) or
+//  advances the attempt under way (non-blocking mode), respecting the
+//  back-off (100 ms doubling to 5 s).
 bool tf_db_ready (tf_db_t *self);
 //  While a non-blocking connect is under way: its socket and whether to
 //  wait for reading (POLLIN) or writing (POLLOUT); -1 otherwise.

@@ -36,6 +36,7 @@ struct tf_engine_t {
     size_t batch;               //  cfg->batch_size
     tf_request_t **run;         //  consecutive requests of one type
     size_t nrun;
+    size_t answered;            //  the run's requests before this index are answered
     int64_t *ids;               //  ticket ids of the events of one drain, per consumer
     size_t *nids;
     size_t nconsumers;
@@ -120,21 +121,63 @@ s_answered (tf_engine_t *self, tf_request_t *request, const char *reply_type)
                         (double) (zclock_mono () - request->received_at) / 1000.0);
 }
 
+static void
+s_refuse (tf_engine_t *self, tf_request_t *request, const tf_error_t *err)
+{
+    assert (!request->replied);
+    tf_request_refuse (self->router, request, err);
+    tf_metrics_add (self->metrics, TF_METRIC_REFUSED, err->code, 1);
+    s_answered (self, request, "error");
+}
+
+static void
+s_unanswered (tf_engine_t *self, tf_request_t *request)
+{
+    tf_error ("%s left a %s request unanswered: a bug; answering `internal`", self->name,
+              tf_schemas [request->msg.type].name);
+    tf_error_t err;
+    tf_error_set (&err, TF_ERR_INTERNAL, NULL, "the service did not answer this request");
+    s_refuse (self, request, &err);
+}
+
+//  Replies leave in the order of the run: when a handler answers a request,
+//  the ones before it that it skipped get `internal` now, else their answer
+//  would follow this one and a client that pipelines on one connection
+//  would take each reply for the other's.
+static void
+s_answer_skipped (tf_engine_t *self, tf_request_t *request)
+{
+    size_t k = self->answered;
+    while (k < self->nrun && self->run [k] != request)
+        k++;
+    if (k >= self->nrun)
+        return;                 //  not in the run: answered around it, in order already
+    for (size_t i = self->answered; i < k; i++)
+        if (!self->run [i]->replied)
+            s_unanswered (self, self->run [i]);
+    self->answered = k + 1;
+}
+
 void
 tf_engine_reply (tf_engine_t *self, tf_request_t *request, const tf_msg_t *reply)
 {
     assert (!request->replied);
-    tf_request_reply (self->router, request, reply);
-    s_answered (self, request, tf_schemas [reply->type].name);
+    s_answer_skipped (self, request);
+    if (tf_request_reply (self->router, request, reply) == 0)
+        s_answered (self, request, tf_schemas [reply->type].name);
+    else {
+        //  the reply could not be encoded: `internal` went out instead
+        tf_metrics_add (self->metrics, TF_METRIC_REFUSED, TF_ERR_INTERNAL, 1);
+        s_answered (self, request, "error");
+    }
 }
 
 void
 tf_engine_refuse (tf_engine_t *self, tf_request_t *request, const tf_error_t *err)
 {
     assert (!request->replied);
-    tf_request_refuse (self->router, request, err);
-    tf_metrics_add (self->metrics, TF_METRIC_REFUSED, err->code, 1);
-    s_answered (self, request, "error");
+    s_answer_skipped (self, request);
+    s_refuse (self, request, err);
 }
 
 void
@@ -355,8 +398,14 @@ tf_engine_check (const tf_service_t *service, char *why, size_t size)
     for (int t = 0; t < TF_MSG_COUNT; t++) {
         const tf_schema_def_t *schema = &tf_schemas [t];
         bool handled = false;
-        for (const tf_handler_t *h = service->handlers; h && h->type != TF_MSG_NONE; h++)
+        for (const tf_handler_t *h = service->handlers; h && h->type != TF_MSG_NONE; h++) {
+            if (!h->handle == !h->one) {
+                snprintf (why, size, "%s: the handler of %s needs one of handle and one",
+                          tf_service_names [service->id], tf_schemas [h->type].name);
+                return false;
+            }
             handled = handled || h->type == (tf_msg_type_t) t;
+        }
         bool owned = schema->kind == TF_KIND_REQUEST && schema->owner == service->id;
         if (owned && !handled) {
             snprintf (why, size, "%s owns %s (events.def) but has no handler for it",
@@ -370,12 +419,19 @@ tf_engine_check (const tf_service_t *service, char *why, size_t size)
             return false;
         }
     }
-    for (const tf_consumer_t *c = service->consumers; c && c->type != TF_MSG_NONE; c++)
-        if (tf_schemas [c->type].kind != TF_KIND_EVENT || tf_net_ticket_id_field (c->type) == TF_FIELD_COUNT) {
+    //  what a consumer takes is a bare {ticket_id, ticket_no} event on a PUSH:
+    //  the events with more fields go out on PUB sockets, with a topic
+    for (const tf_consumer_t *c = service->consumers; c && c->type != TF_MSG_NONE; c++) {
+        int fields = 0;
+        for (int f = 0; f < TF_FIELD_COUNT; f++)
+            fields += tf_fields [f].schema == c->type;
+        if (tf_schemas [c->type].kind != TF_KIND_EVENT || tf_net_ticket_id_field (c->type) == TF_FIELD_COUNT
+        ||  fields != 2) {
             snprintf (why, size, "%s consumes %s, which is not a ticket event",
                       tf_service_names [service->id], tf_schemas [c->type].name);
             return false;
         }
+    }
     return true;
 }
 
@@ -401,16 +457,18 @@ s_flush_run (tf_engine_t *self)
     tf_msg_type_t type = self->run [0]->msg.type;
     const char *name = tf_schemas [type].name;
     int64_t start = zclock_mono ();
-    s_handler (self, type)->handle (self->state, self, self->run, self->nrun);
+    self->answered = 0;
+    const tf_handler_t *handler = s_handler (self, type);
+    if (handler->handle)
+        handler->handle (self->state, self, self->run, self->nrun);
+    else
+        for (size_t i = 0; i < self->nrun; i++)
+            handler->one (self->state, self, self->run [i]);
     tf_metrics_observe (self->metrics, TF_METRIC_BATCH_SIZE, name, (double) self->nrun);
     tf_metrics_observe (self->metrics, TF_METRIC_BATCH_SECONDS, name, (double) (zclock_mono () - start) / 1000.0);
     for (size_t i = 0; i < self->nrun; i++) {
-        if (!self->run [i]->replied) {
-            tf_error ("%s left a %s request unanswered: a bug; answering `internal`", self->name, name);
-            tf_error_t err;
-            tf_error_set (&err, TF_ERR_INTERNAL, NULL, "the service did not answer this request");
-            tf_engine_refuse (self, self->run [i], &err);
-        }
+        if (!self->run [i]->replied)
+            s_unanswered (self, self->run [i]);
         tf_request_destroy (&self->run [i]);
     }
     self->nrun = 0;
@@ -674,7 +732,7 @@ tf_engine_actor (zsock_t *pipe, void *args)
             { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
         };
         int nitems = 2;
-        int pull_item = -1, db_item = -1;
+        int pull_item = -1;
         if (self->pull) {
             pull_item = nitems;
             items [nitems++] = (zmq_pollitem_t) { zsock_resolve (self->pull), 0, ZMQ_POLLIN, 0 };
@@ -682,7 +740,7 @@ tf_engine_actor (zsock_t *pipe, void *args)
         short db_events = 0;
         int db_fd = tf_db_socket (self->db, &db_events);
         if (db_fd >= 0) {
-            db_item = nitems;
+            //  a connection under way wakes the loop when it can go on
             short events = (short) ((db_events & POLLIN? ZMQ_POLLIN: 0) | (db_events & POLLOUT? ZMQ_POLLOUT: 0));
             items [nitems++] = (zmq_pollitem_t) { NULL, db_fd, events, 0 };
         }
@@ -697,8 +755,9 @@ tf_engine_actor (zsock_t *pipe, void *args)
             if (self->terminated)
                 break;
         }
-        if (!tf_db_conn (self->db) || (db_item >= 0 && items [db_item].revents))
-            tf_db_ready (self->db);
+        //  every turn, connected too: it finds a connection the server
+        //  closed while we were idle, so health and requests know at once
+        tf_db_ready (self->db);
         s_export_database (self);
         if (items [1].revents & ZMQ_POLLIN)
             s_drain_requests (self);

@@ -37,16 +37,20 @@
 
 typedef struct tf_engine_t tf_engine_t;
 
-//  Handles a run of requests of one type (n >= 1); answers each.
+//  Handles a run of requests of one type (n >= 1); answers each, in the
+//  order given: one it skips gets `internal` when a later one is answered.
 typedef void (tf_request_fn) (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n);
+//  Handles one request; answers it.
+typedef void (tf_request_one_fn) (void *state, tf_engine_t *engine, tf_request_t *request);
 //  Acts on the tickets of a run of events of one type (ids distinct).
 //  Returns how many it moved, or -1 (the reconciler will find them).
 typedef int (tf_event_fn) (void *state, tf_engine_t *engine, const int64_t *ids, size_t n);
 
 typedef struct {
     tf_msg_type_t type;         //  a REQUEST that events.def says this service owns
-    tf_request_fn *handle;
+    tf_request_fn *handle;      //  the run at once (a set-based stage), or NULL and:
     bool needs_database;        //  refused with `unavailable` at once while the database is away
+    tf_request_one_fn *one;     //  each request of the run in turn
 } tf_handler_t;
 
 typedef struct {

@@ -122,7 +122,7 @@ s_send (zsock_t *router, tf_request_t *req, zmsg_t *body)
         zmsg_destroy (&out);    //  the client is gone: nothing to do
 }
 
-void
+int
 tf_request_reply (zsock_t *router, tf_request_t *req, const tf_msg_t *reply)
 {
     zmsg_t *body = zmsg_new ();
@@ -133,9 +133,10 @@ tf_request_reply (zsock_t *router, tf_request_t *req, const tf_msg_t *reply)
         tf_error_t internal;
         tf_error_set (&internal, TF_ERR_INTERNAL, NULL, "the service could not encode its reply");
         tf_request_reply_error (router, req, &internal);
-        return;
+        return -1;
     }
     s_send (router, req, body);
+    return 0;
 }
 
 void

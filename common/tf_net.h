@@ -34,8 +34,9 @@ tf_request_t *tf_request_new (zmsg_t *envelope, zmsg_t *frames);
 void tf_request_destroy (tf_request_t **self_p);
 
 //  Sends the reply (consumes nothing; envelope is copied). When the reply
-//  itself cannot be encoded, an `internal` error goes out instead.
-void tf_request_reply (zsock_t *router, tf_request_t *req, const tf_msg_t *reply);
+//  itself cannot be encoded, an `internal` error goes out instead and it
+//  returns -1, else 0.
+int tf_request_reply (zsock_t *router, tf_request_t *req, const tf_msg_t *reply);
 void tf_request_reply_error (zsock_t *router, tf_request_t *req, const tf_error_t *err);
 //  Refuses a request: one warning line naming the request, the code and
 //  the field, then the `error` reply.

@@ -17,6 +17,7 @@ PACKAGES=(
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
     postgresql postgresql-client postgresql-contrib # server, psql, pgbench
     python3-zmq python3-msgpack                     # test clients
+    python3-prometheus-client                       # tests/check_metrics.py parses /metrics
     procps psmisc                                   # pgrep, ps, killall/fuser
 )
 DEV_PACKAGES=(valgrind clang)

@@ -2,11 +2,15 @@
 # deploy/pg.sh — the embedded, throw-away PostgreSQL cluster used by
 # `make run` / `make start` (var/pg) and by the tests (--dir var/test-pg).
 #
-# Usage: deploy/pg.sh start|stop|status|url|destroy [--dir DIR]
+# Usage: deploy/pg.sh start|stop|restart|status|url|destroy [--dir DIR] [--immediate]
 #
 #   start    create the cluster if needed and start it, create database
 #            "ticketflow"; idempotent; returns once it accepts connections
 #   stop     fast shutdown, leaves no postgres process; no-op if not running
+#   restart  restart a running cluster (fails when it is not running) and
+#            return once it accepts connections again; --immediate: no
+#            shutdown checkpoint, clients are cut off at once and the server
+#            recovers from its WAL, as after a crash (the fault tests use it)
 #   status   prints "running" (exit 0) or "stopped" (exit 3)
 #   url      prints the libpq connection string (key=value form), for
 #            DATABASE_URL: host=SOCKETDIR port=5432 dbname=ticketflow user=postgres
@@ -43,7 +47,7 @@ OWN_ENTRIES=" data socket postgres.log initdb.log .initialized "
 die() { printf 'pg.sh: %s\n' "$*" >&2; exit 1; }
 note() { printf 'pg.sh: %s\n' "$*" >&2; }
 usage() {
-    printf 'usage: %s start|stop|status|url|destroy [--dir DIR]\n' "$0" >&2
+    printf 'usage: %s start|stop|restart|status|url|destroy [--dir DIR] [--immediate]\n' "$0" >&2
     exit "${1:-2}"
 }
 
@@ -52,16 +56,18 @@ cmd=${1:-}
 [[ -n $cmd ]] || usage
 shift
 dir=${TICKETFLOW_PG_DIR:-$REPO/var/pg}
+mode=fast
 while (($#)); do
     case $1 in
         --dir) (($# >= 2)) || usage; dir=$2; shift 2 ;;
         --dir=*) dir=${1#--dir=}; shift ;;
+        --immediate) [[ $cmd == restart ]] || usage; mode=immediate; shift ;;
         -h | --help) usage 0 ;;
         *) usage ;;
     esac
 done
 case $cmd in
-    start | stop | status | url | destroy) ;;
+    start | stop | restart | status | url | destroy) ;;
     -h | --help | help) usage 0 ;;
     *) usage ;;
 esac
@@ -381,6 +387,20 @@ do_stop() {
         sleep 0.5
     fi
     echo "stopped"
+}
+
+do_restart() {
+    take_lock
+    resolve_paths
+    check_access
+    pg_pid >/dev/null || die "PostgreSQL at $dir is not running (start it first)"
+    # pg_ctl starts the new postmaster: it must not inherit our lock (fd 9)
+    if ! (close_fds && as_pg "$PGBIN/pg_ctl" restart -D "$DATA" -l "$LOG" -m "$mode" -w -t 120 -s); then
+        tail -n 30 -- "$LOG" >&2 || true
+        die "could not restart PostgreSQL (log: $dir/postgres.log)"
+    fi
+    wait_ready
+    printf 'postgres: restarted (%s, pid %s) — %s\n' "$mode" "$(pg_pid || echo '?')" "$dir"
 }
 
 do_destroy() {

@@ -28,11 +28,11 @@ setting () {
     fi
 }
 
-# http_url PORT-SETTING SERVICE: its base URL, empty for port 0 (any free port)
+# http_url PORT-SETTING SERVICE: its base URL, empty for port 0 (any free port) or -1 (off)
 http_url () {
     local port
     port=$(setting "$1" "$2")
-    [ "$port" = 0 ] || printf 'http://%s:%s\n' "$(setting http-address "$2")" "$port"
+    [ "$port" = 0 ] || [ "$port" = -1 ] || printf 'http://%s:%s\n' "$(setting http-address "$2")" "$port"
 }
 
 endpoints () {
@@ -51,6 +51,12 @@ endpoints () {
     printf '  %-11s %s\n' notifier "$(setting notifier-endpoint notifier)"
     printf '  %-11s %s   HTTP %s\n' reporting "$(setting reporting-endpoint reporting)" \
         "${reporting_http:-on a free port (TICKETFLOW_REPORTING_HTTP_PORT=0)}"
+    echo "Health and Prometheus metrics of each service (/healthz, /readyz, /metrics):"
+    local service ops
+    for service in intake classifier dispatcher sla notifier reporting; do
+        ops=$(http_url "$service-ops-port" "$service")
+        printf '  %-11s %s\n' "$service" "${ops:-on a free port, or off}"
+    done
     echo "Try (bin/ticketctl reads the same TICKETFLOW_* settings):"
     echo "  bin/ticketctl submit --channel app --customer C1 --body \"订单还没发货\""
     echo "  bin/ticketctl queue --department logistics"
@@ -59,6 +65,8 @@ endpoints () {
     [ -z "$intake_http" ] || echo "  curl -s -XPOST $intake_http/v1/tickets" \
         "-d '{\"channel\":\"web\",\"customer\":{\"id\":\"c9\"},\"body\":\"退款什么时候到账\"}'"
     [ -z "$reporting_http" ] || echo "  curl -s $reporting_http/v1/report/summary"
+    ops=$(http_url classifier-ops-port classifier)
+    [ -z "$ops" ] || echo "  curl -s $ops/metrics | grep waiting"
 }
 
 if [ "${1:-}" = --endpoints ]; then

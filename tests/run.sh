@@ -20,7 +20,15 @@ export TICKETFLOW_PG_FAST=1
 export TICKETFLOW_HOME="$PWD"
 pgdir="${TICKETFLOW_TEST_PG_DIR:-var/test-pg}"
 
-stop_cluster () { deploy/pg.sh stop --dir "$pgdir" >/dev/null 2>&1 || true; }
+# The fault tests run clusters of their own (var/test-pg-faults-*) and
+# destroy them; one killed at its timeout cannot, so what is left goes here.
+destroy_fault_clusters () {
+    local d
+    for d in var/test-pg-faults-*; do
+        if [ -e "$d" ] || [ -L "$d" ]; then deploy/pg.sh destroy --dir "$d" >/dev/null 2>&1 || true; fi
+    done
+}
+stop_cluster () { deploy/pg.sh stop --dir "$pgdir" >/dev/null 2>&1 || true; destroy_fault_clusters; }
 trap stop_cluster EXIT
 
 if [ -z "${TICKETFLOW_TEST_DATABASE_URL:-}" ]; then
@@ -38,11 +46,13 @@ bin/ticketflow-migrate >/dev/null || { echo "tests: migrations failed"; exit 1; 
 passed=0; failed=0; broken=()
 for t in "$@"; do
     log="build/tests/$(basename "$t").log"
-    # the flow test runs whole services as processes: one test at a time
+    # the flow and fault tests run whole services as processes and
+    # restart PostgreSQL under them: one test at a time
     jobs=2
-    case "$t" in *test_flow) jobs=1 ;; esac
+    case "$t" in *test_flow | *test_faults) jobs=1 ;; esac
     "$t" --jobs "$jobs" >"$log" 2>&1
     rc=$?
+    destroy_fault_clusters
     synthesis=$(grep -a 'Synthesis:' "$log" | tail -1)
     p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$synthesis")
     f=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$synthesis")

@@ -157,6 +157,12 @@ Test (deploy, run_prints_the_endpoints_the_services_use)
               s_default ("reporting-http-port"));
     cr_assert (strstr (out, expected), "no '%s' in: %s", expected, out);
     cr_assert_null (strstr (out, s_default ("intake-endpoint")), "the default intake endpoint is shown");
+    //  each service's ops port, a moved one included
+    rc = s_shell (out, sizeof out, "TICKETFLOW_SLA_OPS_PORT=19104 deploy/run.sh --endpoints");
+    cr_assert_eq (rc, 0, "%s", out);
+    snprintf (expected, sizeof expected, "http://%s:%s\n", s_default ("http-address"), s_default ("dispatcher-ops-port"));
+    cr_assert (strstr (out, expected), "no '%s' in: %s", expected, out);
+    cr_assert (strstr (out, ":19104\n"), "the moved sla ops port is not shown: %s", out);
     //  port 0 is chosen at start: no address to print, no curl line
     rc = s_shell (out, sizeof out, "TICKETFLOW_REPORTING_HTTP_PORT=0 deploy/run.sh --endpoints");
     cr_assert_eq (rc, 0, "%s", out);

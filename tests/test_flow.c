@@ -321,7 +321,7 @@ s_metric (const char *service, const char *series)
 {
     for (int i = 0; i < SERVICES; i++)
         if (streq (s_services [i], service))
-            return tf_test_metric_at (s_ops [i], series);
+            return tf_test_port_metric (s_ops [i], series);
     cr_assert_fail ("no service %s", service);
     return 0;
 }

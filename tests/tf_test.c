@@ -202,27 +202,27 @@ tf_test_http_get (int port, const char *path, long *status)
 }
 
 double
-tf_test_metric_at (int port, const char *series)
+tf_test_metric (zactor_t *actor, const char *series)
+{
+    char *port = tf_actor_query (actor, "OPS-PORT");
+    cr_assert (port && atoi (port) > 0, "the service has no ops port");
+    double value = tf_test_port_metric (atoi (port), series);
+    zstr_free (&port);
+    return value;
+}
+
+double
+tf_test_port_metric (int port, const char *series)
 {
     long status;
     char *text = tf_test_http_get (port, "/metrics", &status);
-    cr_assert (text && status == 200, "/metrics on port %d did not answer", port);
+    cr_assert (text && status == 200, "/metrics did not answer on port %d", port);
     double value = 0;
     size_t len = strlen (series);
     for (char *line = text; line && *line; line = strchr (line, '\n')? strchr (line, '\n') + 1: NULL)
         if (strncmp (line, series, len) == 0 && line [len] == ' ')
             value = atof (line + len + 1);
     free (text);
-    return value;
-}
-
-double
-tf_test_metric (zactor_t *actor, const char *series)
-{
-    char *port = tf_actor_query (actor, "OPS-PORT");
-    cr_assert (port && atoi (port) > 0, "the service has no ops port");
-    double value = tf_test_metric_at (atoi (port), series);
-    zstr_free (&port);
     return value;
 }
 
@@ -234,6 +234,18 @@ tf_test_wait_metric (zactor_t *actor, const char *series, double value, int time
     while (now < value && zclock_mono () < until) {
         zclock_sleep (50);
         now = tf_test_metric (actor, series);
+    }
+    return now;
+}
+
+double
+tf_test_port_wait_metric (int port, const char *series, double value, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    double now = tf_test_port_metric (port, series);
+    while (now < value && zclock_mono () < until) {
+        zclock_sleep (50);
+        now = tf_test_port_metric (port, series);
     }
     return now;
 }
@@ -253,30 +265,38 @@ tf_test_wait_handled (zactor_t *actor, const char *series, double value, int tim
 int
 tf_test_free_port (void)
 {
-    //  the kernel's choice: ZeroMQ's "*" takes the lowest free port from
-    //  49152 up, so two calls in a row gave the same port. And never one
-    //  this process handed out already: it may not be bound yet.
+    //  the kernel's choice (ZeroMQ's "*" takes the lowest free port from
+    //  49152 up, the same one call after call), never one this process
+    //  handed out already (it may not be bound yet): a port the kernel
+    //  repeats is held while it is asked again
     static int given [64];
     static size_t ngiven;
-    for (int attempt = 0; attempt < 100; attempt++) {
+    int held [100];
+    size_t nheld = 0;
+    int port = 0;
+    while (!port && nheld < 100) {
         int fd = socket (AF_INET, SOCK_STREAM, 0);
         cr_assert_geq (fd, 0);
         struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
         socklen_t len = sizeof addr;
-        int port = bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-                && getsockname (fd, (struct sockaddr *) &addr, &len) == 0? ntohs (addr.sin_port): 0;
-        close (fd);
-        cr_assert_gt (port, 0);
+        cr_assert (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+                   && getsockname (fd, (struct sockaddr *) &addr, &len) == 0, "no free port");
+        int candidate = ntohs (addr.sin_port);
         bool seen = false;
         for (size_t i = 0; i < ngiven && i < 64 && !seen; i++)
-            seen = given [i] == port;
-        if (!seen) {
-            given [ngiven++ % 64] = port;
-            return port;
+            seen = given [i] == candidate;
+        if (seen)
+            held [nheld++] = fd;
+        else {
+            close (fd);
+            port = candidate;
         }
     }
-    cr_assert_fail ("no free port");
-    return 0;
+    while (nheld)
+        close (held [--nheld]);
+    cr_assert_gt (port, 0, "no free port");
+    given [ngiven++ % 64] = port;
+    return port;
 }
 
 const char *

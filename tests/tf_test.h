@@ -62,12 +62,13 @@ char *tf_test_http_get (int port, const char *path, long *status);
 //  0 when the series is not there (yet).
 double tf_test_metric (zactor_t *actor, const char *series);
 
-//  The same from the /metrics of the ops port of a service run as a process.
-double tf_test_metric_at (int port, const char *series);
-
 //  Waits (up to timeout_ms) until a series reaches at least `value`;
 //  returns the last value read.
 double tf_test_wait_metric (zactor_t *actor, const char *series, double value, int timeout_ms);
+
+//  The same for a service that runs as a process, by its ops port.
+double tf_test_port_metric (int port, const char *series);
+double tf_test_port_wait_metric (int port, const char *series, double value, int timeout_ms);
 
 //  Waits like tf_test_wait_metric, then until the actor's loop has gone
 //  round once more: a message is counted as it is read and handled after,

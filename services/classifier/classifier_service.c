@@ -135,6 +135,12 @@ static int
 s_received (void *state, tf_engine_t *engine, const int64_t *ids, size_t n)
 {
     state_t *self = state;
+    //  a service that started without its database has no taxonomy yet:
+    //  without one every ticket would go to triage
+    if (classifier_taxonomy_size (self->classifier) == 0)
+        s_load_taxonomy (self);
+    if (classifier_taxonomy_size (self->classifier) == 0)
+        return -1;
     int moved = classifier_run_ids (self->classifier, ids, n, self->outcomes);
     s_announce (self, engine, moved);
     return moved;
@@ -154,30 +160,27 @@ s_reconcile (void *state, tf_engine_t *engine)
 }
 
 static void
-s_classify_ticket (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_classify_ticket (void *state, tf_engine_t *engine, tf_request_t *req)
 {
     state_t *self = state;
-    for (size_t i = 0; i < n; i++) {
-        tf_request_t *req = requests [i];
-        char ticket_no [TF_MAX_CLASSIFY_TICKET_TICKET_NO + 1];
-        tf_ticket_no_copy (&req->msg, TF_F_CLASSIFY_TICKET_TICKET_NO, ticket_no, sizeof ticket_no);
-        char *subcategory = tf_msg_strdup (&req->msg, TF_F_CLASSIFY_TICKET_SUBCATEGORY);
-        char *priority = tf_msg_strdup (&req->msg, TF_F_CLASSIFY_TICKET_PRIORITY);
-        char *actor = tf_msg_strdup (&req->msg, TF_F_CLASSIFY_TICKET_ACTOR);
-        classifier_outcome_t *oc = &self->outcomes [0];
-        tf_error_t err;
-        if (classifier_reclassify (self->classifier, ticket_no, subcategory, priority, actor, oc, &err))
-            tf_engine_refuse (engine, req, &err);
-        else {
-            tf_engine_reply_updated (engine, req, oc->ticket_no, oc->status);
-            tf_info ("%s classified by %s as %s %s", oc->ticket_no, actor? actor: "unknown",
-                     subcategory, oc->result.priority);
-            tf_engine_send_ticket (engine, OUTPUT_CLASSIFIED, TF_MSG_CLASSIFIED, oc->ticket_id, oc->ticket_no);
-        }
-        free (subcategory);
-        free (priority);
-        free (actor);
+    char ticket_no [TF_MAX_CLASSIFY_TICKET_TICKET_NO + 1];
+    tf_ticket_no_copy (&req->msg, TF_F_CLASSIFY_TICKET_TICKET_NO, ticket_no, sizeof ticket_no);
+    char *subcategory = tf_msg_strdup (&req->msg, TF_F_CLASSIFY_TICKET_SUBCATEGORY);
+    char *priority = tf_msg_strdup (&req->msg, TF_F_CLASSIFY_TICKET_PRIORITY);
+    char *actor = tf_msg_strdup (&req->msg, TF_F_CLASSIFY_TICKET_ACTOR);
+    classifier_outcome_t *oc = &self->outcomes [0];
+    tf_error_t err;
+    if (classifier_reclassify (self->classifier, ticket_no, subcategory, priority, actor, oc, &err))
+        tf_engine_refuse (engine, req, &err);
+    else {
+        tf_engine_reply_updated (engine, req, oc->ticket_no, oc->status);
+        tf_info ("%s classified by %s as %s %s", oc->ticket_no, actor? actor: "unknown",
+                 subcategory, oc->result.priority);
+        tf_engine_send_ticket (engine, OUTPUT_CLASSIFIED, TF_MSG_CLASSIFIED, oc->ticket_id, oc->ticket_no);
     }
+    free (subcategory);
+    free (priority);
+    free (actor);
 }
 
 //  A msgpack array of strings
@@ -210,8 +213,9 @@ s_bounded (double x, double lo, double hi)
 
 //  classify.text: what the classifier would decide, nothing stored
 static void
-s_classify_one_text (state_t *self, tf_engine_t *engine, tf_request_t *req)
+s_classify_text (void *state, tf_engine_t *engine, tf_request_t *req)
 {
+    state_t *self = state;
     const tf_value_t *subject = &req->msg.v [TF_F_CLASSIFY_TEXT_SUBJECT];
     const tf_value_t *body = &req->msg.v [TF_F_CLASSIFY_TEXT_TEXT];
     const tf_value_t *scope = &req->msg.v [TF_F_CLASSIFY_TEXT_ALERT_SCOPE];
@@ -270,13 +274,6 @@ s_classify_one_text (state_t *self, tf_engine_t *engine, tf_request_t *req)
               r.confidence, r.method);
     free (source);
     free (text);
-}
-
-static void
-s_classify_text (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        s_classify_one_text (state, engine, requests [i]);
 }
 
 //  RELOAD (SIGHUP): the model files again. Loaded aside, swapped in only
@@ -379,8 +376,8 @@ const tf_service_t classifier_service = {
         { .query = NULL }
     },
     .handlers = (const tf_handler_t []) {
-        { TF_MSG_CLASSIFY_TICKET, s_classify_ticket, true },
-        { TF_MSG_CLASSIFY_TEXT, s_classify_text, false },
+        { .type = TF_MSG_CLASSIFY_TICKET, .one = s_classify_ticket, .needs_database = true },
+        { .type = TF_MSG_CLASSIFY_TEXT, .one = s_classify_text },
         { .type = TF_MSG_NONE }
     },
     .consumers = (const tf_consumer_t []) {

@@ -74,52 +74,46 @@ s_reconcile (void *state, tf_engine_t *engine)
 }
 
 static void
-s_queue (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_queue (void *state, tf_engine_t *engine, tf_request_t *request)
 {
     state_t *self = state;
-    for (size_t i = 0; i < n; i++) {
-        tf_msg_t reply;
-        tf_error_t err;
-        if (dispatcher_queue (self->dispatcher, &requests [i]->msg, &reply, &err))
-            tf_engine_refuse (engine, requests [i], &err);
-        else
-            tf_engine_reply (engine, requests [i], &reply);
-        tf_msg_clear (&reply);
+    tf_msg_t reply;
+    tf_error_t err;
+    if (dispatcher_queue (self->dispatcher, &request->msg, &reply, &err))
+        tf_engine_refuse (engine, request, &err);
+    else
+        tf_engine_reply (engine, request, &reply);
+    tf_msg_clear (&reply);
+}
+
+static void
+s_accept (void *state, tf_engine_t *engine, tf_request_t *request)
+{
+    state_t *self = state;
+    int64_t id;
+    tf_error_t err;
+    char ticket_no [TF_MAX_ACCEPT_TICKET_NO + 1];
+    tf_ticket_no_copy (&request->msg, TF_F_ACCEPT_TICKET_NO, ticket_no, sizeof ticket_no);
+    if (dispatcher_accept (self->dispatcher, &request->msg, &id, &err))
+        tf_engine_refuse (engine, request, &err);
+    else {
+        tf_engine_reply_updated (engine, request, ticket_no, tf_status_name (TF_STATUS_ACCEPTED));
+        tf_engine_send_ticket (engine, OUTPUT_CLAIMED, TF_MSG_CLAIMED, id, ticket_no);
     }
 }
 
 static void
-s_accept (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_transfer (void *state, tf_engine_t *engine, tf_request_t *request)
 {
     state_t *self = state;
-    for (size_t i = 0; i < n; i++) {
-        int64_t id;
-        tf_error_t err;
-        char ticket_no [TF_MAX_ACCEPT_TICKET_NO + 1];
-        tf_ticket_no_copy (&requests [i]->msg, TF_F_ACCEPT_TICKET_NO, ticket_no, sizeof ticket_no);
-        if (dispatcher_accept (self->dispatcher, &requests [i]->msg, &id, &err))
-            tf_engine_refuse (engine, requests [i], &err);
-        else {
-            tf_engine_reply_updated (engine, requests [i], ticket_no, tf_status_name (TF_STATUS_ACCEPTED));
-            tf_engine_send_ticket (engine, OUTPUT_CLAIMED, TF_MSG_CLAIMED, id, ticket_no);
-        }
-    }
-}
-
-static void
-s_transfer (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
-{
-    state_t *self = state;
-    for (size_t i = 0; i < n; i++) {
-        tf_error_t err;
-        char ticket_no [TF_MAX_TRANSFER_TICKET_NO + 1];
-        tf_ticket_no_copy (&requests [i]->msg, TF_F_TRANSFER_TICKET_NO, ticket_no, sizeof ticket_no);
-        if (dispatcher_transfer (self->dispatcher, &requests [i]->msg, &self->assigned [0], &err))
-            tf_engine_refuse (engine, requests [i], &err);
-        else {
-            tf_engine_reply_updated (engine, requests [i], ticket_no, tf_status_name (TF_STATUS_ASSIGNED));
-            s_publish (self, engine, 1);
-        }
+    tf_error_t err;
+    char ticket_no [TF_MAX_TRANSFER_TICKET_NO + 1];
+    tf_ticket_no_copy (&request->msg, TF_F_TRANSFER_TICKET_NO, ticket_no, sizeof ticket_no);
+    if (dispatcher_transfer (self->dispatcher, &request->msg, &self->assigned [0], &err))
+        tf_engine_refuse (engine, request, &err);
+    else {
+        tf_engine_reply_updated (engine, request, ticket_no, tf_status_name (TF_STATUS_ASSIGNED));
+        s_publish (self, engine, 1);
     }
 }
 
@@ -160,9 +154,9 @@ const tf_service_t dispatcher_service = {
         { .query = NULL }
     },
     .handlers = (const tf_handler_t []) {
-        { TF_MSG_QUEUE_LIST, s_queue, true },
-        { TF_MSG_ACCEPT, s_accept, true },
-        { TF_MSG_TRANSFER, s_transfer, true },
+        { .type = TF_MSG_QUEUE_LIST, .one = s_queue, .needs_database = true },
+        { .type = TF_MSG_ACCEPT, .one = s_accept, .needs_database = true },
+        { .type = TF_MSG_TRANSFER, .one = s_transfer, .needs_database = true },
         { .type = TF_MSG_NONE }
     },
     .consumers = (const tf_consumer_t []) {

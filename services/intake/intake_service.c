@@ -79,58 +79,54 @@ s_submit (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
 }
 
 static void
-s_get (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_get (void *state, tf_engine_t *engine, tf_request_t *request)
 {
     state_t *self = state;
-    for (size_t i = 0; i < n; i++) {
-        const tf_value_t *no = &requests [i]->msg.v [TF_F_GET_TICKET_NO];
-        tf_error_t err;
-        char *text = intake_ticket_json (self->intake, no->str, no->len, &err);
-        json_t *json = text? json_loads (text, 0, NULL): NULL;
-        free (text);
-        if (!json) {
-            if (text || !err.code)
-                tf_error_set (&err, TF_ERR_INTERNAL, NULL, "cannot read the ticket");
-            tf_engine_refuse (engine, requests [i], &err);
-            continue;
-        }
-        msgpack_sbuffer sbuf;
-        msgpack_sbuffer_init (&sbuf);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-        tf_json_pack (&pk, json);
-        json_decref (json);
-        tf_msg_t reply;
-        tf_msg_init (&reply, TF_MSG_INFO);
-        tf_msg_set_raw (&reply, TF_F_INFO_TICKET, sbuf.data, sbuf.size);
-        tf_engine_reply (engine, requests [i], &reply);
-        tf_msg_clear (&reply);
-        msgpack_sbuffer_destroy (&sbuf);
+    const tf_value_t *no = &request->msg.v [TF_F_GET_TICKET_NO];
+    tf_error_t err;
+    char *text = intake_ticket_json (self->intake, no->str, no->len, &err);
+    json_t *json = text? json_loads (text, 0, NULL): NULL;
+    free (text);
+    if (!json) {
+        if (text || !err.code)
+            tf_error_set (&err, TF_ERR_INTERNAL, NULL, "cannot read the ticket");
+        tf_engine_refuse (engine, request, &err);
+        return;
     }
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    tf_json_pack (&pk, json);
+    json_decref (json);
+    tf_msg_t reply;
+    tf_msg_init (&reply, TF_MSG_INFO);
+    tf_msg_set_raw (&reply, TF_F_INFO_TICKET, sbuf.data, sbuf.size);
+    tf_engine_reply (engine, request, &reply);
+    tf_msg_clear (&reply);
+    msgpack_sbuffer_destroy (&sbuf);
 }
 
 static void
-s_feedback (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_feedback (void *state, tf_engine_t *engine, tf_request_t *request)
 {
     state_t *self = state;
-    for (size_t i = 0; i < n; i++) {
-        tf_error_t err;
-        int64_t ticket_id;
-        int64_t feedback_id = intake_feedback (self->intake, &requests [i]->msg, &ticket_id, &err);
-        if (feedback_id < 0) {
-            tf_engine_refuse (engine, requests [i], &err);
-            continue;
-        }
-        char ticket_no [TF_MAX_FEEDBACK_TICKET_NO + 1];
-        tf_ticket_no_copy (&requests [i]->msg, TF_F_FEEDBACK_TICKET_NO, ticket_no, sizeof ticket_no);
-        tf_msg_t reply;
-        tf_msg_init (&reply, TF_MSG_FEEDBACK_RECORDED);
-        tf_msg_set_cstr (&reply, TF_F_FEEDBACK_RECORDED_TICKET_NO, ticket_no);
-        tf_msg_set_int (&reply, TF_F_FEEDBACK_RECORDED_FEEDBACK_ID, feedback_id);
-        tf_engine_reply (engine, requests [i], &reply);
-        tf_msg_clear (&reply);
-        tf_engine_send_ticket (engine, OUTPUT_FEEDBACK, TF_MSG_FEEDBACK_RECEIVED, ticket_id, ticket_no);
+    tf_error_t err;
+    int64_t ticket_id;
+    int64_t feedback_id = intake_feedback (self->intake, &request->msg, &ticket_id, &err);
+    if (feedback_id < 0) {
+        tf_engine_refuse (engine, request, &err);
+        return;
     }
+    char ticket_no [TF_MAX_FEEDBACK_TICKET_NO + 1];
+    tf_ticket_no_copy (&request->msg, TF_F_FEEDBACK_TICKET_NO, ticket_no, sizeof ticket_no);
+    tf_msg_t reply;
+    tf_msg_init (&reply, TF_MSG_FEEDBACK_RECORDED);
+    tf_msg_set_cstr (&reply, TF_F_FEEDBACK_RECORDED_TICKET_NO, ticket_no);
+    tf_msg_set_int (&reply, TF_F_FEEDBACK_RECORDED_FEEDBACK_ID, feedback_id);
+    tf_engine_reply (engine, request, &reply);
+    tf_msg_clear (&reply);
+    tf_engine_send_ticket (engine, OUTPUT_FEEDBACK, TF_MSG_FEEDBACK_RECEIVED, ticket_id, ticket_no);
 }
 
 static const char *
@@ -167,9 +163,9 @@ const tf_service_t intake_service = {
         { .query = NULL }
     },
     .handlers = (const tf_handler_t []) {
-        { TF_MSG_SUBMIT, s_submit, true },
-        { TF_MSG_GET, s_get, true },
-        { TF_MSG_FEEDBACK, s_feedback, true },
+        { .type = TF_MSG_SUBMIT, .handle = s_submit, .needs_database = true },
+        { .type = TF_MSG_GET, .one = s_get, .needs_database = true },
+        { .type = TF_MSG_FEEDBACK, .one = s_feedback, .needs_database = true },
         { .type = TF_MSG_NONE }
     },
     .create = s_create,

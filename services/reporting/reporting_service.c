@@ -42,24 +42,22 @@ s_create (tf_engine_t *engine)
 }
 
 static void
-s_summary (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_summary (void *state, tf_engine_t *engine, tf_request_t *request)
 {
     state_t *self = state;
-    for (size_t i = 0; i < n; i++) {
-        char *data;
-        size_t size;
-        tf_error_t err;
-        if (reporting_summary_msgpack (self->reporting, &data, &size, &err)) {
-            tf_engine_refuse (engine, requests [i], &err);
-            continue;
-        }
-        tf_msg_t reply;
-        tf_msg_init (&reply, TF_MSG_REPORT);
-        tf_msg_set_raw (&reply, TF_F_REPORT_SUMMARY, data, size);
-        tf_engine_reply (engine, requests [i], &reply);
-        tf_msg_clear (&reply);
-        free (data);
+    char *data;
+    size_t size;
+    tf_error_t err;
+    if (reporting_summary_msgpack (self->reporting, &data, &size, &err)) {
+        tf_engine_refuse (engine, request, &err);
+        return;
     }
+    tf_msg_t reply;
+    tf_msg_init (&reply, TF_MSG_REPORT);
+    tf_msg_set_raw (&reply, TF_F_REPORT_SUMMARY, data, size);
+    tf_engine_reply (engine, request, &reply);
+    tf_msg_clear (&reply);
+    free (data);
 }
 
 //  Closed is the end of the flow until archiving: nothing is sent on.
@@ -112,7 +110,7 @@ const tf_service_t reporting_service = {
     .input_settings = (const char *const []) { "notifier-events-endpoint", NULL },
     .outputs = (const tf_output_t []) { { .query = NULL } },
     .handlers = (const tf_handler_t []) {
-        { TF_MSG_REPORT_SUMMARY, s_summary, true },
+        { .type = TF_MSG_REPORT_SUMMARY, .one = s_summary, .needs_database = true },
         { .type = TF_MSG_NONE }
     },
     .consumers = (const tf_consumer_t []) {

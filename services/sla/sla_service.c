@@ -166,52 +166,49 @@ s_claimed (void *state, tf_engine_t *engine, const int64_t *ids, size_t n)
 typedef int (request_fn) (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
                           tf_error_t *err);
 
-//  Each request in its own transaction; the answer names the status after it.
+//  A request in its own transaction; the answer names the status after it.
 static void
-s_requests (state_t *self, tf_engine_t *engine, tf_request_t **requests, size_t n, request_fn *fn,
-            tf_field_id_t no_field)
+s_request (state_t *self, tf_engine_t *engine, tf_request_t *request, request_fn *fn, tf_field_id_t no_field)
 {
-    for (size_t i = 0; i < n; i++) {
-        char status [16] = "", ticket_no [40];
-        int64_t ticket_id = 0;
-        tf_error_t err;
-        if (fn (self->sla, &requests [i]->msg, &ticket_id, status, &err)) {
-            tf_engine_refuse (engine, requests [i], &err);
-            continue;
-        }
-        tf_ticket_no_copy (&requests [i]->msg, no_field, ticket_no, sizeof ticket_no);
-        tf_engine_reply_updated (engine, requests [i], ticket_no, status);
-        //  after the commit: the notifier asks the customer to confirm
-        if (requests [i]->msg.type == TF_MSG_RESOLVE)
-            tf_engine_send_ticket (engine, OUTPUT_RESOLVED, TF_MSG_RESOLVED, ticket_id, ticket_no);
-        //  a deadline paused, moved or met: the window changed
-        self->window_dirty = true;
-        tf_engine_wake (engine);
+    char status [16] = "", ticket_no [40];
+    int64_t ticket_id = 0;
+    tf_error_t err;
+    if (fn (self->sla, &request->msg, &ticket_id, status, &err)) {
+        tf_engine_refuse (engine, request, &err);
+        return;
     }
+    tf_ticket_no_copy (&request->msg, no_field, ticket_no, sizeof ticket_no);
+    tf_engine_reply_updated (engine, request, ticket_no, status);
+    //  after the commit: the notifier asks the customer to confirm
+    if (request->msg.type == TF_MSG_RESOLVE)
+        tf_engine_send_ticket (engine, OUTPUT_RESOLVED, TF_MSG_RESOLVED, ticket_id, ticket_no);
+    //  a deadline paused, moved or met: the window changed
+    self->window_dirty = true;
+    tf_engine_wake (engine);
 }
 
 static void
-s_progress (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_progress (void *state, tf_engine_t *engine, tf_request_t *request)
 {
-    s_requests (state, engine, requests, n, sla_progress, TF_F_PROGRESS_TICKET_NO);
+    s_request (state, engine, request, sla_progress, TF_F_PROGRESS_TICKET_NO);
 }
 
 static void
-s_hold (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_hold (void *state, tf_engine_t *engine, tf_request_t *request)
 {
-    s_requests (state, engine, requests, n, sla_hold, TF_F_HOLD_TICKET_NO);
+    s_request (state, engine, request, sla_hold, TF_F_HOLD_TICKET_NO);
 }
 
 static void
-s_resume (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_resume (void *state, tf_engine_t *engine, tf_request_t *request)
 {
-    s_requests (state, engine, requests, n, sla_resume, TF_F_RESUME_TICKET_NO);
+    s_request (state, engine, request, sla_resume, TF_F_RESUME_TICKET_NO);
 }
 
 static void
-s_resolve (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
+s_resolve (void *state, tf_engine_t *engine, tf_request_t *request)
 {
-    s_requests (state, engine, requests, n, sla_resolve, TF_F_RESOLVE_TICKET_NO);
+    s_request (state, engine, request, sla_resolve, TF_F_RESOLVE_TICKET_NO);
 }
 
 static const char *const s_settings [] = {
@@ -249,10 +246,10 @@ const tf_service_t sla_service = {
         { .query = NULL }
     },
     .handlers = (const tf_handler_t []) {
-        { TF_MSG_PROGRESS, s_progress, true },
-        { TF_MSG_HOLD, s_hold, true },
-        { TF_MSG_RESUME, s_resume, true },
-        { TF_MSG_RESOLVE, s_resolve, true },
+        { .type = TF_MSG_PROGRESS, .one = s_progress, .needs_database = true },
+        { .type = TF_MSG_HOLD, .one = s_hold, .needs_database = true },
+        { .type = TF_MSG_RESUME, .one = s_resume, .needs_database = true },
+        { .type = TF_MSG_RESOLVE, .one = s_resolve, .needs_database = true },
         { .type = TF_MSG_NONE }
     },
     .consumers = (const tf_consumer_t []) {
