@@ -1056,7 +1056,7 @@ Test (classifier_actor, the_reconciler_alone_classifies_what_no_event_announced)
                                       " AND subcategory = '退换货申请' AND priority IS NOT NULL", (long long) id), 1);
     //  a later round takes a later ticket; the first is not taken again
     char later_no [32];
-    int64_t later = s_submit (db, "alone", "app", NULL, "请问积分在哪里兑换 怎么操作", later_no, sizeof later_no);
+    int64_t later = s_submit (db, "alone", "app", NULL, "订单还没发货 想改一下收货地址", later_no, sizeof later_no);
     s_wait_decided (db, later);
     cr_assert_geq (tf_test_wait_handled (actor, reconciled, 2, 5000), 2);
     for (int i = 0; i < 2; i++)
