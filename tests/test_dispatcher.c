@@ -1139,6 +1139,11 @@ Test (dispatcher, two_dispatchers_assign_each_ticket_once, .timeout = 60)
         zclock_sleep (50);
     }
     cr_assert_eq (assigned, RACE_TICKETS);
+    //  and what earlier tests left waiting
+    for (int i = 0; i < 200 && tf_test_scalar (db, "SELECT count(*) FROM tickets"
+                                                   " WHERE status IN ('classified', 'reopened')") > 0; i++)
+        zclock_sleep (50);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE status IN ('classified', 'reopened')"), 0);
     //  every event reached both and was handled: nothing more can come of them
     for (int k = 0; k < 2; k++)
         cr_assert_eq (tf_test_wait_handled (r [k].actor, "ticketflow_messages_received_total"
