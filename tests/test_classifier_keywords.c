@@ -4,6 +4,9 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (classifier_keywords, .timeout = 30);
+
 static void
 s_expect_normalised (const char *text, size_t len, const char *want, size_t want_len)
 {

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (codec, .timeout = 30);
+
 static int
 s_decode_submit (const void *data, size_t size, tf_msg_t *msg, tf_error_t *err)
 {

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <stdlib.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (config, .timeout = 30);
+
 static const char *s_names [] = { "database-url", "batch-size", "intake-endpoint", NULL };
 
 Test (config, defaults, .init = tf_test_clear_environment)

@@ -10,6 +10,9 @@
 
 #include "../services/classifier/csvread.h"
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (csvread, .timeout = 30);
+
 static csvread_t *
 s_reader (const char *data, size_t size, csvread_format_t format)
 {

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (deploy, .timeout = 60);
+
 //  Runs a shell command in the project folder, outside the make that runs
 //  the tests; returns its exit code, its output (stdout and stderr) in out.
 static int

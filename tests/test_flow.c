@@ -9,10 +9,11 @@
 #include <criterion/criterion.h>
 #include <msgpack.h>
 #include <signal.h>
-#include <spawn.h>
 #include <ctype.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -21,6 +22,8 @@ static const char *s_services [] = { "intake", "classifier", "dispatcher", "sla"
 
 static char s_dir [64];
 static pid_t s_pids [SERVICES + 2];
+//  each service's ops port, known before it starts, for its /metrics
+static int s_ops [SERVICES];
 
 //  ipc:// endpoints in a private folder: known before anything binds, so
 //  services can connect to each other in any start order
@@ -49,10 +52,6 @@ s_spawn (const char *service, const char *const *overrides)
     char path [4200], log [128];
     snprintf (path, sizeof path, "%s/bin/ticketflow-%s", tf_home (), service);
     snprintf (log, sizeof log, "%s/%s.log", s_dir, service);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_addopen (&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2 (&actions, 1, 2);
     //  the environment, with per-process overrides NAME=VALUE
     size_t n = 0;
     while (environ [n])
@@ -72,9 +71,23 @@ s_spawn (const char *service, const char *const *overrides)
     for (size_t o = 0; overrides && overrides [o]; o++)
         env [k++] = (char *) overrides [o];
     char *argv [] = { path, NULL };
-    pid_t pid;
-    cr_assert_eq (posix_spawn (&pid, path, &actions, NULL, argv, env), 0, "cannot start %s", path);
-    posix_spawn_file_actions_destroy (&actions);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0, "cannot start %s", path);
+    if (pid == 0) {
+        //  a test killed by its timeout takes its services with it
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != parent)
+            _exit (1);
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2 (fd, 1);
+            dup2 (fd, 2);
+            close (fd);
+        }
+        execve (path, argv, env);
+        _exit (127);
+    }
     free (env);
     return pid;
 }
@@ -144,11 +157,13 @@ s_flow_start (void)
     setenv ("TICKETFLOW_INTAKE_HTTP_PORT", "0", 1);
     setenv ("TICKETFLOW_REPORTING_HTTP_PORT", "0", 1);
     for (int i = 0; i < SERVICES; i++) {
-        char var [64];
+        char var [64], port [16];
         snprintf (var, sizeof var, "TICKETFLOW_%s_OPS_PORT", s_services [i]);
         for (char *p = var; *p; p++)
             *p = (char) toupper ((unsigned char) *p);
-        setenv (var, "0", 1);
+        s_ops [i] = tf_test_free_port ();
+        snprintf (port, sizeof port, "%d", s_ops [i]);
+        setenv (var, port, 1);
     }
     setenv ("TICKETFLOW_RECONCILE_SECONDS", "1", 1);
     setenv ("TICKETFLOW_STALE_SECONDS", "2", 1);
@@ -297,6 +312,44 @@ s_history (tf_db_t *db, const char *ticket_no, const char *kind)
 {
     return tf_test_scalar (db, "SELECT count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
                                " WHERE t.ticket_no = '%s' AND e.kind = '%s'", ticket_no, kind);
+}
+
+//  One series of a service's /metrics, e.g. s_metric ("classifier",
+//  "ticketflow_reconciled_total{service=\"classifier\"}")
+static double
+s_metric (const char *service, const char *series)
+{
+    for (int i = 0; i < SERVICES; i++)
+        if (streq (s_services [i], service))
+            return tf_test_port_metric (s_ops [i], series);
+    cr_assert_fail ("no service %s", service);
+    return 0;
+}
+
+//  Returns once the service's loop has gone round (it answered a ping):
+//  what it was doing when the ping was sent is done, its events sent.
+static void
+s_settle (const char *service)
+{
+    tf_msg_t ping;
+    tf_msg_init (&ping, TF_MSG_PING);
+    cr_assert_eq (s_call (service, &ping, NULL, 0), TF_MSG_PONG);
+}
+
+//  Waits until a series of a service reaches `value`, then for its loop to
+//  go round: a message is counted as it is read and handled after, so what
+//  the series counted has then been handled.
+static double
+s_wait_handled (const char *service, const char *series, double value, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    double now = s_metric (service, series);
+    while (now < value && zclock_mono () < until) {
+        zclock_sleep (50);
+        now = s_metric (service, series);
+    }
+    s_settle (service);
+    return now;
 }
 
 //  --------------------------------------------------------------------------
@@ -459,11 +512,18 @@ Test (flow, a_duplicate_event_changes_nothing)
     s_submit (LOGISTICS, "dup", no);
     s_wait_status (db, no, "assigned");
     long long id = tf_test_scalar (db, "SELECT id FROM tickets WHERE ticket_no = '%s'", no);
+    const char *received = "ticketflow_messages_received_total{service=\"classifier\",type=\"ticket.received\"}";
+    const char *announced = "ticketflow_messages_sent_total{service=\"classifier\",type=\"ticket.classified\"}";
+    double received_before = s_metric ("classifier", received);
+    double announced_before = s_metric ("classifier", announced);
     zsock_t *inject = tf_net_bind (ZMQ_PUSH, s_endpoint ("inject-received"), 1 << 20);
-    zclock_sleep (300);         //  the classifier reconnects to the new endpoint
+    zsock_set_sndtimeo (inject, 5000);      //  a send waits until the classifier has connected
     for (int i = 0; i < 2; i++)
         cr_assert_eq (tf_net_send_ticket_event (inject, TF_MSG_RECEIVED, id, no), 0);
-    zclock_sleep (1500);
+    //  both reached the classifier and were handled: nothing was classified
+    //  or announced again, so the dispatcher had nothing new either
+    cr_assert_eq (s_wait_handled ("classifier", received, received_before + 2, 10000), received_before + 2);
+    cr_assert_eq (s_metric ("classifier", announced), announced_before);
     cr_assert_eq (s_history (db, no, "classified"), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events e WHERE ticket_id = %lld"
                                       " AND to_status = 'assigned'", id), 1);
@@ -476,10 +536,15 @@ Test (flow, a_killed_classifier_strands_nothing)
     tf_db_t *db = tf_test_db ();
     kill (s_pids [1], SIGKILL);
     waitpid (s_pids [1], NULL, 0);
+    const char *sent = "ticketflow_messages_sent_total{service=\"intake\",type=\"ticket.received\"}";
+    const char *dropped = "ticketflow_sends_dropped_total{service=\"intake\",type=\"ticket.received\"}";
+    double published = s_metric ("intake", sent) + s_metric ("intake", dropped);
     char numbers [8][32];
     for (int i = 0; i < 8; i++)
         s_submit (LOGISTICS, zsys_sprintf ("kill%d", i), numbers [i]);
-    zclock_sleep (500);
+    //  intake has sent (to the dead) or dropped all eight events
+    s_settle ("intake");
+    cr_assert_eq (s_metric ("intake", sent) + s_metric ("intake", dropped), published + 8);
     for (int i = 0; i < 8; i++)
         cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE ticket_no = '%s'"
                                           " AND status = 'received'", numbers [i]), 1);
@@ -492,6 +557,9 @@ Test (flow, a_killed_classifier_strands_nothing)
         s_wait_status (db, numbers [i], "assigned");
         cr_assert_eq (s_history (db, numbers [i], "classified"), 1);
     }
+    cr_assert_geq (s_wait_handled ("classifier", "ticketflow_reconciled_total{service=\"classifier\"}", 8, 5000), 8);
+    cr_assert_eq (s_metric ("classifier", "ticketflow_messages_received_total"
+                                          "{service=\"classifier\",type=\"ticket.received\"}"), 0);
     tf_db_destroy (&db);
 }
 
@@ -502,7 +570,8 @@ Test (flow, two_dispatchers_assign_each_ticket_once)
     snprintf (ep1, sizeof ep1, "TICKETFLOW_DISPATCHER_ENDPOINT=%s", s_endpoint ("dispatcher-2"));
     snprintf (ep2, sizeof ep2, "TICKETFLOW_DISPATCHER_PUBLISH_ENDPOINT=%s", s_endpoint ("dispatcher-2-publish"));
     snprintf (ep3, sizeof ep3, "TICKETFLOW_DISPATCHER_EVENTS_ENDPOINT=%s", s_endpoint ("dispatcher-2-events"));
-    s_pids [SERVICES] = s_spawn ("dispatcher", (const char *[]) { ep1, ep2, ep3, NULL });
+    const char *ops = "TICKETFLOW_DISPATCHER_OPS_PORT=0";      //  the first one has the known port
+    s_pids [SERVICES] = s_spawn ("dispatcher", (const char *[]) { ep1, ep2, ep3, ops, NULL });
     s_wait_ping (s_endpoint ("dispatcher-2"));
     char numbers [30][32];
     for (int i = 0; i < 30; i++)

@@ -9,6 +9,9 @@
 #include <curl/curl.h>
 #include <pthread.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (intake, .timeout = 60);
+
 Test (intake, ticket_numbers)
 {
     char no [32];
@@ -120,6 +123,90 @@ Test (intake, idempotent_within_and_across_batches)
     for (int i = 0; i < 4; i++)
         tf_msg_clear (&m [i]);
     intake_destroy (&intake);
+    tf_db_destroy (&db);
+}
+
+//  Two intakes (objects, each on a connection of its own) store the same
+//  300 submissions at once from two threads, the same 50 at a time, so
+//  each batch races with its twin: one ticket per (channel, external_id),
+//  and both answer every submission with its number.
+#define SAME_SUBMISSIONS 300
+#define SAME_BATCH 50
+
+typedef struct {
+    intake_t *intake;
+    const tf_msg_t *const *batch;
+    pthread_barrier_t *start;
+    intake_result_t results [SAME_SUBMISSIONS];
+    int failed;
+} submitter_t;
+
+static void *
+s_submitter (void *arg)
+{
+    submitter_t *self = arg;
+    pthread_barrier_wait (self->start);
+    for (int first = 0; first < SAME_SUBMISSIONS; first += SAME_BATCH)
+        if (intake_submit (self->intake, self->batch + first, SAME_BATCH, self->results + first))
+            self->failed++;
+    return NULL;
+}
+
+Test (intake, two_intakes_store_the_same_batch_once)
+{
+    tf_db_t *db = tf_test_db ();
+    char tag [96];
+    snprintf (tag, sizeof tag, "same-%s", tf_test_unique ());
+    static tf_msg_t msgs [SAME_SUBMISSIONS];
+    static const tf_msg_t *batch [SAME_SUBMISSIONS];
+    static char externals [SAME_SUBMISSIONS][128];
+    for (int i = 0; i < SAME_SUBMISSIONS; i++) {
+        snprintf (externals [i], sizeof externals [i], "%s-%d", tag, i);
+        s_submit_msg (&msgs [i], i % 2? "wechat": "app", externals [i], "同一批提交了两次");
+        batch [i] = &msgs [i];
+    }
+    pthread_barrier_t start;
+    pthread_barrier_init (&start, NULL, 2);
+    tf_db_t *conn [2];
+    static submitter_t submitters [2];
+    pthread_t threads [2];
+    for (int k = 0; k < 2; k++) {
+        conn [k] = tf_test_db ();
+        memset (&submitters [k], 0, sizeof submitters [k]);
+        submitters [k].intake = intake_new (conn [k]);
+        cr_assert (submitters [k].intake);
+        submitters [k].batch = batch;
+        submitters [k].start = &start;
+    }
+    for (int k = 0; k < 2; k++)
+        pthread_create (&threads [k], NULL, s_submitter, &submitters [k]);
+    for (int k = 0; k < 2; k++)
+        pthread_join (threads [k], NULL);
+    pthread_barrier_destroy (&start);
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq (submitters [k].failed, 0, "intake %d: a batch failed", k);
+        intake_destroy (&submitters [k].intake);
+        tf_db_destroy (&conn [k]);
+    }
+    //  both answered every submission with the same ticket; one of them stored it
+    for (int i = 0; i < SAME_SUBMISSIONS; i++) {
+        const intake_result_t *a = &submitters [0].results [i], *b = &submitters [1].results [i];
+        cr_assert (a->ok && b->ok, "submission %d not answered", i);
+        cr_assert_str_eq (a->ticket_no, b->ticket_no, "submission %d got two numbers", i);
+        cr_assert_eq (a->ticket_id, b->ticket_id);
+        cr_assert (a->duplicate != b->duplicate, "submission %d: %s", i,
+                   a->duplicate? "stored by neither": "stored twice");
+        tf_msg_clear (&msgs [i]);
+    }
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE external_id LIKE '%s-%%'", tag),
+                  SAME_SUBMISSIONS);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(DISTINCT ticket_no) FROM tickets WHERE external_id LIKE '%s-%%'",
+                                  tag), SAME_SUBMISSIONS);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
+                                      " WHERE t.external_id LIKE '%s-%%' AND e.kind = 'received'", tag),
+                  SAME_SUBMISSIONS);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_contacts c JOIN tickets t ON t.id = c.ticket_id"
+                                      " WHERE t.external_id LIKE '%s-%%'", tag), SAME_SUBMISSIONS);
     tf_db_destroy (&db);
 }
 

@@ -14,6 +14,9 @@
 
 #include "../services/classifier/linmodel.h"
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (linmodel, .timeout = 30);
+
 //  A small Chinese + English ticket set, five labels
 static const char *s_rows [][2] = {
     { "我的快递还没到", "物流" },

@@ -4,6 +4,9 @@
 #include <criterion/parameterized.h>
 #include <string.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (mask, .timeout = 30);
+
 typedef struct {
     const char *in, *out;
 } mask_case_t;

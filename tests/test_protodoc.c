@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (protodoc, .timeout = 30);
+
 Test (protodoc, document_matches_the_definition)
 {
     char *generated = NULL;

@@ -12,6 +12,9 @@
 #include "../services/classifier/textfeat.h"
 #include "tf_utf8.h"
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (textfeat, .timeout = 30);
+
 //  Tokens collected as "\ntok1\ntok2\n...\n" so a token can be looked up
 //  as "\n<tok>\n"
 typedef struct {

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (ticketctl, .timeout = 30);
+
 typedef struct {
     char *out, *err;
     int rc;

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+//  A hang fails its test instead of stalling CI (far above the slowest test's time)
+TestSuite (utf8, .timeout = 30);
+
 #define R TF_UTF8_REPLACEMENT
 #define STEPS_MAX 8
 

@@ -2,7 +2,10 @@
 #include "tf_actor.h"
 #include "tf_log.h"
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -247,12 +250,63 @@ tf_test_port_wait_metric (int port, const char *series, double value, int timeou
     return now;
 }
 
+double
+tf_test_wait_handled (zactor_t *actor, const char *series, double value, int timeout_ms)
+{
+    double now = tf_test_wait_metric (actor, series, value, timeout_ms);
+    //  the loop answers its pipe first thing in a turn: once it has
+    //  answered, the turn that counted the message has ended
+    char *answer = tf_actor_query (actor, "OPS-PORT");
+    cr_assert (answer, "the service did not answer its pipe");
+    zstr_free (&answer);
+    return now;
+}
+
 int
 tf_test_free_port (void)
 {
-    zsock_t *probe = zsock_new (ZMQ_ROUTER);
-    int port = zsock_bind (probe, "tcp://127.0.0.1:*");
-    zsock_destroy (&probe);
-    cr_assert_gt (port, 0);
+    //  the kernel's choice (ZeroMQ's "*" takes the lowest free port from
+    //  49152 up, the same one call after call), never one this process
+    //  handed out already (it may not be bound yet): a port the kernel
+    //  repeats is held while it is asked again
+    static int given [64];
+    static size_t ngiven;
+    int held [100];
+    size_t nheld = 0;
+    int port = 0;
+    while (!port && nheld < 100) {
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        cr_assert_geq (fd, 0);
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+        socklen_t len = sizeof addr;
+        cr_assert (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+                   && getsockname (fd, (struct sockaddr *) &addr, &len) == 0, "no free port");
+        int candidate = ntohs (addr.sin_port);
+        bool seen = false;
+        for (size_t i = 0; i < ngiven && i < 64 && !seen; i++)
+            seen = given [i] == candidate;
+        if (seen)
+            held [nheld++] = fd;
+        else {
+            close (fd);
+            port = candidate;
+        }
+    }
+    while (nheld)
+        close (held [--nheld]);
+    cr_assert_gt (port, 0, "no free port");
+    given [ngiven++ % 64] = port;
     return port;
+}
+
+const char *
+tf_test_nowhere (void)
+{
+    //  a path of this process that nobody creates: a free TCP port could be
+    //  taken by the next ephemeral bind, and that peer's events with it
+    static char endpoints [8][64];
+    static int next;
+    char *endpoint = endpoints [next % 8];
+    snprintf (endpoint, 64, "ipc:///tmp/tf-nowhere-%d-%d", (int) getpid (), next++);
+    return endpoint;
 }

@@ -70,5 +70,15 @@ double tf_test_wait_metric (zactor_t *actor, const char *series, double value, i
 double tf_test_port_metric (int port, const char *series);
 double tf_test_port_wait_metric (int port, const char *series, double value, int timeout_ms);
 
+//  Waits like tf_test_wait_metric, then until the actor's loop has gone
+//  round once more: a message is counted as it is read and handled after,
+//  so whatever the series counted has then been handled too. The positive
+//  signal to wait for before asserting that something did not happen.
+double tf_test_wait_handled (zactor_t *actor, const char *series, double value, int timeout_ms);
+
 //  A TCP port on 127.0.0.1 that nothing listens on now.
 int tf_test_free_port (void);
+
+//  An endpoint nothing binds: a service whose inputs point
+//  here gets no event at all, so only its reconciler can take its tickets.
+const char *tf_test_nowhere (void);

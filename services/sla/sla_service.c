@@ -137,13 +137,17 @@ s_reconcile (void *state, tf_engine_t *engine)
     int created = sla_track_missing (self->sla, limit);
     if (created > 0)
         tf_info ("timers created for %d ticket(s) nobody announced", created);
-    sla_meet_responses (self->sla);
+    int met = sla_meet_responses (self->sla);
+    if (met > 0)
+        tf_info ("%d response deadline(s) met whose ticket.claimed was lost", met);
     int resumed = sla_expire_holds (self->sla, limit);
     if (resumed > 0)
         tf_info ("%d ticket(s) resumed: their expected resume time passed", resumed);
     self->window_dirty = true;
     tf_engine_wake (engine);
-    return created < 0 || resumed < 0? -1: created > resumed? created: resumed;
+    //  every ticket taken counts, a lost ticket.claimed too: the engine
+    //  counts them as reconciled (and comes back at once past a batch)
+    return created < 0 || met < 0 || resumed < 0? -1: created + met + resumed;
 }
 
 //  ticket.claimed: timers at once; an old ticket may already be due
