@@ -9,8 +9,11 @@ s_common_options (zsock_t *sock, int max_message_bytes)
     zsock_set_maxmsgsize (sock, max_message_bytes);
     zsock_set_linger (sock, 200);
     zsock_set_sndtimeo (sock, 0);
-    zsock_set_sndhwm (sock, 100000);
-    zsock_set_rcvhwm (sock, 100000);
+    //  A backlog lives in the database, not in memory: past this many
+    //  queued events a send is dropped (and counted), and the receiver's
+    //  reconciler finds those tickets by their status instead.
+    zsock_set_sndhwm (sock, TF_NET_QUEUE_MAX);
+    zsock_set_rcvhwm (sock, TF_NET_QUEUE_MAX);
 }
 
 zsock_t *

@@ -10,6 +10,10 @@
 #include "tf_codec.h"
 #include <czmq.h>
 
+//  Messages a socket queues each way (its high-water mark): five seconds of
+//  a 2000 tickets/s peak, a few megabytes.
+#define TF_NET_QUEUE_MAX 10000
+
 //  Binds a socket of `type` (ZMQ_ROUTER, ZMQ_PUSH, ZMQ_PUB) to endpoint,
 //  with the message size cap and non-blocking sends. NULL on failure (logged).
 zsock_t *tf_net_bind (int type, const char *endpoint, int max_message_bytes);

@@ -14,10 +14,16 @@ static const char *SQL_LOCK_IDS =
     "SELECT id FROM tickets WHERE id = ANY ($1::int8[]) AND status = ANY ($2::text[]) "
     "ORDER BY id FOR UPDATE SKIP LOCKED";
 
+//  One index walk per status (tickets_status_waiting gives each in waiting
+//  order), so a pass costs the batch, not the backlog: `status = ANY` would
+//  sort every waiting ticket first. The few a status locks past the batch
+//  stay locked until the caller's transaction ends.
 static const char *SQL_LOCK_WAITING =
-    "SELECT id FROM tickets WHERE status = ANY ($1::text[]) "
-    "AND status_changed_at <= now () - make_interval (secs => $2::int) "
-    "ORDER BY status_changed_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED";
+    "SELECT w.id FROM unnest ($1::text[]) AS s (status), LATERAL ("
+    "  SELECT id, status_changed_at FROM tickets WHERE status = s.status"
+    "  AND status_changed_at <= now () - make_interval (secs => $2::int)"
+    "  ORDER BY status_changed_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED) w "
+    "ORDER BY w.status_changed_at, w.id LIMIT $3::int";
 
 static const char *SQL_FIND =
     "SELECT id, status FROM tickets WHERE ticket_no = $1";

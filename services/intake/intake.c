@@ -24,11 +24,15 @@ typedef struct {
 //  duplicates among it, its numbers and ids, its tickets, their contacts,
 //  their history rows.
 
-//  Which of the batch's (channel, external_id) pairs are stored already
+//  Which of the batch's (channel, external_id) pairs are stored already:
+//  a lookup per message through tickets_channel_external_id whatever the
+//  statistics say: a plan made while the table was small (a hash join over
+//  all tickets) would otherwise stay cached as the table grows.
 static const char *SQL_DUPLICATES =
     "SELECT x.ord, t.id, t.ticket_no FROM unnest ($1::text[], $2::text[]) WITH ORDINALITY"
-    "  AS x (channel, external_id, ord) "
-    "JOIN tickets t ON t.channel = x.channel AND t.external_id = x.external_id";
+    "  AS x (channel, external_id, ord), "
+    "LATERAL (SELECT id, ticket_no FROM tickets WHERE channel = x.channel AND external_id = x.external_id"
+    "         LIMIT 1) t";
 
 //  One number per new ticket of the batch: the day's row is bumped once,
 //  under its row lock, so concurrent instances get disjoint ranges; and

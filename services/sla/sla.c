@@ -42,23 +42,29 @@ struct sla_t {
     "         CASE WHEN kind = 'resolution' AND status = 'on_hold' THEN now () END"                   \
     "  FROM planned ORDER BY id, kind"                                                                \
     "  ON CONFLICT (ticket_id, kind) DO NOTHING RETURNING ticket_id, kind, due_at),"                  \
-    /* the timers made now and those made before (the statement's snapshot  */                       \
-    /* does not see its own inserts), per ticket, for the mirror columns    */                        \
-    " due AS (SELECT a.ticket_id,"                                                                    \
-    "         max (a.due_at) FILTER (WHERE a.kind = 'response') AS response,"                         \
-    "         max (a.due_at) FILTER (WHERE a.kind = 'resolution') AS resolution"                      \
-    "  FROM (SELECT ticket_id, kind, due_at FROM timers UNION ALL"                                    \
-    "        SELECT s.ticket_id, s.kind, s.due_at FROM sla_timers s JOIN picked p ON s.ticket_id = p.id) a" \
-    "  GROUP BY a.ticket_id),"                                                                        \
+    /* the deadlines per ticket for the mirror columns: the timers made    */                        \
+    /* before (looked up per ticket, by the unique index, whatever the     */                        \
+    /* statistics say), else the planned ones                             */                        \
+    " due AS (SELECT p.id AS ticket_id, coalesce (x.response, n.response) AS response,"               \
+    "                coalesce (x.resolution, n.resolution) AS resolution"                              \
+    "  FROM picked p LEFT JOIN (SELECT id, max (due_at) FILTER (WHERE kind = 'response') AS response," \
+    "                                  max (due_at) FILTER (WHERE kind = 'resolution') AS resolution"  \
+    "                           FROM planned GROUP BY id) n ON n.id = p.id"                            \
+    "  CROSS JOIN LATERAL (SELECT max (s.due_at) FILTER (WHERE s.kind = 'response') AS response,"      \
+    "                             max (s.due_at) FILTER (WHERE s.kind = 'resolution') AS resolution"   \
+    "                      FROM sla_timers s WHERE s.ticket_id = p.id) x),"                            \
     " mirror AS ("                                                                                    \
     "  UPDATE tickets t SET response_due_at = coalesce (d.response, t.response_due_at),"              \
     "                       resolve_due_at = coalesce (d.resolution, t.resolve_due_at)"               \
-    "  FROM due d WHERE t.id = d.ticket_id RETURNING t.id),"                                          \
+    "  FROM due d WHERE t.id = d.ticket_id AND (d.response IS NOT NULL OR d.resolution IS NOT NULL)"  \
+    "  RETURNING t.id),"                                                                              \
     " met AS ("                                                                                       \
-    "  UPDATE sla_timers s SET met_at = p.responded FROM picked p"                                    \
-    "  WHERE s.ticket_id = p.id AND s.kind = 'response' AND s.met_at IS NULL"                         \
-    "  AND p.responded IS NOT NULL AND (p.responded <= s.due_at OR s.breached_at IS NOT NULL)"        \
-    "  RETURNING s.id) "                                                                              \
+    "  UPDATE sla_timers s SET met_at = m.responded"                                                  \
+    "  FROM (SELECT x.id, p.responded FROM picked p CROSS JOIN LATERAL"                              \
+    "          (SELECT s.id FROM sla_timers s WHERE s.ticket_id = p.id AND s.kind = 'response'"         \
+    "           AND s.met_at IS NULL AND (p.responded <= s.due_at OR s.breached_at IS NOT NULL) LIMIT 1) x" \
+    "        WHERE p.responded IS NOT NULL) m"                                                        \
+    "  WHERE s.id = m.id RETURNING s.id) "                                                            \
     "SELECT (SELECT count (*) FROM picked), (SELECT count (DISTINCT ticket_id) FROM timers),"         \
     "       (SELECT count (*) FROM mirror), (SELECT count (*) FROM met)"
 
@@ -72,16 +78,6 @@ static const char *SQL_TRACK_MISSING =
     TRACK_SQL ("WHERE t.priority IS NOT NULL AND t.response_due_at IS NULL AND t.status = ANY ($2::text[])"
                " AND EXISTS (SELECT 1 FROM sla_policy sp WHERE sp.priority = t.priority)"
                " ORDER BY t.id LIMIT $1::int FOR UPDATE SKIP LOCKED");
-
-//  A response timer is met when the answer came before it was due; a late
-//  answer lets it breach first and is recorded afterwards.
-//  Before a breach pass: the running timers due by now () + $1 seconds.
-static const char *SQL_MEET_DUE =
-    "UPDATE sla_timers s SET met_at = " RESPONDED " FROM tickets t "
-    "WHERE s.ticket_id = t.id AND s.kind = 'response' AND s.met_at IS NULL "
-    "AND s.breached_at IS NULL AND s.paused_at IS NULL "
-    "AND s.due_at <= now () + make_interval (secs => $1::int) "
-    "AND " RESPONDED " IS NOT NULL AND " RESPONDED " <= s.due_at";
 
 //  The reconciler: tickets accepted in the last $1 seconds whose claim was
 //  lost (the dispatcher sets accepted_at; a progress note meets the timer itself)
@@ -97,16 +93,26 @@ static const char *SQL_MEET_TICKET =
     "WHERE s.ticket_id = t.id AND t.id = $1 AND s.kind = 'response' AND s.met_at IS NULL "
     "AND " RESPONDED " IS NOT NULL AND (" RESPONDED " <= s.due_at OR s.breached_at IS NOT NULL)";
 
-//  Timers and tickets are both taken with SKIP LOCKED: a ticket a handler
-//  holds is left for the next pass, so a breach never waits on a lock and
-//  never deadlocks with a handler (which locks the ticket, then its timers).
+//  The due timers are taken soonest first through sla_timers_open, so a
+//  pass costs the batch, not the backlog. A response timer whose answer
+//  came before it was due is met, the rest breach: a late answer lets it
+//  breach first and is recorded afterwards. Timers and tickets are both
+//  taken with SKIP LOCKED: a ticket a handler holds is left for the next
+//  pass, so a breach never waits on a lock and never deadlocks with a
+//  handler (which locks the ticket, then its timers). One row at least:
+//  the first column counts what was taken, met or breached.
+#define ANSWERED_IN_TIME "(due.kind = 'response' AND due.responded IS NOT NULL AND due.responded <= due.due_at)"
 static const char *SQL_BREACH =
-    "WITH due AS (SELECT s.id FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
+    "WITH due AS (SELECT s.id, s.kind, s.due_at, " RESPONDED " AS responded"
+    "             FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
     "             WHERE s.met_at IS NULL AND s.breached_at IS NULL AND s.paused_at IS NULL"
     "             AND s.due_at <= now () ORDER BY s.due_at, s.id LIMIT $1::int"
     "             FOR NO KEY UPDATE OF s, t SKIP LOCKED),"
+    " met AS (UPDATE sla_timers s SET met_at = due.responded FROM due"
+    "         WHERE s.id = due.id AND " ANSWERED_IN_TIME " RETURNING s.id),"
     " b AS (UPDATE sla_timers s SET breached_at = now () FROM due"
-    "       WHERE s.id = due.id AND s.breached_at IS NULL AND s.met_at IS NULL"
+    "       WHERE s.id = due.id AND NOT " ANSWERED_IN_TIME
+    "       AND s.breached_at IS NULL AND s.met_at IS NULL"
     "       RETURNING s.ticket_id, s.kind, s.due_at),"
     " flags AS (UPDATE tickets t SET response_breached = t.response_breached OR x.response,"
     "                                resolve_breached = t.resolve_breached OR x.resolution,"
@@ -117,11 +123,12 @@ static const char *SQL_BREACH =
     " notes AS (INSERT INTO ticket_events (ticket_id, kind, actor, data)"
     "           SELECT ticket_id, 'sla_breached', 'sla',"
     "                  jsonb_build_object ('kind', kind, 'due_at', due_at) FROM b RETURNING id) "
-    "SELECT b.ticket_id, t.ticket_no, b.kind,"
+    "SELECT c.taken, b.ticket_id, t.ticket_no, b.kind,"
     "       to_char (b.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     "       coalesce (t.department, ''), coalesce (t.priority, ''),"
-    "       (SELECT count (*) FROM flags), (SELECT count (*) FROM notes) "
-    "FROM b JOIN tickets t ON t.id = b.ticket_id ORDER BY b.due_at";
+    "       (SELECT count (*) FROM flags), (SELECT count (*) FROM notes), (SELECT count (*) FROM met) "
+    "FROM (SELECT count (*) AS taken FROM due) c"
+    " LEFT JOIN (b JOIN tickets t ON t.id = b.ticket_id) ON true ORDER BY b.due_at";
 
 //  Milliseconds until due by the database's clock, so this host's clock
 //  (which may jump) only ever measures the wait, never the deadline.
@@ -182,7 +189,6 @@ sla_new (tf_db_t *db)
     self->db = db;
     if (tf_db_prepare (db, "sla_track_ids", SQL_TRACK_IDS, 2)
     ||  tf_db_prepare (db, "sla_track_missing", SQL_TRACK_MISSING, 2)
-    ||  tf_db_prepare (db, "sla_meet_due", SQL_MEET_DUE, 1)
     ||  tf_db_prepare (db, "sla_meet_accepted", SQL_MEET_ACCEPTED, 1)
     ||  tf_db_prepare (db, "sla_meet_ticket", SQL_MEET_TICKET, 1)
     ||  tf_db_prepare (db, "sla_breach", SQL_BREACH, 1)
@@ -266,14 +272,13 @@ sla_meet_responses (sla_t *self)
 }
 
 int
-sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap)
+sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap, size_t *taken)
 {
     assert (self);
+    assert (taken);
+    *taken = 0;
     if (cap == 0)
         return 0;
-    //  an answer given before the deadline meets it before it can breach
-    if (s_run (self, "sla_meet_due", 1, (const char *[]) { "0" }) < 0)
-        return -1;
     char limit [24];
     snprintf (limit, sizeof limit, "%zu", cap);
     PGresult *res = tf_db_run (self->db, "sla_breach", 1, (const char *[]) { limit });
@@ -281,15 +286,18 @@ sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap)
         PQclear (res);
         return -1;
     }
-    int n = PQntuples (res);
-    for (int i = 0; i < n; i++) {
-        sla_breach_t *b = &out [i];
-        b->ticket_id = strtoll (PQgetvalue (res, i, 0), NULL, 10);
-        snprintf (b->ticket_no, sizeof b->ticket_no, "%s", PQgetvalue (res, i, 1));
-        snprintf (b->kind, sizeof b->kind, "%s", PQgetvalue (res, i, 2));
-        snprintf (b->due_at, sizeof b->due_at, "%s", PQgetvalue (res, i, 3));
-        snprintf (b->department, sizeof b->department, "%s", PQgetvalue (res, i, 4));
-        snprintf (b->priority, sizeof b->priority, "%s", PQgetvalue (res, i, 5));
+    int n = 0;
+    for (int i = 0; i < PQntuples (res); i++) {
+        *taken = strtoull (PQgetvalue (res, i, 0), NULL, 10);
+        if (PQgetisnull (res, i, 1))
+            continue;           //  nothing breached: the one row of the count
+        sla_breach_t *b = &out [n++];
+        b->ticket_id = strtoll (PQgetvalue (res, i, 1), NULL, 10);
+        snprintf (b->ticket_no, sizeof b->ticket_no, "%s", PQgetvalue (res, i, 2));
+        snprintf (b->kind, sizeof b->kind, "%s", PQgetvalue (res, i, 3));
+        snprintf (b->due_at, sizeof b->due_at, "%s", PQgetvalue (res, i, 4));
+        snprintf (b->department, sizeof b->department, "%s", PQgetvalue (res, i, 5));
+        snprintf (b->priority, sizeof b->priority, "%s", PQgetvalue (res, i, 6));
     }
     PQclear (res);
     return n;

@@ -54,12 +54,15 @@ int sla_track_missing (sla_t *self, size_t limit);
 //  Returns how many, -1.
 int sla_meet_responses (sla_t *self);
 
-//  Marks up to `cap` running timers that are due (by the database's clock)
-//  and unmet as breached: breached_at (only where still NULL, so one
-//  instance wins), the ticket's response_breached / resolve_breached flag
-//  and an 'sla_breached' history note {kind, due_at}, in one transaction.
-//  Fills out[] with what to publish after it. Returns how many, or -1.
-int sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap);
+//  Takes up to `cap` running timers that are due (by the database's
+//  clock), soonest first: a response timer answered before it was due is
+//  marked met, every other one breached: breached_at (only where still
+//  NULL, so one instance wins), the ticket's response_breached /
+//  resolve_breached flag and an 'sla_breached' history note {kind, due_at},
+//  in one transaction. Sets *taken to how many timers it took (met or
+//  breached; cap means more may be due) and fills out[] with the breaches
+//  to publish after it. Returns how many breaches, or -1.
+int sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap, size_t *taken);
 
 //  The running timers due within window_seconds, soonest first: fills
 //  due_in_ms[] with the milliseconds until each falls due, by the

@@ -20,6 +20,7 @@ typedef struct {
     int64_t next_check;         //  when to look for breaches next
     int64_t window_loaded_at;
     bool window_dirty;          //  a request paused, moved or met a deadline
+    int64_t next_sweep;         //  when the reconciler looks at accepts and holds again
     sla_breach_t breaches [BREACH_BATCH];
 } state_t;
 
@@ -97,12 +98,13 @@ static void
 s_breach (state_t *self, tf_engine_t *engine)
 {
     int n, total = 0;
+    size_t taken;
     do {
-        n = sla_breach_due (self->sla, self->breaches, BREACH_BATCH);
+        n = sla_breach_due (self->sla, self->breaches, BREACH_BATCH, &taken);
         for (int i = 0; i < n; i++)
             s_publish (engine, &self->breaches [i]);
-        total += n > 0? n: 0;
-    } while (n == BREACH_BATCH);
+        total += n >= 0? (int) taken: 0;
+    } while (n >= 0 && taken == BREACH_BATCH);
     s_load_window (self, engine);
     int64_t now = zclock_mono ();
     //  something is due yet nothing could be taken (another instance holds
@@ -137,12 +139,21 @@ s_reconcile (void *state, tf_engine_t *engine)
     int created = sla_track_missing (self->sla, limit);
     if (created > 0)
         tf_info ("timers created for %d ticket(s) nobody announced", created);
-    int met = sla_meet_responses (self->sla);
-    if (met > 0)
-        tf_info ("%d response deadline(s) met whose ticket.claimed was lost", met);
-    int resumed = sla_expire_holds (self->sla, limit);
-    if (resumed > 0)
-        tf_info ("%d ticket(s) resumed: their expected resume time passed", resumed);
+    //  Accepts and holds once per reconcile-seconds, not on every pass the
+    //  engine repeats at once while a backlog of untracked tickets drains
+    int met = 0, resumed = 0;
+    int64_t now = zclock_mono ();
+    if (now >= self->next_sweep) {
+        met = sla_meet_responses (self->sla);
+        if (met > 0)
+            tf_info ("%d response deadline(s) met whose ticket.claimed was lost", met);
+        resumed = sla_expire_holds (self->sla, limit);
+        if (resumed > 0)
+            tf_info ("%d ticket(s) resumed: their expected resume time passed", resumed);
+        int seconds = tf_engine_config (engine)->reconcile_seconds;
+        if (met >= 0 && resumed >= 0 && resumed < (int) limit)
+            self->next_sweep = now + (seconds > 0? seconds: 1) * 1000LL;
+    }
     self->window_dirty = true;
     tf_engine_wake (engine);
     //  every ticket taken counts, a lost ticket.claimed too: the engine
