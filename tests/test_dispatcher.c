@@ -1035,6 +1035,40 @@ s_wait_status (tf_db_t *db, int64_t id, const char *status, int timeout_ms)
     return true;
 }
 
+//  A ticket another transaction holds when its event arrives (sla making
+//  its deadlines, the classifier linking it to an incident) is assigned as
+//  soon as that transaction ends, not left for the reconciler
+Test (dispatcher, a_ticket_held_elsewhere_is_assigned_when_released)
+{
+    tf_db_t *db = tf_test_db ();
+    tf_db_t *holder = tf_test_db ();
+    s_taxonomy_fixture (db);
+    rig_t r;
+    s_rig_config (&r);
+    r.cfg.stale_seconds = 86400;    //  the reconciler cannot be the one that assigns it
+    s_rig_start (&r);
+    char free_no [32], held_no [32];
+    int64_t free_id = s_new_ticket (db, "物流不动", "订单号 202310270011 物流三天没更新", free_no);
+    int64_t held_id = s_new_ticket (db, "物流不动", "订单号 202310270012 物流三天没更新", held_no);
+    s_classify (db, free_id, "物流信息更新延迟", "P2");
+    s_classify (db, held_id, "物流信息更新延迟", "P2");
+    s_sql (holder, "BEGIN");
+    s_sql (holder, "SELECT id FROM tickets WHERE id = %lld FOR UPDATE", (long long) held_id);
+    cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, held_id, held_no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, free_id, free_no), 0);
+    //  the other ticket of the batch does not wait for the held one
+    cr_assert (s_wait_status (db, free_id, "assigned", 5000));
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'classified'",
+                                  (long long) held_id), 1);
+    s_sql (holder, "COMMIT");
+    cr_assert (s_wait_status (db, held_id, "assigned", 1500), "the held ticket waited for the reconciler");
+    cr_assert_eq (s_history (db, held_id, "assigned"), 1);
+    cr_assert_eq (s_history (db, free_id, "assigned"), 1);
+    s_rig_stop (&r);
+    tf_db_destroy (&holder);
+    tf_db_destroy (&db);
+}
+
 Test (dispatcher, the_reconciler_alone_assigns_classified_and_reopened_once)
 {
     tf_test_alone ();           //  stale-seconds 0: it takes every classified or reopened ticket there is

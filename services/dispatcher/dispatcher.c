@@ -39,10 +39,18 @@ static const char *SQL_INFO =
     INFO_COLUMNS "WHERE t.id = ANY ($1::int8[]) ORDER BY t.id";
 
 //  The stage's input, locked: the tickets among $1 still waiting to be
-//  assigned, skipping those another instance holds
-static const char *SQL_LOCK_INFO =
-    INFO_COLUMNS "WHERE t.id = ANY ($1::int8[]) AND t.status = ANY ($2::text[]) "
-    "ORDER BY t.id FOR UPDATE OF t SKIP LOCKED";
+//  assigned, skipping those another transaction holds; then (_wait) those
+//  it skipped, waited for
+#define LOCK_INFO_SQL(skip)                                                   \
+    INFO_COLUMNS "WHERE t.id = ANY ($1::int8[]) AND t.status = ANY ($2::text[]) " \
+    "ORDER BY t.id FOR UPDATE OF t" skip
+static const char *SQL_LOCK_INFO = LOCK_INFO_SQL (" SKIP LOCKED");
+static const char *SQL_LOCK_INFO_WAIT = LOCK_INFO_SQL ("");
+
+//  How long the waiting lock waits for a holder (an operator's transaction
+//  left open must not stall the stage): then the reconciler has them
+static const char *SQL_LOCK_TIMEOUT =
+    "SELECT set_config ('lock_timeout', '2s', true)";
 
 static const char *SQL_CURRENT =
     "SELECT department, assignee FROM tickets WHERE id = $1 FOR UPDATE";
@@ -84,6 +92,8 @@ dispatcher_new (tf_db_t *db)
     self->db = db;
     if (tf_db_prepare (db, "dispatcher_info", SQL_INFO, 1)
     ||  tf_db_prepare (db, "dispatcher_lock_info", SQL_LOCK_INFO, 2)
+    ||  tf_db_prepare (db, "dispatcher_lock_info_wait", SQL_LOCK_INFO_WAIT, 2)
+    ||  tf_db_prepare (db, "dispatcher_lock_timeout", SQL_LOCK_TIMEOUT, 0)
     ||  tf_db_prepare (db, "dispatcher_current", SQL_CURRENT, 1)
     ||  tf_db_prepare (db, "dispatcher_department", SQL_DEPARTMENT, 1)
     ||  tf_db_prepare (db, "dispatcher_queue", SQL_QUEUE, 3))
@@ -381,15 +391,16 @@ s_route (PGresult *res, int row, bool reopened, char *department, size_t dsize, 
 }
 
 //  Inside the caller's transaction: assigns the tickets among ids that are
-//  classified or reopened. Returns how many, or -1 (the caller rolls back).
+//  classified or reopened, skipping those another transaction holds unless
+//  `wait`. Returns how many, or -1 (the caller rolls back).
 static int
-s_assign (dispatcher_t *self, const int64_t *ids, size_t n, dispatcher_assignment_t *out)
+s_assign (dispatcher_t *self, const int64_t *ids, size_t n, bool wait, dispatcher_assignment_t *out)
 {
     if (n == 0)
         return 0;
     char statuses [256];
     tf_ticket_status_array (TF_FROM (CLASSIFIED) | TF_FROM (REOPENED), statuses, sizeof statuses);
-    PGresult *res = s_info (self, "dispatcher_lock_info", ids, n, statuses);
+    PGresult *res = s_info (self, wait? "dispatcher_lock_info_wait": "dispatcher_lock_info", ids, n, statuses);
     if (!res)
         return -1;
     int rows = PQntuples (res);
@@ -454,7 +465,33 @@ dispatcher_assign (dispatcher_t *self, const int64_t *ids, size_t n, dispatcher_
         return 0;
     if (tf_db_begin (self->db))
         return -1;
-    return s_commit (self, s_assign (self, ids, n, out), out);
+    int count = s_commit (self, s_assign (self, ids, n, false, out), out);
+    if (count < 0 || (size_t) count == n)
+        return count;
+    //  A ticket skipped because another transaction held it (sla making its
+    //  deadlines, the classifier linking it to an incident) would wait for
+    //  the reconciler, seconds later: it is waited for instead, in a
+    //  transaction that holds nothing else, so the wait cannot deadlock.
+    //  Those no longer waiting to be assigned are not locked at all.
+    int64_t *rest = calloc (n, sizeof *rest);
+    assert (rest);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool done = false;
+        for (int k = 0; k < count && !done; k++)
+            done = out [k].ticket_id == ids [i];
+        if (!done)
+            rest [m++] = ids [i];
+    }
+    int more = -1;
+    if (tf_db_begin (self->db) == 0) {
+        PGresult *res = tf_db_run (self->db, "dispatcher_lock_timeout", 0, NULL);
+        bool ok = tf_db_ok (self->db, res, "set the lock timeout");
+        PQclear (res);
+        more = s_commit (self, ok? s_assign (self, rest, m, true, out + count): -1, out + count);
+    }
+    free (rest);
+    return more < 0? count: count + more;
 }
 
 int
@@ -468,7 +505,7 @@ dispatcher_reconcile (dispatcher_t *self, int stale_seconds, size_t limit, dispa
     assert (locked);
     int k = tf_ticket_lock_waiting (self->db, TF_FROM (CLASSIFIED) | TF_FROM (REOPENED), stale_seconds,
                                     limit, locked);
-    int count = s_commit (self, k < 0? -1: s_assign (self, locked, (size_t) k, out), out);
+    int count = s_commit (self, k < 0? -1: s_assign (self, locked, (size_t) k, false, out), out);
     free (locked);
     return count;
 }
