@@ -6,6 +6,7 @@
 #define WINDOW_CAP      1024    //  most due timers held in memory
 #define BREACH_BATCH    256     //  breaches marked per statement
 #define RETRY_MS        250     //  after a pass that could not take what was due
+#define TRACK_CHUNK     64      //  tickets given deadlines per statement
 #define FOREVER         INT64_MAX
 
 enum { OUTPUT_RESOLVED, OUTPUT_BREACHED };
@@ -136,7 +137,15 @@ s_reconcile (void *state, tf_engine_t *engine)
 {
     state_t *self = state;
     size_t limit = (size_t) tf_engine_config (engine)->batch_size;
-    int created = sla_track_missing (self->sla, limit);
+    //  In statements of TRACK_CHUNK tickets: each holds its tickets' row
+    //  locks while it runs, and the dispatcher and the classifier (linking
+    //  an incident) wait for them
+    int created = 0, n;
+    do {
+        size_t chunk = limit - (size_t) created < TRACK_CHUNK? limit - (size_t) created: TRACK_CHUNK;
+        n = sla_track_missing (self->sla, chunk);
+        created = n < 0? -1: created + n;
+    } while (n == TRACK_CHUNK && (size_t) created < limit);
     if (created > 0)
         tf_info ("timers created for %d ticket(s) nobody announced", created);
     //  Accepts and holds once per reconcile-seconds, not on every pass the
