@@ -7,6 +7,7 @@
 #define BREACH_BATCH    256     //  breaches marked per statement
 #define RETRY_MS        250     //  after a pass that could not take what was due
 #define TRACK_CHUNK     64      //  tickets given deadlines per statement
+#define TRACK_EVERY_MS  250     //  how often new tickets are given their deadlines
 #define FOREVER         INT64_MAX
 
 enum { OUTPUT_RESOLVED, OUTPUT_BREACHED };
@@ -22,6 +23,7 @@ typedef struct {
     int64_t window_loaded_at;
     bool window_dirty;          //  a request paused, moved or met a deadline
     int64_t next_sweep;         //  when the reconciler looks at accepts and holds again
+    int64_t next_track;         //  when to look for tickets without deadlines
     sla_breach_t breaches [BREACH_BATCH];
 } state_t;
 
@@ -114,32 +116,13 @@ s_breach (state_t *self, tf_engine_t *engine)
         self->next_check = now + (n < 0? 1000: RETRY_MS);
 }
 
-//  The timer: breaches when one is due, the window when it is stale.
-static int64_t
-s_tick (void *state, tf_engine_t *engine)
-{
-    state_t *self = state;
-    if (!tf_db_ready (tf_engine_db (engine)))
-        return zclock_mono () + 1000;
-    int64_t half_window = tf_engine_config (engine)->sla_window_seconds * 500LL;
-    int64_t now = zclock_mono ();
-    if (now >= self->next_check)
-        s_breach (self, engine);
-    else
-    if (self->window_dirty || now - self->window_loaded_at >= half_window)
-        s_load_window (self, engine);
-    int64_t stale = self->window_loaded_at + half_window;
-    return self->next_check < stale? self->next_check: stale;
-}
-
+//  Deadlines for the tickets that got a priority since the last look, up to
+//  `limit`, in statements of TRACK_CHUNK tickets: each holds its tickets'
+//  row locks while it runs, and the dispatcher and the classifier (linking
+//  an incident) wait for them. Returns how many, or -1.
 static int
-s_reconcile (void *state, tf_engine_t *engine)
+s_track (state_t *self, size_t limit)
 {
-    state_t *self = state;
-    size_t limit = (size_t) tf_engine_config (engine)->batch_size;
-    //  In statements of TRACK_CHUNK tickets: each holds its tickets' row
-    //  locks while it runs, and the dispatcher and the classifier (linking
-    //  an incident) wait for them
     int created = 0, n;
     do {
         size_t chunk = limit - (size_t) created < TRACK_CHUNK? limit - (size_t) created: TRACK_CHUNK;
@@ -147,9 +130,45 @@ s_reconcile (void *state, tf_engine_t *engine)
         created = n < 0? -1: created + n;
     } while (n == TRACK_CHUNK && (size_t) created < limit);
     if (created > 0)
-        tf_info ("timers created for %d ticket(s) nobody announced", created);
+        self->window_dirty = true;      //  an old ticket's deadline may be near
+    return created;
+}
+
+//  The timer: new tickets' deadlines four times a second (a trickle, not a
+//  burst every reconcile period), breaches when one is due, the window
+//  when it is stale.
+static int64_t
+s_tick (void *state, tf_engine_t *engine)
+{
+    state_t *self = state;
+    if (!tf_db_ready (tf_engine_db (engine)))
+        return zclock_mono () + 1000;
+    int64_t now = zclock_mono ();
+    if (now >= self->next_track) {
+        size_t limit = (size_t) tf_engine_config (engine)->batch_size;
+        int created = s_track (self, limit);
+        //  a full batch: more wait, come back once the loop has gone round
+        self->next_track = now + (created < 0? 1000: (size_t) created == limit? 0: TRACK_EVERY_MS);
+    }
+    int64_t half_window = tf_engine_config (engine)->sla_window_seconds * 500LL;
+    if (now >= self->next_check)
+        s_breach (self, engine);
+    else
+    if (self->window_dirty || now - self->window_loaded_at >= half_window)
+        s_load_window (self, engine);
+    int64_t next = self->window_loaded_at + half_window;
+    if (self->next_check < next)
+        next = self->next_check;
+    return self->next_track < next? self->next_track: next;
+}
+
+static int
+s_reconcile (void *state, tf_engine_t *engine)
+{
+    state_t *self = state;
+    size_t limit = (size_t) tf_engine_config (engine)->batch_size;
     //  Accepts and holds once per reconcile-seconds, not on every pass the
-    //  engine repeats at once while a backlog of untracked tickets drains
+    //  engine repeats at once while a backlog of expired holds drains
     int met = 0, resumed = 0;
     int64_t now = zclock_mono ();
     if (now >= self->next_sweep) {
@@ -165,9 +184,9 @@ s_reconcile (void *state, tf_engine_t *engine)
     }
     self->window_dirty = true;
     tf_engine_wake (engine);
-    //  every ticket taken counts, a lost ticket.claimed too: the engine
-    //  counts them as reconciled (and comes back at once past a batch)
-    return created < 0 || met < 0 || resumed < 0? -1: created + met + resumed;
+    //  a lost ticket.claimed and an expired hold: the engine counts them
+    //  as reconciled (and comes back at once past a batch)
+    return met < 0 || resumed < 0? -1: met + resumed;
 }
 
 //  ticket.claimed: timers at once; an old ticket may already be due
@@ -246,10 +265,12 @@ const tf_service_t sla_service = {
         "(the resolution deadline moves by the time on hold) and ticket.resolve (then sends\n"
         "ticket.resolved to the notifier) on its ROUTER, each with ticket.updated or error.\n"
         "Every ticket with a priority gets a response and a resolution deadline (rows in\n"
-        "sla_timers: created_at + the sla_policy minutes of its priority), made at once on\n"
-        "ticket.claimed from the dispatcher and by a reconciler (at start and every\n"
-        "reconcile-seconds) for tickets nobody announced; the reconciler also resumes tickets\n"
-        "whose expected resume time passed. The response deadline is met by the accept, the\n"
+        "sla_timers: created_at + the sla_policy minutes of its priority), made within a\n"
+        "quarter second of the classification (sla looks for tickets without them four times\n"
+        "a second) or at once on ticket.claimed. A reconciler (at start and every\n"
+        "reconcile-seconds) meets the response deadline of an accept whose ticket.claimed was\n"
+        "lost and resumes tickets whose expected resume time passed. The response deadline is\n"
+        "met by the accept (or found answered in time when it falls due), the\n"
         "resolution deadline by the resolve. Only the timers due within sla-window-seconds are\n"
         "kept in memory; when one passes unmet and not paused, the ticket is marked and\n"
         "sla.breached is published with topic <department>. (once, whichever instance wins).\n"
