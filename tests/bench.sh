@@ -14,7 +14,8 @@
 # 3. Open loop, at each rate of BENCH_RATES ("1000 2000") tickets/s for
 #    BENCH_SECONDS (15): loadgen sends on a fixed schedule and writes each
 #    ticket's scheduled send time; latency = the time its history says it
-#    became assigned − that scheduled time, so queueing delay is not hidden.
+#    became assigned − that scheduled time, so queueing delay is not hidden;
+#    also the p99 of each second's tickets, which shows when it was slow.
 # 4. Raw PostgreSQL: the statements a ticket costs on its way to assigned,
 #    and its two deadlines (which sla makes meanwhile for every ticket),
 #    run by pgbench (BENCH_CLIENTS clients, -j 2, BENCH_PGBENCH_SECONDS (15)
@@ -224,7 +225,7 @@ open_loop () {
     waiting=$(wait_assigned $((SECONDS + drain)))
     # A ticket not assigned yet counts with its wait so far: its latency is
     # at least that. Triage waits for a person and is counted apart.
-    read -r sent assigned triage unassigned p50 p99o max lag < <(q <<SQL
+    read -r sent assigned triage unassigned p50 p99o max lag by_second < <(q <<SQL
 CREATE TEMP TABLE schedule (external_id text PRIMARY KEY, scheduled_at timestamptz, sent_at timestamptz);
 \copy schedule FROM '$work/schedule.csv' WITH (FORMAT csv, HEADER true)
 WITH x AS (
@@ -232,7 +233,7 @@ WITH x AS (
            (SELECT min (e.at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.to_status = 'assigned') AS assigned
     FROM schedule s LEFT JOIN tickets t ON t.channel = 'app' AND t.external_id = s.external_id),
 l AS (
-    SELECT extract (epoch FROM coalesce (assigned, clock_timestamp ()) - scheduled_at) * 1000 AS ms
+    SELECT scheduled_at, extract (epoch FROM coalesce (assigned, clock_timestamp ()) - scheduled_at) * 1000 AS ms
     FROM x WHERE status IS DISTINCT FROM 'triage')
 SELECT (SELECT count (*) FROM x), (SELECT count (assigned) FROM x),
        (SELECT count (*) FROM x WHERE status = 'triage'),
@@ -240,13 +241,18 @@ SELECT (SELECT count (*) FROM x), (SELECT count (assigned) FROM x),
        coalesce (round (percentile_cont (0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1), 0),
        coalesce (round (percentile_cont (0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1), 0),
        coalesce (round (max (ms)::numeric, 1), 0),
-       (SELECT coalesce (round ((extract (epoch FROM max (sent_at - scheduled_at)) * 1000)::numeric, 1), 0) FROM x)
+       (SELECT coalesce (round ((extract (epoch FROM max (sent_at - scheduled_at)) * 1000)::numeric, 1), 0) FROM x),
+       (SELECT coalesce (string_agg (p::text, ',' ORDER BY k), '-')
+        FROM (SELECT floor (extract (epoch FROM scheduled_at - (SELECT min (scheduled_at) FROM l))) AS k,
+                     round (percentile_cont (0.99) WITHIN GROUP (ORDER BY ms)::numeric) AS p
+              FROM l GROUP BY 1) b)
 FROM l;
 SQL
 )
     p99[$r]=$p99o
     echo "open loop, $r/s: $assigned of $sent sent assigned ($triage in triage); scheduled send→assigned" \
          "p50 $p50 ms, p99 $p99o ms, max $max ms; sender at most $lag ms behind schedule"
+    echo "open loop, $r/s: p99 of the tickets sent in each second, ms: ${by_second//,/ }"
     if [ "$unassigned" -gt 0 ]; then
         echo "open loop, $r/s: $unassigned tickets not assigned ${drain} s after the last send:" \
              "counted with their wait so far, so p50/p99/max are lower bounds"
