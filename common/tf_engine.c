@@ -87,29 +87,26 @@ tf_engine_wake (tf_engine_t *self)
 //  --------------------------------------------------------------------------
 //  Sending
 
+//  Counts a send of `type` that returned rc: sent, or dropped.
+static int
+s_sent (tf_engine_t *self, int rc, tf_msg_type_t type)
+{
+    tf_metrics_add (self->metrics, rc? TF_METRIC_SENDS_DROPPED: TF_METRIC_MESSAGES_OUT, tf_schemas [type].name, 1);
+    return rc? -1: 0;
+}
+
 int
 tf_engine_send (tf_engine_t *self, int output, const char *topic, const tf_msg_t *event)
 {
     assert (output >= 0 && (size_t) output < self->noutputs);
-    const char *type = tf_schemas [event->type].name;
-    if (tf_net_send_event (self->outputs [output], topic, event)) {
-        tf_metrics_add (self->metrics, TF_METRIC_SENDS_DROPPED, type, 1);
-        return -1;
-    }
-    tf_metrics_add (self->metrics, TF_METRIC_MESSAGES_OUT, type, 1);
-    return 0;
+    return s_sent (self, tf_net_send_event (self->outputs [output], topic, event), event->type);
 }
 
 int
 tf_engine_send_ticket (tf_engine_t *self, int output, tf_msg_type_t type, int64_t id, const char *ticket_no)
 {
     assert (output >= 0 && (size_t) output < self->noutputs);
-    if (tf_net_send_ticket_event (self->outputs [output], type, id, ticket_no)) {
-        tf_metrics_add (self->metrics, TF_METRIC_SENDS_DROPPED, tf_schemas [type].name, 1);
-        return -1;
-    }
-    tf_metrics_add (self->metrics, TF_METRIC_MESSAGES_OUT, tf_schemas [type].name, 1);
-    return 0;
+    return s_sent (self, tf_net_send_ticket_event (self->outputs [output], type, id, ticket_no), type);
 }
 
 static void
@@ -395,17 +392,17 @@ failed:
 bool
 tf_engine_check (const tf_service_t *service, char *why, size_t size)
 {
+    for (const tf_handler_t *h = service->handlers; h && h->type != TF_MSG_NONE; h++)
+        if (!h->handle == !h->one) {
+            snprintf (why, size, "%s: the handler of %s needs one of handle and one",
+                      tf_service_names [service->id], tf_schemas [h->type].name);
+            return false;
+        }
     for (int t = 0; t < TF_MSG_COUNT; t++) {
         const tf_schema_def_t *schema = &tf_schemas [t];
         bool handled = false;
-        for (const tf_handler_t *h = service->handlers; h && h->type != TF_MSG_NONE; h++) {
-            if (!h->handle == !h->one) {
-                snprintf (why, size, "%s: the handler of %s needs one of handle and one",
-                          tf_service_names [service->id], tf_schemas [h->type].name);
-                return false;
-            }
+        for (const tf_handler_t *h = service->handlers; h && h->type != TF_MSG_NONE; h++)
             handled = handled || h->type == (tf_msg_type_t) t;
-        }
         bool owned = schema->kind == TF_KIND_REQUEST && schema->owner == service->id;
         if (owned && !handled) {
             snprintf (why, size, "%s owns %s (events.def) but has no handler for it",

@@ -91,10 +91,43 @@ s_move_statement (tf_db_t *db, const tf_ticket_columns_t *columns, bool skip_loc
     return rc == 0? name: NULL;
 }
 
-int
-tf_ticket_history (tf_db_t *db, const int64_t *ids, const char *const *kinds, const tf_status_t *from,
-                   const tf_status_t *to, const char *const *actors, const char *const *notes,
-                   const char *const *data, size_t n);
+//  One row of a ticket's history; TF_STATUS_NONE: no status (a note, a creation)
+typedef struct {
+    int64_t id;
+    const char *kind;
+    tf_status_t from, to;
+    const char *actor, *note, *data;
+} history_row_t;
+
+//  The history rows, one statement.
+static int
+s_history (tf_db_t *db, const history_row_t *rows, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (s_prepare_common (db))
+        return -1;
+    tf_db_array_t *a [7];
+    for (int c = 0; c < 7; c++)
+        a [c] = tf_db_array_new ();
+    for (size_t i = 0; i < n; i++) {
+        const history_row_t *r = &rows [i];
+        tf_db_array_add_int (a [0], r->id);
+        tf_db_array_add (a [1], r->kind);
+        tf_db_array_add (a [2], r->from != TF_STATUS_NONE? tf_status_name (r->from): NULL);
+        tf_db_array_add (a [3], r->to != TF_STATUS_NONE? tf_status_name (r->to): NULL);
+        tf_db_array_add (a [4], r->actor);
+        tf_db_array_add (a [5], r->note);
+        tf_db_array_add (a [6], r->data);
+    }
+    const char *params [7];
+    for (int c = 0; c < 7; c++)
+        params [c] = tf_db_array_text (a [c]);
+    int rc = tf_db_command (db, "tf_ticket_history", 7, params) < 0? -1: 0;
+    for (int c = 0; c < 7; c++)
+        tf_db_array_destroy (&a [c]);
+    return rc;
+}
 
 //  Says why items[i] did not move: it is gone, or in another status.
 static void
@@ -175,36 +208,21 @@ tf_ticket_move (tf_db_t *db, tf_service_id_t service, tf_ticket_move_t *items, s
             }
     }
     PQclear (res);
-    int64_t *hist_ids = calloc ((size_t) rows + 1, sizeof *hist_ids);
-    const char **kinds = calloc ((size_t) rows + 1, sizeof *kinds);
-    const char **actors = calloc ((size_t) rows + 1, sizeof *actors);
-    const char **notes = calloc ((size_t) rows + 1, sizeof *notes);
-    const char **data = calloc ((size_t) rows + 1, sizeof *data);
-    tf_status_t *olds = calloc ((size_t) rows + 1, sizeof *olds);
-    tf_status_t *news = calloc ((size_t) rows + 1, sizeof *news);
-    assert (hist_ids && kinds && actors && notes && data && olds && news);
+    history_row_t *history = calloc ((size_t) rows + 1, sizeof *history);
+    assert (history);
     size_t k = 0;
     for (size_t i = 0; i < n && k < (size_t) rows; i++)
         if (items [i].moved) {
             const tf_move_def_t *m = &tf_moves [items [i].move];
-            hist_ids [k] = items [i].id;
-            kinds [k] = m->event;
-            olds [k] = items [i].from;
-            news [k] = m->to;
-            actors [k] = items [i].actor? items [i].actor: tf_service_names [service];
-            notes [k] = items [i].note;
-            data [k] = items [i].data;
+            history [k++] = (history_row_t) {
+                .id = items [i].id, .kind = m->event, .from = items [i].from, .to = m->to,
+                .actor = items [i].actor? items [i].actor: tf_service_names [service],
+                .note = items [i].note, .data = items [i].data
+            };
             tf_db_count_on_commit (db, items [i].move, 1);
-            k++;
         }
-    int rc = tf_ticket_history (db, hist_ids, kinds, olds, news, actors, notes, data, k);
-    free (hist_ids);
-    free (kinds);
-    free (actors);
-    free (notes);
-    free (data);
-    free (olds);
-    free (news);
+    int rc = s_history (db, history, k);
+    free (history);
     if (rc)
         return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
     if (err && k < n)
@@ -225,38 +243,6 @@ tf_ticket_move_one (tf_db_t *db, tf_service_id_t service, int64_t id, tf_move_t 
     return moved == 1? 0: -1;
 }
 
-//  The history rows, one statement. from/to may be NULL (no status change)
-//  or hold TF_STATUS_NONE entries.
-int
-tf_ticket_history (tf_db_t *db, const int64_t *ids, const char *const *kinds, const tf_status_t *from,
-                   const tf_status_t *to, const char *const *actors, const char *const *notes,
-                   const char *const *data, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (s_prepare_common (db))
-        return -1;
-    tf_db_array_t *a [7];
-    for (int c = 0; c < 7; c++)
-        a [c] = tf_db_array_new ();
-    for (size_t i = 0; i < n; i++) {
-        tf_db_array_add_int (a [0], ids [i]);
-        tf_db_array_add (a [1], kinds [i]);
-        tf_db_array_add (a [2], from && from [i] != TF_STATUS_NONE? tf_status_name (from [i]): NULL);
-        tf_db_array_add (a [3], to && to [i] != TF_STATUS_NONE? tf_status_name (to [i]): NULL);
-        tf_db_array_add (a [4], actors [i]);
-        tf_db_array_add (a [5], notes? notes [i]: NULL);
-        tf_db_array_add (a [6], data? data [i]: NULL);
-    }
-    const char *params [7];
-    for (int c = 0; c < 7; c++)
-        params [c] = tf_db_array_text (a [c]);
-    int rc = tf_db_command (db, "tf_ticket_history", 7, params) < 0? -1: 0;
-    for (int c = 0; c < 7; c++)
-        tf_db_array_destroy (&a [c]);
-    return rc;
-}
-
 int
 tf_ticket_created (tf_db_t *db, tf_service_id_t service, const int64_t *ids, const char *const *data,
                    size_t n)
@@ -265,46 +251,32 @@ tf_ticket_created (tf_db_t *db, tf_service_id_t service, const int64_t *ids, con
         tf_error ("move RECEIVE refused: it is not declared for %s", tf_service_names [service]);
         return -1;
     }
-    const char **kinds = calloc (n + 1, sizeof *kinds);
-    const char **actors = calloc (n + 1, sizeof *actors);
-    tf_status_t *to = calloc (n + 1, sizeof *to);
-    assert (kinds && actors && to);
-    for (size_t i = 0; i < n; i++) {
-        kinds [i] = tf_moves [TF_MOVE_RECEIVE].event;
-        actors [i] = tf_service_names [service];
-        to [i] = tf_moves [TF_MOVE_RECEIVE].to;
-    }
-    int rc = tf_ticket_history (db, ids, kinds, NULL, to, actors, NULL, data, n);
+    history_row_t *history = calloc (n + 1, sizeof *history);
+    assert (history);
+    for (size_t i = 0; i < n; i++)
+        history [i] = (history_row_t) {
+            .id = ids [i], .kind = tf_moves [TF_MOVE_RECEIVE].event, .from = TF_STATUS_NONE,
+            .to = tf_moves [TF_MOVE_RECEIVE].to, .actor = tf_service_names [service], .data = data? data [i]: NULL
+        };
+    int rc = s_history (db, history, n);
     if (rc == 0)
         tf_db_count_on_commit (db, TF_MOVE_RECEIVE, (int64_t) n);
-    free (kinds);
-    free (actors);
-    free (to);
+    free (history);
     return rc;
 }
 
 int
 tf_ticket_notes (tf_db_t *db, const tf_ticket_note_t *notes, size_t n)
 {
-    int64_t *ids = calloc (n + 1, sizeof *ids);
-    const char **kinds = calloc (n + 1, sizeof *kinds);
-    const char **actors = calloc (n + 1, sizeof *actors);
-    const char **texts = calloc (n + 1, sizeof *texts);
-    const char **data = calloc (n + 1, sizeof *data);
-    assert (ids && kinds && actors && texts && data);
-    for (size_t i = 0; i < n; i++) {
-        ids [i] = notes [i].id;
-        kinds [i] = notes [i].event;
-        actors [i] = notes [i].actor;
-        texts [i] = notes [i].note;
-        data [i] = notes [i].data;
-    }
-    int rc = tf_ticket_history (db, ids, kinds, NULL, NULL, actors, texts, data, n);
-    free (ids);
-    free (kinds);
-    free (actors);
-    free (texts);
-    free (data);
+    history_row_t *history = calloc (n + 1, sizeof *history);
+    assert (history);
+    for (size_t i = 0; i < n; i++)
+        history [i] = (history_row_t) {
+            .id = notes [i].id, .kind = notes [i].event, .from = TF_STATUS_NONE, .to = TF_STATUS_NONE,
+            .actor = notes [i].actor, .note = notes [i].note, .data = notes [i].data
+        };
+    int rc = s_history (db, history, n);
+    free (history);
     return rc;
 }
 

@@ -951,11 +951,7 @@ Test (classifier_actor, ticket_classify_requests)
     size_t lens [] = { sizeof b0 - 1, sizeof b1 - 1, sizeof b2 - 1, sizeof b3 - 1 };
     const char *codes [] = { TF_ERR_BAD_VALUE, TF_ERR_BAD_VALUE, TF_ERR_BAD_MSGPACK, TF_ERR_MISSING_FIELD };
     for (size_t i = 0; i < 4; i++) {
-        zmsg_t *req = zmsg_new ();
-        zmsg_addmem (req, "", 0);
-        zmsg_addstr (req, "ticket.classify");
-        zmsg_addmem (req, bodies [i], lens [i]);
-        cr_assert_eq (zmsg_send (&req, dealer), 0);
+        tf_test_send_raw (dealer, "ticket.classify", bodies [i], lens [i]);
         zmsg_t *answer = zmsg_recv (dealer);
         cr_assert (answer, "no reply to hostile request %zu", i);
         cr_assert_eq (zmsg_size (answer), 3);

@@ -1237,11 +1237,7 @@ Test (dispatcher, hostile_requests_and_events)
               TF_ERR_BAD_VALUE),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        zmsg_t *m = zmsg_new ();
-        zmsg_addmem (m, "", 0);
-        zmsg_addstr (m, cases [i].type);
-        zmsg_addmem (m, cases [i].body, cases [i].size);
-        cr_assert_eq (zmsg_send (&m, dealer), 0);
+        tf_test_send_raw (dealer, cases [i].type, cases [i].body, cases [i].size);
         zmsg_t *reply = zmsg_recv (dealer);
         cr_assert (reply, "no reply to case %zu", i);
         zframe_t *delimiter = zmsg_pop (reply);

@@ -330,17 +330,6 @@ s_dealer (const char *endpoint)
     return dealer;
 }
 
-static void
-s_send_raw (zsock_t *dealer, const char *type, const void *body, size_t size)
-{
-    zmsg_t *m = zmsg_new ();
-    zmsg_addmem (m, "", 0);
-    zmsg_addstr (m, type);
-    if (body)
-        zmsg_addmem (m, body, size);
-    cr_assert_eq (zmsg_send (&m, dealer), 0);
-}
-
 //  report.summary with {seq}
 static void
 s_send_summary (zsock_t *dealer, int seq)
@@ -352,7 +341,7 @@ s_send_summary (zsock_t *dealer, int seq)
     msgpack_pack_map (&pk, 1);
     msgpack_pack_str_with_body (&pk, "seq", 3);
     msgpack_pack_int (&pk, seq);
-    s_send_raw (dealer, "report.summary", sbuf.data, sbuf.size);
+    tf_test_send_raw (dealer, "report.summary", sbuf.data, sbuf.size);
     msgpack_sbuffer_destroy (&sbuf);
 }
 
@@ -386,7 +375,7 @@ s_send_request (zsock_t *dealer, tf_msg_type_t type, int seq)
         msgpack_pack_str_with_body (&pk, "id", 2);
         msgpack_pack_str_with_body (&pk, "c", 1);
     }
-    s_send_raw (dealer, tf_schemas [type].name, sbuf.data, sbuf.size);
+    tf_test_send_raw (dealer, tf_schemas [type].name, sbuf.data, sbuf.size);
     msgpack_sbuffer_destroy (&sbuf);
 }
 
@@ -432,7 +421,7 @@ s_recv (zsock_t *dealer)
 static void
 s_expect_nothing_before_pong (zsock_t *dealer)
 {
-    s_send_raw (dealer, "service.ping", "\x80", 1);
+    tf_test_send_raw (dealer, "service.ping", "\x80", 1);
     reply_t r = s_recv (dealer);
     cr_assert_eq (r.type, TF_MSG_PONG, "an extra reply (%s %s %d) came before the last pong",
                   r.type >= 0? tf_schemas [r.type].name: "?", r.code, r.seq);
@@ -565,10 +554,10 @@ s_pipeline (bool mixed, bool skip_odd, bool one_at_a_time)
     for (int i = 0; i < PIPELINED; i++)
         switch (s_kind (i, mixed)) {
             case SUMMARY: s_send_summary (dealer, i); summaries++; break;
-            case PING: s_send_raw (dealer, "service.ping", "\x80", 1); break;
-            case BAD_BODY: s_send_raw (dealer, "report.summary", "\xc1", 1); break;
-            case BAD_FRAMES: s_send_raw (dealer, "report.summary", NULL, 0); break;
-            case NOT_OURS: s_send_raw (dealer, "ticket.get", "\x81\xa9ticket_no\xa1x", 13); break;
+            case PING: tf_test_send_raw (dealer, "service.ping", "\x80", 1); break;
+            case BAD_BODY: tf_test_send_raw (dealer, "report.summary", "\xc1", 1); break;
+            case BAD_FRAMES: tf_test_send_raw (dealer, "report.summary", NULL, 0); break;
+            case NOT_OURS: tf_test_send_raw (dealer, "ticket.get", "\x81\xa9ticket_no\xa1x", 13); break;
         }
     s_open_gate ();
 
@@ -1081,7 +1070,7 @@ Test (engine, without_a_database_it_answers_health_and_ping_and_refuses_the_rest
     zactor_t *actor = tf_test_service (&svc, &cfg, "ENDPOINT", &endpoint);
     zsock_t *dealer = s_dealer (endpoint);
     s_send_summary (dealer, 1);
-    s_send_raw (dealer, "service.ping", "\x80", 1);
+    tf_test_send_raw (dealer, "service.ping", "\x80", 1);
     s_send_summary (dealer, 2);
     reply_t r = s_recv (dealer);
     cr_assert (r.type == TF_MSG_ERROR && streq (r.code, TF_ERR_UNAVAILABLE), "%s", r.code);

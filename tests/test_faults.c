@@ -20,7 +20,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -151,56 +150,20 @@ static int s_ops [PROCESSES];       //  their ops ports
 static char s_ipc [64];             //  the folder of their ipc:// endpoints, one per project folder
 
 //  Starts bin/ticketflow-SERVICE with this process's environment; its
-//  output goes to build/tests/test_faults.SERVICE.log.
+//  output goes to build/tests/test_faults.SERVICE.log, this run's only.
 static pid_t
 s_spawn (const char *service)
 {
-    char path [4200], log [4200];
-    snprintf (path, sizeof path, "%s/bin/ticketflow-%s", tf_home (), service);
+    char log [4200];
     snprintf (log, sizeof log, "%s/build/tests/test_faults.%s.log", tf_home (), service);
-    int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    cr_assert (fd >= 0, "cannot write %s", log);
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    if (pid == 0) {
-        //  a test killed at its timeout runs no .fini: the service dies with it
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () != parent)
-            _exit (127);
-        dup2 (fd, 1);
-        dup2 (fd, 2);
-        char *argv [] = { path, NULL };
-        execve (path, argv, environ);
-        _exit (127);
-    }
-    close (fd);
-    cr_assert_gt (pid, 0, "cannot start %s", path);
-    return pid;
-}
-
-static void
-s_stop (pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill (pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid (pid, NULL, WNOHANG) == pid)
-            return;
-        zclock_sleep (50);
-    }
-    kill (pid, SIGKILL);
-    waitpid (pid, NULL, 0);
+    unlink (log);
+    return tf_test_spawn (service, log, NULL);
 }
 
 static const char *
 s_ipc_endpoint (const char *name)
 {
-    static char value [8][200];
-    static int next;
-    char *v = value [next++ % 8];
-    snprintf (v, 200, "ipc://%s/%s", s_ipc, name);
-    return v;
+    return tf_test_ipc_endpoint (s_ipc, name);
 }
 
 //  Sends one request; returns its reply type (TF_MSG_NONE when nothing
@@ -295,7 +258,7 @@ s_cleanup (void)
     zactor_destroy (&s_actor);
     zstr_free (&s_endpoint);
     for (int i = PROCESSES - 1; i >= 0; i--) {
-        s_stop (s_pids [i]);
+        tf_test_stop (s_pids [i]);
         s_pids [i] = 0;
     }
     if (*s_ipc) {

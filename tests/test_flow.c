@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <ctype.h>
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,69 +29,19 @@ static int s_ops [SERVICES];
 static void
 s_set_endpoint (const char *setting, const char *name)
 {
-    char var [96], value [160];
+    char var [96];
     tf_config_env_name (setting, var, sizeof var);
-    snprintf (value, sizeof value, "ipc://%s/%s", s_dir, name);
-    setenv (var, value, 1);
+    setenv (var, tf_test_ipc_endpoint (s_dir, name), 1);
 }
 
-static const char *
-s_endpoint (const char *name)
-{
-    static char value [8][160];
-    static int next;
-    char *v = value [next++ % 8];
-    snprintf (v, 160, "ipc://%s/%s", s_dir, name);
-    return v;
-}
-
+//  A service of the flow, its log in the flow's folder
 static pid_t
 s_spawn (const char *service, const char *const *overrides)
 {
-    char path [4200], log [128];
-    snprintf (path, sizeof path, "%s/bin/ticketflow-%s", tf_home (), service);
+    char log [128];
     snprintf (log, sizeof log, "%s/%s.log", s_dir, service);
-    //  the environment, with per-process overrides NAME=VALUE
-    size_t n = 0;
-    while (environ [n])
-        n++;
-    char **env = calloc (n + 16, sizeof (char *));
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool replaced = false;
-        for (size_t o = 0; overrides && overrides [o]; o++) {
-            size_t len = strchr (overrides [o], '=') - overrides [o];
-            if (strncmp (environ [i], overrides [o], len + 1) == 0)
-                replaced = true;
-        }
-        if (!replaced)
-            env [k++] = environ [i];
-    }
-    for (size_t o = 0; overrides && overrides [o]; o++)
-        env [k++] = (char *) overrides [o];
-    char *argv [] = { path, NULL };
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    cr_assert_geq (pid, 0, "cannot start %s", path);
-    if (pid == 0) {
-        //  a test killed by its timeout takes its services with it
-        prctl (PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid () != parent)
-            _exit (1);
-        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2 (fd, 1);
-            dup2 (fd, 2);
-            close (fd);
-        }
-        execve (path, argv, env);
-        _exit (127);
-    }
-    free (env);
-    return pid;
+    return tf_test_spawn (service, log, overrides);
 }
-
-static void s_stop (pid_t pid);
 
 static void
 s_wait_ping (const char *endpoint)
@@ -110,25 +59,10 @@ s_wait_ping (const char *endpoint)
     }
     //  .fini does not run when .init fails: stop what was started, keep the logs
     for (int i = 0; i < SERVICES + 2; i++) {
-        s_stop (s_pids [i]);
+        tf_test_stop (s_pids [i]);
         s_pids [i] = 0;
     }
     cr_assert_fail ("no answer from %s (logs in %s)", endpoint, s_dir);
-}
-
-static void
-s_stop (pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill (pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid (pid, NULL, WNOHANG) == pid)
-            return;
-        zclock_sleep (50);
-    }
-    kill (pid, SIGKILL);
-    waitpid (pid, NULL, 0);
 }
 
 static void
@@ -177,19 +111,19 @@ s_flow_start (void)
     //  deliver a duplicate ticket.received
     char inputs [400];
     snprintf (inputs, sizeof inputs, "TICKETFLOW_INTAKE_EVENTS_ENDPOINT=%s,%s",
-              s_endpoint ("intake-events"), s_endpoint ("inject-received"));
+              tf_test_ipc_endpoint (s_dir, "intake-events"), tf_test_ipc_endpoint (s_dir, "inject-received"));
     const char *classifier_env [] = { inputs, NULL };
     for (int i = 0; i < SERVICES; i++)
         s_pids [i] = s_spawn (s_services [i], i == 1? classifier_env: NULL);
     for (int i = 0; i < SERVICES; i++)
-        s_wait_ping (s_endpoint (s_services [i]));
+        s_wait_ping (tf_test_ipc_endpoint (s_dir, s_services [i]));
 }
 
 static void
 s_flow_stop (void)
 {
     for (int i = SERVICES + 1; i >= 0; i--) {
-        s_stop (s_pids [i]);
+        tf_test_stop (s_pids [i]);
         s_pids [i] = 0;
     }
     char command [128];
@@ -207,7 +141,7 @@ s_call (const char *service, tf_msg_t *request, char *code, size_t code_size)
     zmsg_t *frames;
     tf_msg_t reply;
     tf_error_t err;
-    int rc = tf_net_request (s_endpoint (service), request, 10000, &frames, &reply, &err);
+    int rc = tf_net_request (tf_test_ipc_endpoint (s_dir, service), request, 10000, &frames, &reply, &err);
     tf_msg_clear (request);
     cr_assert_eq (rc, 0, "%s: %s", service, err.message);
     if (code && reply.type == TF_MSG_ERROR)
@@ -230,7 +164,7 @@ s_submit (const char *body, const char *tag, char *ticket_no)
     tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, "flow-customer");
     zmsg_t *frames;
     tf_error_t err;
-    cr_assert_eq (tf_net_request (s_endpoint ("intake"), &m, 10000, &frames, &reply, &err), 0, "%s", err.message);
+    cr_assert_eq (tf_net_request (tf_test_ipc_endpoint (s_dir, "intake"), &m, 10000, &frames, &reply, &err), 0, "%s", err.message);
     cr_assert_eq (reply.type, TF_MSG_ACCEPTED);
     snprintf (ticket_no, 32, "%.*s", (int) reply.v [TF_F_ACCEPTED_TICKET_NO].len, reply.v [TF_F_ACCEPTED_TICKET_NO].str);
     zmsg_destroy (&frames);
@@ -477,12 +411,8 @@ Test (flow, illegal_requests_change_nothing)
     msgpack_pack_str_with_body (&pk, no, strlen (no));
     msgpack_pack_str_with_body (&pk, "until", 5);
     msgpack_pack_str_with_body (&pk, "2099-01-01T00:00:00Z", 20);
-    zsock_t *dealer = zsock_new_dealer (s_endpoint ("sla"));
-    zmsg_t *raw = zmsg_new ();
-    zmsg_addmem (raw, "", 0);
-    zmsg_addstr (raw, "ticket.hold");
-    zmsg_addmem (raw, sbuf.data, sbuf.size);
-    zmsg_send (&raw, dealer);
+    zsock_t *dealer = zsock_new_dealer (tf_test_ipc_endpoint (s_dir, "sla"));
+    tf_test_send_raw (dealer, "ticket.hold", sbuf.data, sbuf.size);
     zsock_set_rcvtimeo (dealer, 5000);
     zmsg_t *reply = zmsg_recv (dealer);
     cr_assert (reply);
@@ -516,7 +446,7 @@ Test (flow, a_duplicate_event_changes_nothing)
     const char *announced = "ticketflow_messages_sent_total{service=\"classifier\",type=\"ticket.classified\"}";
     double received_before = s_metric ("classifier", received);
     double announced_before = s_metric ("classifier", announced);
-    zsock_t *inject = tf_net_bind (ZMQ_PUSH, s_endpoint ("inject-received"), 1 << 20);
+    zsock_t *inject = tf_net_bind (ZMQ_PUSH, tf_test_ipc_endpoint (s_dir, "inject-received"), 1 << 20);
     zsock_set_sndtimeo (inject, 5000);      //  a send waits until the classifier has connected
     for (int i = 0; i < 2; i++)
         cr_assert_eq (tf_net_send_ticket_event (inject, TF_MSG_RECEIVED, id, no), 0);
@@ -550,9 +480,9 @@ Test (flow, a_killed_classifier_strands_nothing)
                                           " AND status = 'received'", numbers [i]), 1);
     //  the events went nowhere; the restarted classifier's reconciler finds them
     char inputs [400];
-    snprintf (inputs, sizeof inputs, "TICKETFLOW_INTAKE_EVENTS_ENDPOINT=%s", s_endpoint ("intake-events"));
+    snprintf (inputs, sizeof inputs, "TICKETFLOW_INTAKE_EVENTS_ENDPOINT=%s", tf_test_ipc_endpoint (s_dir, "intake-events"));
     s_pids [1] = s_spawn ("classifier", (const char *[]) { inputs, NULL });
-    s_wait_ping (s_endpoint ("classifier"));
+    s_wait_ping (tf_test_ipc_endpoint (s_dir, "classifier"));
     for (int i = 0; i < 8; i++) {
         s_wait_status (db, numbers [i], "assigned");
         cr_assert_eq (s_history (db, numbers [i], "classified"), 1);
@@ -567,12 +497,12 @@ Test (flow, two_dispatchers_assign_each_ticket_once)
 {
     tf_db_t *db = tf_test_db ();
     char ep1 [200], ep2 [200], ep3 [200];
-    snprintf (ep1, sizeof ep1, "TICKETFLOW_DISPATCHER_ENDPOINT=%s", s_endpoint ("dispatcher-2"));
-    snprintf (ep2, sizeof ep2, "TICKETFLOW_DISPATCHER_PUBLISH_ENDPOINT=%s", s_endpoint ("dispatcher-2-publish"));
-    snprintf (ep3, sizeof ep3, "TICKETFLOW_DISPATCHER_EVENTS_ENDPOINT=%s", s_endpoint ("dispatcher-2-events"));
+    snprintf (ep1, sizeof ep1, "TICKETFLOW_DISPATCHER_ENDPOINT=%s", tf_test_ipc_endpoint (s_dir, "dispatcher-2"));
+    snprintf (ep2, sizeof ep2, "TICKETFLOW_DISPATCHER_PUBLISH_ENDPOINT=%s", tf_test_ipc_endpoint (s_dir, "dispatcher-2-publish"));
+    snprintf (ep3, sizeof ep3, "TICKETFLOW_DISPATCHER_EVENTS_ENDPOINT=%s", tf_test_ipc_endpoint (s_dir, "dispatcher-2-events"));
     const char *ops = "TICKETFLOW_DISPATCHER_OPS_PORT=0";      //  the first one has the known port
     s_pids [SERVICES] = s_spawn ("dispatcher", (const char *[]) { ep1, ep2, ep3, ops, NULL });
-    s_wait_ping (s_endpoint ("dispatcher-2"));
+    s_wait_ping (tf_test_ipc_endpoint (s_dir, "dispatcher-2"));
     char numbers [30][32];
     for (int i = 0; i < 30; i++)
         s_submit (LOGISTICS, zsys_sprintf ("two%d", i), numbers [i]);

@@ -199,17 +199,6 @@ s_check_shape (const scrape_t *s)
 //  Requests
 
 static void
-s_send_frames (zsock_t *dealer, const char *type, const void *body, size_t size)
-{
-    zmsg_t *m = zmsg_new ();
-    zmsg_addmem (m, "", 0);
-    zmsg_addstr (m, type);
-    if (body)
-        zmsg_addmem (m, body, size);
-    cr_assert_eq (zmsg_send (&m, dealer), 0);
-}
-
-static void
 s_pack_str (msgpack_packer *pk, const char *s)
 {
     msgpack_pack_str_with_body (pk, s, strlen (s));
@@ -235,7 +224,7 @@ s_send_submit_raw (zsock_t *dealer, const char *channel, const char *body)
     msgpack_pack_map (&pk, 1);
     s_pack_str (&pk, "id");
     s_pack_str (&pk, "C-metrics");
-    s_send_frames (dealer, "ticket.submit", sbuf.data, sbuf.size);
+    tf_test_send_raw (dealer, "ticket.submit", sbuf.data, sbuf.size);
     msgpack_sbuffer_destroy (&sbuf);
 }
 
@@ -437,12 +426,12 @@ Test (metrics, counters_match_what_the_services_did)
         //  ping, tickets that are not there
         switch (i) {
             case 3:
-                s_send_frames (dealer, "ticket.submit", NULL, 0);
+                tf_test_send_raw (dealer, "ticket.submit", NULL, 0);
                 expect [sent++] = (expect_t) { .type = TF_MSG_ERROR, .code = TF_ERR_BAD_FRAMES };
                 break;
             case 7:
             case 31:
-                s_send_frames (dealer, "ticket.submit", "\xc1", 1);
+                tf_test_send_raw (dealer, "ticket.submit", "\xc1", 1);
                 expect [sent++] = (expect_t) { .type = TF_MSG_ERROR, .code = TF_ERR_BAD_MSGPACK };
                 break;
             case 12:
@@ -454,20 +443,20 @@ Test (metrics, counters_match_what_the_services_did)
                 expect [sent++] = (expect_t) { .type = TF_MSG_ERROR, .code = TF_ERR_BAD_VALUE };
                 break;
             case 20:
-                s_send_frames (dealer, "no.such.type", "\x80", 1);
+                tf_test_send_raw (dealer, "no.such.type", "\x80", 1);
                 expect [sent++] = (expect_t) { .type = TF_MSG_ERROR, .code = TF_ERR_UNKNOWN_TYPE };
                 break;
             case 22:
-                s_send_frames (dealer, "queue.list", "\x81\xaa" "department\xa9" "logistics", 22);
+                tf_test_send_raw (dealer, "queue.list", "\x81\xaa" "department\xa9" "logistics", 22);
                 expect [sent++] = (expect_t) { .type = TF_MSG_ERROR, .code = TF_ERR_UNKNOWN_TYPE };
                 break;
             case 25:
-                s_send_frames (dealer, "service.ping", "\x80", 1);
+                tf_test_send_raw (dealer, "service.ping", "\x80", 1);
                 expect [sent++] = (expect_t) { .type = TF_MSG_PONG };
                 break;
             case 40:
             case 41:
-                s_send_frames (dealer, "ticket.get", "\x81\xa9ticket_no\xae" "CS209901019999", 26);
+                tf_test_send_raw (dealer, "ticket.get", "\x81\xa9ticket_no\xae" "CS209901019999", 26);
                 expect [sent++] = (expect_t) { .type = TF_MSG_ERROR, .code = TF_ERR_NOT_FOUND };
                 break;
         }

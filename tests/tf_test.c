@@ -6,6 +6,10 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -297,6 +301,88 @@ tf_test_free_port (void)
     cr_assert_gt (port, 0, "no free port");
     given [ngiven++ % 64] = port;
     return port;
+}
+
+pid_t
+tf_test_spawn (const char *service, const char *log, const char *const *overrides)
+{
+    char path [4200];
+    snprintf (path, sizeof path, "%s/bin/ticketflow-%s", tf_home (), service);
+    int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    cr_assert (fd >= 0, "cannot write %s", log);
+    //  the environment, with the overrides in place of what it sets
+    size_t n = 0;
+    while (environ [n])
+        n++;
+    size_t noverrides = 0;
+    while (overrides && overrides [noverrides])
+        noverrides++;
+    char **env = calloc (n + noverrides + 1, sizeof (char *));
+    assert (env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool replaced = false;
+        for (size_t o = 0; o < noverrides && !replaced; o++) {
+            size_t len = (size_t) (strchr (overrides [o], '=') - overrides [o]);
+            replaced = strncmp (environ [i], overrides [o], len + 1) == 0;
+        }
+        if (!replaced)
+            env [k++] = environ [i];
+    }
+    for (size_t o = 0; o < noverrides; o++)
+        env [k++] = (char *) overrides [o];
+    char *argv [] = { path, NULL };
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (127);
+        dup2 (fd, 1);
+        dup2 (fd, 2);
+        execve (path, argv, env);
+        _exit (127);
+    }
+    close (fd);
+    free (env);
+    cr_assert_gt (pid, 0, "cannot start %s", path);
+    return pid;
+}
+
+void
+tf_test_stop (pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill (pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid (pid, NULL, WNOHANG) == pid)
+            return;
+        zclock_sleep (50);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+}
+
+const char *
+tf_test_ipc_endpoint (const char *dir, const char *name)
+{
+    static char value [8][256];
+    static int next;
+    char *v = value [next++ % 8];
+    snprintf (v, sizeof value [0], "ipc://%s/%s", dir, name);
+    return v;
+}
+
+void
+tf_test_send_raw (zsock_t *dealer, const char *type, const void *body, size_t size)
+{
+    zmsg_t *m = zmsg_new ();
+    zmsg_addmem (m, "", 0);
+    zmsg_addstr (m, type);
+    if (body)
+        zmsg_addmem (m, body, size);
+    cr_assert_eq (zmsg_send (&m, dealer), 0);
 }
 
 const char *

@@ -9,6 +9,7 @@
 #include "tf_db.h"
 #include "tf_engine.h"
 #include <czmq.h>
+#include <sys/types.h>
 
 //  Unsets every TICKETFLOW_* variable but TICKETFLOW_HOME (where the
 //  models are) and the harness's own TICKETFLOW_TEST_*, so that what a
@@ -78,6 +79,22 @@ double tf_test_wait_handled (zactor_t *actor, const char *series, double value, 
 
 //  A TCP port on 127.0.0.1 that nothing listens on now.
 int tf_test_free_port (void);
+
+//  Starts bin/ticketflow-SERVICE with this process's environment, with
+//  overrides (NAME=VALUE, NULL-terminated, or NULL) in place of what it
+//  sets; its output is appended to `log`. It dies with the test process
+//  (a test killed at its timeout runs no .fini). Asserts it started.
+pid_t tf_test_spawn (const char *service, const char *log, const char *const *overrides);
+
+//  Stops a process tf_test_spawn started: SIGTERM, SIGKILL after 5 s; 0: nothing.
+void tf_test_stop (pid_t pid);
+
+//  "ipc://DIR/NAME" (one of 8 buffers taken in turn).
+const char *tf_test_ipc_endpoint (const char *dir, const char *name);
+
+//  Sends a request as raw frames on a DEALER: the empty delimiter, `type`,
+//  and `body` when not NULL (garbage included). Asserts it went out.
+void tf_test_send_raw (zsock_t *dealer, const char *type, const void *body, size_t size);
 
 //  An endpoint nothing binds: a service whose inputs point
 //  here gets no event at all, so only its reconciler can take its tickets.

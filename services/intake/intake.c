@@ -225,7 +225,7 @@ s_duplicates (intake_t *self, row_t *rows, size_t n, intake_result_t *results)
 }
 
 //  The row of the batch that repeats row i's (channel, external_id)
-//  earlier in the batch, or n.
+//  earlier in the batch, or i itself.
 static size_t
 s_repeat_of (const row_t *rows, size_t i)
 {

@@ -213,18 +213,6 @@ sla_destroy (sla_t **self_p)
     }
 }
 
-//  Runs a prepared statement; returns the rows it touched, or -1.
-static int
-s_run (sla_t *self, const char *name, int n, const char *const *params)
-{
-    PGresult *res = tf_db_run (self->db, name, n, params);
-    int rc = -1;
-    if (tf_db_ok (self->db, res, name))
-        rc = atoi (PQcmdTuples (res));
-    PQclear (res);
-    return rc;
-}
-
 //  Runs a prepared statement whose first row's column `col` is a count.
 static int
 s_count (sla_t *self, const char *name, int n, const char *const *params, int col)
@@ -268,7 +256,7 @@ int
 sla_meet_responses (sla_t *self)
 {
     assert (self);
-    return s_run (self, "sla_meet_accepted", 1, (const char *[]) { SLA_MEET_LOOKBACK });
+    return tf_db_command (self->db, "sla_meet_accepted", 1, (const char *[]) { SLA_MEET_LOOKBACK });
 }
 
 int
@@ -391,7 +379,7 @@ s_move (sla_t *self, const ticket_t *t, tf_move_t move, const char *note, const 
 static int
 s_step (sla_t *self, const char *name, const char *id_text, tf_error_t *err)
 {
-    return s_run (self, name, 1, (const char *[]) { id_text }) < 0? s_unavailable (err): 0;
+    return tf_db_command (self->db, name, 1, (const char *[]) { id_text }) < 0? s_unavailable (err): 0;
 }
 
 static char *
