@@ -56,6 +56,12 @@ tf_error_set (tf_error_t *err, const char *code, const char *field, const char *
     return -1;
 }
 
+int
+tf_error_unavailable (tf_error_t *err)
+{
+    return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+}
+
 tf_msg_type_t
 tf_codec_lookup (const char *name, size_t len)
 {

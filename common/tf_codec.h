@@ -129,6 +129,10 @@ typedef struct {
 int tf_error_set (tf_error_t *err, const char *code, const char *field, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
+//  The `unavailable` error every service gives while its database is away
+//  (clients retry); returns -1.
+int tf_error_unavailable (tf_error_t *err);
+
 //  The schema of a wire type name, or TF_MSG_NONE.
 tf_msg_type_t tf_codec_lookup (const char *name, size_t len);
 

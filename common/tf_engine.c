@@ -516,7 +516,7 @@ s_take_request (tf_engine_t *self, tf_request_t *request)
         tf_engine_refuse (self, request, &err);
     }
     else {
-        tf_error_set (&err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (&err);
         tf_engine_refuse (self, request, &err);
     }
     tf_request_destroy (&request);

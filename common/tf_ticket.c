@@ -137,7 +137,7 @@ s_why_not (tf_db_t *db, const tf_ticket_move_t *item, tf_error_t *err)
     snprintf (id_text, sizeof id_text, "%lld", (long long) item->id);
     PGresult *res = tf_db_run (db, "tf_ticket_status", 1, (const char *[]) { id_text });
     if (!tf_db_ok (db, res, "ticket status"))
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
     else
     if (PQntuples (res) == 0)
         tf_error_set (err, TF_ERR_NOT_FOUND, "ticket_no", "no ticket with id %lld", (long long) item->id);
@@ -194,7 +194,7 @@ tf_ticket_move (tf_db_t *db, tf_service_id_t service, tf_ticket_move_t *items, s
     tf_db_array_destroy (&from);
     if (!tf_db_ok (db, res, "move tickets")) {
         PQclear (res);
-        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        return tf_error_unavailable (err);
     }
     //  which moved, and from where: the history says both
     int rows = PQntuples (res);
@@ -224,7 +224,7 @@ tf_ticket_move (tf_db_t *db, tf_service_id_t service, tf_ticket_move_t *items, s
     int rc = s_history (db, history, k);
     free (history);
     if (rc)
-        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        return tf_error_unavailable (err);
     if (err && k < n)
         for (size_t i = 0; i < n; i++)
             if (!items [i].moved) {
@@ -340,11 +340,11 @@ tf_ticket_find (tf_db_t *db, const char *ticket_no, size_t len, int64_t *id, tf_
     snprintf (number, sizeof number, "%.*s", (int) (len > TF_MAX_GET_TICKET_NO? TF_MAX_GET_TICKET_NO: len),
               ticket_no);
     if (s_prepare_common (db))
-        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        return tf_error_unavailable (err);
     PGresult *res = tf_db_run (db, "tf_ticket_find", 1, (const char *[]) { number });
     int rc = -1;
     if (!tf_db_ok (db, res, "find ticket"))
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
     else
     if (PQntuples (res) == 0)
         tf_error_set (err, TF_ERR_NOT_FOUND, "ticket_no", "no ticket %s", number);

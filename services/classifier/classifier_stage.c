@@ -763,14 +763,14 @@ classifier_reclassify (classifier_t *self, const char *ticket_no, const char *su
     if (!actor || !*actor)
         actor = "unknown";
     if (tf_db_begin (self->db))
-        return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        return tf_error_unavailable (err);
 
     char *text = NULL, *reasons_text = NULL, *data_text = NULL, *predicted = NULL;
     PGresult *res = NULL;
     const char *params_no [] = { ticket_no };
     res = tf_db_run (self->db, "classifier_read_no", 1, params_no);
     if (!tf_db_ok (self->db, res, "read ticket")) {
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
         goto failed;
     }
     if (PQntuples (res) == 0) {
@@ -788,7 +788,7 @@ classifier_reclassify (classifier_t *self, const char *ticket_no, const char *su
     const char *params_sub [] = { subcategory };
     res = tf_db_run (self->db, "classifier_subcategory", 1, params_sub);
     if (!tf_db_ok (self->db, res, "read sub-category")) {
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
         goto failed;
     }
     if (PQntuples (res) == 0) {
@@ -858,11 +858,11 @@ classifier_reclassify (classifier_t *self, const char *ticket_no, const char *su
         goto failed;
     const char *params_fix [] = { id_text, predicted, subcategory, actor, text };
     if (tf_db_command (self->db, "classifier_correction", 5, params_fix) < 0) {
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
         goto failed;
     }
     if (tf_db_finish (self->db, 0) < 0) {
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
         goto done;
     }
     //  the strings handed back must outlive this call: point them at the

@@ -125,12 +125,6 @@ dispatcher_assignment_clear (dispatcher_assignment_t *a)
 //  --------------------------------------------------------------------------
 //  Helpers
 
-static int
-s_unavailable (tf_error_t *err)
-{
-    return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
-}
-
 //  Copies a column into dst as at most `max` bytes, cut at a character boundary.
 static void
 s_copy (char *dst, size_t cap, size_t max, PGresult *res, int row, int col)
@@ -541,7 +535,7 @@ dispatcher_accept (dispatcher_t *self, const tf_msg_t *request, int64_t *ticket_
         return -1;
     if (tf_db_begin (self->db)) {
         free (agent);
-        return s_unavailable (err);
+        return tf_error_unavailable (err);
     }
     int64_t id = 0;
     char note [160];
@@ -556,7 +550,7 @@ dispatcher_accept (dispatcher_t *self, const tf_msg_t *request, int64_t *ticket_
     }
     if (tf_db_finish (self->db, rc) < 0) {
         if (rc == 0)
-            s_unavailable (err);
+            tf_error_unavailable (err);
         rc = -1;
     }
     else
@@ -589,13 +583,13 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
     if (!reason)
         goto done;
     if (tf_db_begin (self->db)) {
-        s_unavailable (err);
+        tf_error_unavailable (err);
         goto done;
     }
     bool known = false;
     int64_t id = 0;
     if (!s_department_known (self, department, &known))
-        s_unavailable (err);
+        tf_error_unavailable (err);
     else
     if (!known)
         tf_error_set (err, TF_ERR_BAD_VALUE, "department", "no department '%s' (see the departments table)",
@@ -606,7 +600,7 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
         snprintf (id_text, sizeof id_text, "%lld", (long long) id);
         res = tf_db_run (self->db, "dispatcher_current", 1, (const char *[]) { id_text });
         if (!tf_db_ok (self->db, res, "current department") || PQntuples (res) != 1)
-            s_unavailable (err);
+            tf_error_unavailable (err);
         else {
             const char *from = PQgetisnull (res, 0, 0)? NULL: PQgetvalue (res, 0, 0);
             const char *previous = PQgetisnull (res, 0, 1)? NULL: PQgetvalue (res, 0, 1);
@@ -621,7 +615,7 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
                 PQclear (res);
                 res = s_info (self, "dispatcher_info", &id, 1, NULL);
                 if (!res || PQntuples (res) != 1)
-                    rc = s_unavailable (err);
+                    rc = tf_error_unavailable (err);
                 else {
                     s_fill (self, out, res, 0);
                     s_copy (out->department, sizeof out->department, TF_MAX_ASSIGNED_DEPARTMENT, res, 0, 2);
@@ -631,7 +625,7 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
     }
     if (tf_db_finish (self->db, rc) < 0) {
         if (rc == 0)
-            s_unavailable (err);
+            tf_error_unavailable (err);
         rc = -1;
         dispatcher_assignment_clear (out);
     }
@@ -680,7 +674,7 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
         tf_error_set (err, TF_ERR_MISSING_FIELD, "department", "'department' is required unless status is triage");
     else
     if (department && !s_department_known (self, department, &known))
-        s_unavailable (err);
+        tf_error_unavailable (err);
     else
     if (!known)
         tf_error_set (err, TF_ERR_BAD_VALUE, "department", "no department '%s' (see the departments table)",
@@ -692,7 +686,7 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
         const char *params [] = { department, statuses, limit };
         res = tf_db_run (self->db, "dispatcher_queue", 3, params);
         if (!tf_db_ok (self->db, res, "queue"))
-            s_unavailable (err);
+            tf_error_unavailable (err);
         else {
             msgpack_sbuffer sbuf;
             msgpack_sbuffer_init (&sbuf);

@@ -457,7 +457,7 @@ intake_ticket_json (intake_t *self, const char *ticket_no, size_t len, tf_error_
     PGresult *res = tf_db_run (self->db, "intake_ticket_json", 1, params);
     char *json = NULL;
     if (!tf_db_ok (self->db, res, "read ticket"))
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
     else
     if (PQntuples (res) == 0)
         tf_error_set (err, TF_ERR_NOT_FOUND, "ticket_no", "no ticket %s", number);
@@ -494,7 +494,7 @@ intake_feedback (intake_t *self, const tf_msg_t *request, int64_t *ticket_id, tf
     PGresult *res = tf_db_run (self->db, "intake_feedback", 4, params);
     int64_t feedback_id = -1;
     if (!tf_db_ok (self->db, res, "store feedback"))
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
     else
     if (PQntuples (res) == 0)      //  it changed status meanwhile
         tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",

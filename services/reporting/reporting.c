@@ -150,7 +150,7 @@ reporting_summary_json (reporting_t *self, tf_error_t *err)
     if (tf_db_begin (self->db) || tf_db_exec (self->db, "SET TRANSACTION READ ONLY")) {
         if (tf_db_in_transaction (self->db))
             tf_db_finish (self->db, -1);
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
         return NULL;
     }
     //  every status, and the backlog: those before the handler resolved it
@@ -160,7 +160,7 @@ reporting_summary_json (reporting_t *self, tf_error_t *err)
     PGresult *res = tf_db_run (self->db, "reporting_summary", 2, (const char *[]) { every, open });
     char *text = NULL;
     if (!tf_db_ok (self->db, res, "summary report"))
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
     else
     if (PQntuples (res) != 1 || PQgetisnull (res, 0, 0))
         tf_error_set (err, TF_ERR_INTERNAL, NULL, "the summary report came back empty");
@@ -170,7 +170,7 @@ reporting_summary_json (reporting_t *self, tf_error_t *err)
     if (tf_db_finish (self->db, text? 0: -1) < 0 && text) {
         free (text);
         text = NULL;
-        tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
+        tf_error_unavailable (err);
     }
     return text;
 }

@@ -320,12 +320,6 @@ typedef struct {
     char actor [80];
 } ticket_t;
 
-static int
-s_unavailable (tf_error_t *err)
-{
-    return tf_error_set (err, TF_ERR_UNAVAILABLE, NULL, "the database is not available; retry later");
-}
-
 //  Inside the transaction: find and lock the ticket and name the actor
 //  (the request's, else the assignee).
 static int
@@ -338,7 +332,7 @@ s_lock (sla_t *self, const tf_msg_t *request, tf_field_id_t no_field, tf_field_i
     PGresult *res = tf_db_run (self->db, "sla_lock_ticket", 1, (const char *[]) { number });
     int rc = -1;
     if (!tf_db_ok (self->db, res, "lock ticket"))
-        s_unavailable (err);
+        tf_error_unavailable (err);
     else
     if (PQntuples (res) == 0)
         tf_error_set (err, TF_ERR_NOT_FOUND, "ticket_no", "no ticket %s", number);
@@ -379,7 +373,7 @@ s_move (sla_t *self, const ticket_t *t, tf_move_t move, const char *note, const 
 static int
 s_step (sla_t *self, const char *name, const char *id_text, tf_error_t *err)
 {
-    return tf_db_command (self->db, name, 1, (const char *[]) { id_text }) < 0? s_unavailable (err): 0;
+    return tf_db_command (self->db, name, 1, (const char *[]) { id_text }) < 0? tf_error_unavailable (err): 0;
 }
 
 static char *
@@ -400,18 +394,18 @@ s_handle (sla_t *self, const tf_msg_t *request, tf_field_id_t no_field, tf_field
 {
     ticket_t t;
     if (tf_db_begin (self->db))
-        return s_unavailable (err);
+        return tf_error_unavailable (err);
     tf_error_t inner = { 0 };
     int rc = s_lock (self, request, no_field, actor_field, &t, &inner);
     //  the deadlines exist before anything meets, pauses or moves them,
     //  even when this request overtook the ticket.claimed that makes them
     if (rc == 0 && sla_track (self, &t.id, 1) < 0)
-        rc = s_unavailable (&inner);
+        rc = tf_error_unavailable (&inner);
     if (rc == 0)
         rc = handler (self, request, &t, &inner);
     if (tf_db_finish (self->db, rc) < 0) {
         if (rc == 0)
-            s_unavailable (&inner);
+            tf_error_unavailable (&inner);
         *err = inner;
         return -1;
     }
@@ -427,7 +421,7 @@ s_progress (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
     int rc;
     if (t->status == TF_STATUS_IN_PROGRESS)
         //  a further note: history only, the ticket is locked and stays in_progress
-        rc = tf_ticket_note (self->db, t->id, "progress", t->actor, note, NULL)? s_unavailable (err): 0;
+        rc = tf_ticket_note (self->db, t->id, "progress", t->actor, note, NULL)? tf_error_unavailable (err): 0;
     else
         //  the first note starts the handling and is a response to the customer
         rc = s_move (self, t, TF_MOVE_START, note, NULL, &s_started, NULL, err);
