@@ -1025,14 +1025,8 @@ Test (dispatcher, two_dispatchers_on_the_same_ids_assign_each_once)
 static bool
 s_wait_status (tf_db_t *db, int64_t id, const char *status, int timeout_ms)
 {
-    int64_t until = zclock_mono () + timeout_ms;
-    while (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = '%s'",
-                           (long long) id, status) != 1)
-        if (zclock_mono () >= until)
-            return false;
-        else
-            zclock_sleep (50);
-    return true;
+    return tf_test_wait_scalar (db, 1, timeout_ms, "SELECT count(*) FROM tickets WHERE id = %lld AND status = '%s'",
+                                (long long) id, status) == 1;
 }
 
 //  A ticket another transaction holds when its event arrives (sla making

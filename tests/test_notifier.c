@@ -662,10 +662,7 @@ s_expect_event (zsock_t *pull, const char *type, int64_t id)
 static long long
 s_wait_scalar (tf_db_t *db, long long want, const char *sql)
 {
-    long long got = -1;
-    for (int i = 0; i < 80 && (got = tf_test_scalar (db, "%s", sql)) != want; i++)
-        zclock_sleep (100);
-    return got;
+    return tf_test_wait_scalar (db, want, 8000, "%s", sql);
 }
 
 Test (notifier, actor_end_to_end, .timeout = 60)

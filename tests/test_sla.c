@@ -782,13 +782,7 @@ s_alone_actor (tf_config_t *cfg, char **endpoint)
 static bool
 s_wait_true (tf_db_t *db, int timeout_ms, const char *sql)
 {
-    int64_t until = zclock_mono () + timeout_ms;
-    while (tf_test_scalar (db, "%s", sql) != 1)
-        if (zclock_mono () >= until)
-            return false;
-        else
-            zclock_sleep (50);
-    return true;
+    return tf_test_wait_scalar (db, 1, timeout_ms, "%s", sql) == 1;
 }
 
 Test (sla, new_tickets_get_deadlines_and_the_reconciler_meets_a_lost_claim)

@@ -91,6 +91,23 @@ tf_test_scalar (tf_db_t *db, const char *fmt, ...)
     return v;
 }
 
+long long
+tf_test_wait_scalar (tf_db_t *db, long long want, int timeout_ms, const char *fmt, ...)
+{
+    char sql [4096];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (sql, sizeof sql, fmt, ap);
+    va_end (ap);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    long long got = tf_test_scalar (db, "%s", sql);
+    while (got != want && zclock_mono () < deadline) {
+        zclock_sleep (50);
+        got = tf_test_scalar (db, "%s", sql);
+    }
+    return got;
+}
+
 zactor_t *
 tf_test_actor (zactor_fn *fn, void *args, const char *query, char **answer)
 {
