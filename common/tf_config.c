@@ -65,6 +65,9 @@ const tf_option_t tf_options [] = {
              "how long a client waits for a reply"),
     STR_OPT ("taxonomy-file", NULL, "", taxonomy_file,
              "taxonomy JSON loaded into the database (empty: $TICKETFLOW_HOME/deploy/taxonomy/taxonomy.json)"),
+    STR_OPT ("calendar-file", NULL, "", calendar_file,
+             "service hours, holidays and make-up working days loaded into the database\n"
+             "(empty: $TICKETFLOW_HOME/deploy/calendar.json)"),
     STR_OPT ("classifier-model", NULL, "", classifier_model,
              "trained sub-category model (empty: $TICKETFLOW_HOME/build/models/default.model, built by make)"),
     INT_OPT ("classifier-min-confidence", "50", 0, 100, classifier_min_confidence,
@@ -81,6 +84,13 @@ const tf_option_t tf_options [] = {
              "groups of similar tickets (and products) the incident check remembers"),
     INT_OPT ("sla-window-seconds", "300", 5, 86400, sla_window_seconds,
              "how far ahead the sla service loads due timers into memory"),
+    INT_OPT ("escalation-step-minutes", "30", 1, 10080, escalation_step_minutes,
+             "after a missed deadline the ticket goes to the team lead at once, then to the\n"
+             "supervisor and the manager, each this many minutes after the step before"),
+    STR_OPT ("owner-sink", NULL, "file", owner_sink,
+             "the notifier sink that carries messages to staff (reminders, escalations)"),
+    STR_OPT ("sms-sink", NULL, "sms", sms_sink,
+             "the notifier sink for SMS to a ticket's owner (a red complaint untouched for 2 h)"),
     STR_OPT ("notifier-file", NULL, "", notifier_file,
              "file sink: every outbound message appended as a JSON line (empty: $TICKETFLOW_HOME/var/notifications.jsonl)"),
     STR_OPT ("notifier-webhook-url", NULL, "", notifier_webhook_url,

@@ -39,6 +39,7 @@ typedef struct {
     int reporting_http_port;
     int request_timeout_ms;
     const char *taxonomy_file;
+    const char *calendar_file;
     const char *classifier_model;
     int classifier_min_confidence;
     const char *classifier_publish_endpoint;
@@ -47,6 +48,9 @@ typedef struct {
     int incident_memory_tickets;
     int incident_memory_groups;
     int sla_window_seconds;
+    int escalation_step_minutes;
+    const char *owner_sink;
+    const char *sms_sink;
     const char *notifier_file;
     const char *notifier_webhook_url;
     int notifier_max_attempts;

@@ -621,7 +621,7 @@ s_reconcile (tf_engine_t *self)
 //  (each status on its own, so the (status, status_changed_at) index serves it)
 static const char *SQL_WAITING =
     "SELECT s.status, w.n, w.age FROM unnest ($1::text[]) s (status), LATERAL"
-    " (SELECT count (*) AS n, extract (epoch FROM now () - min (t.status_changed_at)) AS age"
+    " (SELECT count (*) AS n, extract (epoch FROM tf_now () - min (t.status_changed_at)) AS age"
     "  FROM tickets t WHERE t.status = s.status) w";
 
 static void

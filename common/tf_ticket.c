@@ -21,7 +21,7 @@ static const char *SQL_LOCK_IDS =
 static const char *SQL_LOCK_WAITING =
     "SELECT w.id FROM unnest ($1::text[]) AS s (status), LATERAL ("
     "  SELECT id, status_changed_at FROM tickets WHERE status = s.status"
-    "  AND status_changed_at <= now () - make_interval (secs => $2::int)"
+    "  AND status_changed_at <= tf_now () - make_interval (secs => $2::int)"
     "  ORDER BY status_changed_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED) w "
     "ORDER BY w.status_changed_at, w.id LIMIT $3::int";
 
@@ -36,7 +36,7 @@ static const char *SQL_STATUS =
 //  updated, in one statement. %s: SKIP LOCKED or nothing, the column
 //  list, the column arrays, the stage's SET.
 #define SQL_MOVE \
-    "UPDATE tickets t SET status = u.to_status, status_changed_at = now (), updated_at = now ()%s " \
+    "UPDATE tickets t SET status = u.to_status, status_changed_at = tf_now (), updated_at = tf_now ()%s " \
     "FROM (SELECT x.* FROM unnest ($1::int8[], $2::text[], $3::text[]%s)" \
     "      AS x (id, to_status, from_list%s)) u," \
     "     (SELECT k.id, k.status FROM tickets k WHERE k.id = ANY ($1::int8[])" \

@@ -307,8 +307,8 @@ Test (dispatcher, routes_by_the_taxonomy)
         cr_assert_str_eq (a->assignee, "");
         char expected [64] = "frontline";
         if (i < 3) {
-            //  the department the taxonomy table names, whoever loaded it
-            PGresult *res = tf_db_query (db, "SELECT department FROM taxonomy WHERE subcategory = $1",
+            //  the first owner the taxonomy table names (the front line), whoever loaded it
+            PGresult *res = tf_db_query (db, "SELECT first_owner FROM taxonomy WHERE subcategory = $1",
                                          1, (const char *[]) { subs [i] });
             cr_assert (tf_db_ok (db, res, "taxonomy") && PQntuples (res) == 1);
             snprintf (expected, sizeof expected, "%s", PQgetvalue (res, 0, 0));
@@ -368,7 +368,8 @@ Test (dispatcher, routes_by_the_taxonomy)
         tf_msg_t event;
         char topic [48];
         dispatcher_assignment_event (&out [k], &event, topic, sizeof topic);
-        cr_assert_str_eq (topic, "logistics.");
+        cr_assert_str_eq (topic, "frontline.");
+        cr_assert_str_eq (out [k].second_line, "logistics");
         zmsg_t *frames = zmsg_new ();
         tf_error_t err;
         cr_assert_eq (tf_codec_encode (&event, frames, &err), 0, "%s", err.message);
@@ -428,7 +429,7 @@ Test (dispatcher, publishes_to_the_department_topic_only)
     s_rig_config (&r);
     r.cfg.stale_seconds = 86400;    //  no other test's ticket: its counters are this ticket's
     s_rig_start (&r);
-    zsock_t *logistics = s_sub (r.publish, "logistics.");
+    zsock_t *logistics = s_sub (r.publish, "frontline.");
     zclock_sleep (300);         //  let the subscription arrive before the event
     char no [32];
     int64_t id = s_new_ticket (db, "物流三天没动", "订单号 202310270001 三天没有物流更新", no);
@@ -439,10 +440,12 @@ Test (dispatcher, publishes_to_the_department_topic_only)
     zmsg_t *frames;
     tf_msg_t event;
     char topic [64];
+    //  to the front line first, which hands over to logistics when the steps fail
     cr_assert (s_wait_assigned (logistics, id, 5000, &frames, &event, topic, sizeof topic),
-               "no ticket.assigned on logistics.");
-    cr_assert_str_eq (topic, "logistics.");
-    cr_assert (s_str_is (&event, TF_F_ASSIGNED_DEPARTMENT, "logistics"));
+               "no ticket.assigned on frontline.");
+    cr_assert_str_eq (topic, "frontline.");
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_DEPARTMENT, "frontline"));
+    cr_assert (s_str_is (&event, TF_F_ASSIGNED_SECOND_LINE, "logistics"));
     cr_assert (s_str_is (&event, TF_F_ASSIGNED_TICKET_NO, no));
     cr_assert (s_str_is (&event, TF_F_ASSIGNED_SUBCATEGORY, "物流信息更新延迟"));
     cr_assert (s_str_is (&event, TF_F_ASSIGNED_CATEGORY, "订单物流"));
@@ -467,9 +470,9 @@ Test (dispatcher, publishes_to_the_department_topic_only)
     zmsg_destroy (&frames);
     //  published after the commit: the database says so already
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'assigned'"
-                                      " AND department = 'logistics'", (long long) id), 1);
+                                      " AND department = 'frontline'", (long long) id), 1);
     //  both events were handled: the repeat changed nothing and published
-    //  nothing; the one publication went to logistics, so the risk desk saw nothing
+    //  nothing; the one publication went to the front line, so the risk desk saw nothing
     cr_assert_eq (tf_test_wait_handled (r.actor, "ticketflow_messages_received_total"
                                         "{service=\"dispatcher\",type=\"ticket.classified\"}", 2, 5000), 2);
     cr_assert_eq (s_history (db, id, "assigned"), 1);
@@ -536,8 +539,8 @@ Test (dispatcher, queue_list_most_urgent_first_and_catch_up)
     s_sql (db, "INSERT INTO departments (code, name) VALUES ('%s', '测试部') ON CONFLICT DO NOTHING", dept);
     s_sql (db, "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
                " response_minutes, resolve_minutes, default_priority) VALUES"
-               " ('%s', 'qtest-%s', '测试', 'test', 'frontline', '%s', 15, 60, 'P2') ON CONFLICT DO NOTHING",
-           sub, tf_test_unique (), dept);
+               " ('%s', 'qtest-%s', '测试', 'test', '%s', '%s', 15, 60, 'P2') ON CONFLICT DO NOTHING",
+           sub, tf_test_unique (), dept, dept);
     char no [7][32];
     int64_t id [7];
     for (int i = 0; i < 6; i++)
@@ -871,6 +874,7 @@ Test (dispatcher, reopened_goes_back_to_the_same_agent)
     rig_t r;
     s_rig_config (&r);
     s_rig_start (&r);
+    zsock_t *front = s_sub (r.publish, "frontline.");
     zsock_t *risk = s_sub (r.publish, "risk.");
     zclock_sleep (300);
     char no [32];
@@ -880,15 +884,16 @@ Test (dispatcher, reopened_goes_back_to_the_same_agent)
     zmsg_t *frames;
     tf_msg_t event, req, reply;
     char topic [64];
-    cr_assert (s_wait_assigned (risk, id, 5000, &frames, &event, topic, sizeof topic));
+    cr_assert (s_wait_assigned (front, id, 5000, &frames, &event, topic, sizeof topic));
     zmsg_destroy (&frames);
     s_accept_msg (&req, no, "agent-risk-1");
     s_request (r.endpoint, &req, &frames, &reply);
     cr_assert_eq (reply.type, TF_MSG_UPDATED);
     zmsg_destroy (&frames);
     //  handled, resolved, and the customer says it is not solved (notifier's part)
-    s_sql (db, "UPDATE tickets SET status = 'reopened', status_changed_at = now (), reopen_count = reopen_count + 1"
-               " WHERE id = %lld", (long long) id);
+    //  (by risk control, the second line the front line handed it to)
+    s_sql (db, "UPDATE tickets SET status = 'reopened', status_changed_at = now (), reopen_count = reopen_count + 1,"
+               " department = 'risk' WHERE id = %lld", (long long) id);
     cr_assert_eq (tf_net_send_ticket_event (r.reopened, TF_MSG_REOPENED, id, no), 0);
     cr_assert (s_wait_assigned (risk, id, 5000, &frames, &event, topic, sizeof topic),
                "no ticket.assigned for the reopened ticket");
@@ -910,6 +915,7 @@ Test (dispatcher, reopened_goes_back_to_the_same_agent)
     zmsg_destroy (&frames);
     cr_assert_eq (s_history (db, id, "accepted"), 2);
     zsock_destroy (&risk);
+    zsock_destroy (&front);
     s_rig_stop (&r);
     tf_db_destroy (&db);
 }
@@ -1013,7 +1019,7 @@ Test (dispatcher, two_dispatchers_on_the_same_ids_assign_each_once)
                                       " JOIN tickets t ON t.id = e.ticket_id"
                                       " WHERE t.external_id LIKE '%s-%%' AND e.kind = 'assigned'", tag), SAME_IDS);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets t JOIN taxonomy x ON x.subcategory = t.subcategory"
-                                      " WHERE t.external_id LIKE '%s-%%' AND t.department = x.department", tag),
+                                      " WHERE t.external_id LIKE '%s-%%' AND t.department = x.first_owner", tag),
                   SAME_IDS);
     tf_db_destroy (&db);
 }
@@ -1093,7 +1099,7 @@ Test (dispatcher, the_reconciler_alone_assigns_classified_and_reopened_once)
     cr_assert_geq (tf_test_metric (actor, "ticketflow_ticket_moves_total{service=\"dispatcher\",move=\"REASSIGN\"}"), 1);
     //  routed like the event path would have
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets t JOIN taxonomy x ON x.subcategory = t.subcategory"
-                                      " WHERE t.id = %lld AND t.department = x.department AND t.assignee IS NULL",
+                                      " WHERE t.id = %lld AND t.department = x.first_owner AND t.assignee IS NULL",
                                   (long long) classified), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND department = 'risk'"
                                       " AND assignee = 'agent-lost'", (long long) reopened), 1);
@@ -1200,7 +1206,7 @@ Test (dispatcher, two_dispatchers_assign_each_ticket_once, .timeout = 60)
                                       " GROUP BY ticket_id HAVING count(*) = 1) x", list), RACE_TICKETS);
     //  and each was routed like a single dispatcher would have
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets t LEFT JOIN taxonomy x ON x.subcategory = t.subcategory"
-                                      " WHERE t.id IN (%s) AND t.department = coalesce (x.department, 'frontline')",
+                                      " WHERE t.id IN (%s) AND t.department = coalesce (x.first_owner, 'frontline')",
                                   list), RACE_TICKETS);
     tf_db_destroy (&db);
 }

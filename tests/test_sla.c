@@ -103,6 +103,26 @@ s_timers (tf_db_t *db, int64_t id)
     return tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld", (long long) id);
 }
 
+//  The two deadlines (response and resolution), without their warnings
+//  and the other clocks
+static long long
+s_deadlines (tf_db_t *db, int64_t id)
+{
+    return tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld"
+                               " AND kind IN ('response', 'resolution')", (long long) id);
+}
+
+//  What the ticket's deadlines must be (tf_ticket_clocks): P1 around the
+//  clock (15 and 120 minutes); otherwise 15 minutes of the desk's service
+//  hours to respond and 物流信息更新延迟's 48 hours to resolve
+#define EXPECTED_DUE \
+    " (s.kind = 'response' AND s.due_at = CASE WHEN t.priority = 'P1' THEN t.created_at + interval '15 minutes'" \
+    "                                          ELSE tf_business_add (t.created_at, 900, 'default') END" \
+    "  AND t.response_due_at = s.due_at) OR" \
+    " (s.kind = 'resolution' AND s.due_at = CASE WHEN t.priority = 'P1' THEN t.created_at + interval '120 minutes'" \
+    "                                            ELSE t.created_at + interval '48 hours' END" \
+    "  AND t.resolve_due_at = s.due_at)"
+
 static long long
 s_history (tf_db_t *db, int64_t id)
 {
@@ -245,20 +265,20 @@ Test (sla, claimed_creates_timers_from_the_policy)
     //  garbage on the event socket is ignored
     zstr_sendm (claimed, "ticket.claimed");
     zstr_send (claimed, "not msgpack");
-    for (int i = 0; i < 50 && s_timers (db, id) < 2; i++)
+    for (int i = 0; i < 50 && s_deadlines (db, id) < 2; i++)
         zclock_sleep (100);
-    cr_assert_eq (s_timers (db, id), 2, "ticket.claimed makes both timers at once");
-    //  due = created_at + the policy's minutes (P1: 15 and 120), mirrored on the ticket
+    cr_assert_eq (s_deadlines (db, id), 2, "ticket.claimed makes both deadlines at once");
+    //  an accepted P1: both deadlines and their warnings, the on-duty
+    //  manager's 5 minutes, the owner's SMS at 2 h, the progress cadence
+    cr_assert_eq (s_timers (db, id), 7);
+    //  due = created_at + the P1 policy's minutes (15 and 120), mirrored on the ticket
     cr_assert_eq (tf_test_scalar (db,
         "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id WHERE t.id = %lld AND ("
-        " (s.kind = 'response' AND s.due_at = t.created_at + interval '15 minutes'"
-        "  AND t.response_due_at = s.due_at) OR"
-        " (s.kind = 'resolution' AND s.due_at = t.created_at + interval '120 minutes'"
-        "  AND t.resolve_due_at = s.due_at))", (long long) id), 2);
-    //  it was accepted in time: the response deadline is met, the resolution one runs
+        EXPECTED_DUE ")", (long long) id), 2);
+    //  it was accepted in time: the response clocks are met, the resolution one runs
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
-                                      " WHERE t.id = %lld AND s.kind = 'response' AND s.met_at = t.first_response_at",
-                                  (long long) id), 1);
+                                      " WHERE t.id = %lld AND s.kind IN ('response', 'response_warning', 'manager_call')"
+                                      " AND s.met_at = t.first_response_at", (long long) id), 3);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld"
                                       " AND kind = 'resolution' AND met_at IS NULL AND paused_at IS NULL"
                                       " AND breached_at IS NULL", (long long) id), 1);
@@ -268,7 +288,7 @@ Test (sla, claimed_creates_timers_from_the_policy)
     cr_assert_eq (tf_test_wait_handled (actor, "ticketflow_messages_received_total"
                                         "{service=\"sla\",type=\"ticket.claimed\"}", 4, 5000), 4);
     cr_assert_eq (tf_test_metric (actor, "ticketflow_events_refused_total{service=\"sla\"}"), 1);
-    cr_assert_eq (s_timers (db, id), 2);
+    cr_assert_eq (s_timers (db, id), 7);
     cr_assert_eq (s_timers (db, unranked), 0);
     cr_assert_eq (s_timers (db, late), 0);
     cr_assert_eq (s_timers (db, assigned), 0);
@@ -309,21 +329,20 @@ Test (sla, reconciler_creates_timers_once_with_two_instances)
     zstr_free (&ea);
     zstr_free (&eb);
     //  the pipe answers after the first reconcile; give the loop a moment anyway
-    for (int i = 0; i < 50 && tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id IN (%s)",
-                                              list) < 2 * N; i++)
+#define DEADLINES_OF(list) "SELECT count(*) FROM sla_timers WHERE ticket_id IN (" list ")" \
+                           " AND kind IN ('response', 'resolution')"
+    for (int i = 0; i < 50 && tf_test_scalar (db, DEADLINES_OF ("%s"), list) < 2 * N; i++)
         zclock_sleep (100);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id IN (%s)", list), 2 * N);
+    cr_assert_eq (tf_test_scalar (db, DEADLINES_OF ("%s"), list), 2 * N);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM (SELECT ticket_id FROM sla_timers WHERE ticket_id IN (%s)"
+                                      " AND kind IN ('response', 'resolution')"
                                       " GROUP BY ticket_id HAVING count(*) = 2 AND count(DISTINCT kind) = 2) x",
                                   list), N);
-    //  from the policy of each priority, mirrored on the ticket
+    long long clocks = tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id IN (%s)", list);
+    //  from the manuals' table, mirrored on the ticket
     cr_assert_eq (tf_test_scalar (db,
         "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
-        " JOIN sla_policy p ON p.priority = t.priority WHERE t.id IN (%s) AND ("
-        " (s.kind = 'response' AND s.due_at = t.created_at + make_interval (mins => p.response_minutes)"
-        "  AND t.response_due_at = s.due_at) OR"
-        " (s.kind = 'resolution' AND s.due_at = t.created_at + make_interval (mins => p.resolve_minutes)"
-        "  AND t.resolve_due_at = s.due_at))", list), 2 * N);
+        " WHERE t.id IN (%s) AND (" EXPECTED_DUE ")", list), 2 * N);
     //  the accepted ones have their response deadline met
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
                                       " WHERE t.id IN (%s) AND s.kind = 'response' AND s.met_at IS NOT NULL",
@@ -337,7 +356,7 @@ Test (sla, reconciler_creates_timers_once_with_two_instances)
     cr_assert (sla);
     cr_assert_geq (sla_track_missing (sla, 1000), 0);
     cr_assert_eq (sla_track (sla, ids, N), 0, "no ticket gets new timers");
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id IN (%s)", list), 2 * N);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id IN (%s)", list), clocks);
     sla_destroy (&sla);
     zsock_destroy (&claimed);
     tf_db_destroy (&db);
@@ -613,9 +632,11 @@ Test (sla, handling_through_the_actor)
     tf_msg_set_cstr (&m, TF_F_RESOLVE_SUMMARY, "done");
     s_expect (endpoint, m, "error:illegal_transition:ticket_no");
 
-    //  resume: the resolution deadline moves by the time on hold (10 minutes here)
-    s_sql (db, "UPDATE sla_timers SET paused_at = paused_at - interval '10 minutes'"
-               " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
+    //  resume: the resolution deadline gets back the time it had left, so it
+    //  moves by the time on hold (as if paused 10 minutes ago)
+    s_sql (db, "UPDATE sla_timers SET paused_at = paused_at - interval '10 minutes',"
+               " due_at = due_at - interval '10 minutes' WHERE ticket_id = %lld AND kind = 'resolution'",
+           (long long) id);
     long long due_before = tf_test_scalar (db, "SELECT floor (extract (epoch FROM due_at))::bigint FROM sla_timers"
                                                " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
     s_expect (endpoint, s_request (TF_MSG_RESUME, no), "in_progress");
@@ -636,6 +657,7 @@ Test (sla, handling_through_the_actor)
                                       " AND resolution_summary = '已补发，客户确认收到' AND resolved_at IS NOT NULL",
                                   (long long) id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld"
+                                      " AND kind IN ('response', 'resolution')"
                                       " AND met_at IS NOT NULL AND breached_at IS NULL", (long long) id), 2);
     zmsg_t *event = zmsg_recv (resolved);
     cr_assert (event, "no ticket.resolved");
@@ -743,7 +765,7 @@ Test (sla, expired_holds_resume)
     tf_msg_clear (&m);
     //  its expected resume time passed (an hour on hold)
     s_sql (db, "UPDATE tickets SET hold_until = now () - interval '1 second' WHERE id = %lld", (long long) id);
-    s_sql (db, "UPDATE sla_timers SET paused_at = now () - interval '1 hour'"
+    s_sql (db, "UPDATE sla_timers SET paused_at = now () - interval '1 hour', due_at = due_at - interval '1 hour'"
                " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
     long long due_before = tf_test_scalar (db, "SELECT floor (extract (epoch FROM due_at))::bigint FROM sla_timers"
                                                " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
@@ -797,15 +819,14 @@ Test (sla, new_tickets_get_deadlines_and_the_reconciler_meets_a_lost_claim)
     double before = tf_test_metric (actor, reconciled);
     int64_t id = s_ticket (db, "P2", "assigned", NULL);
     char sql [512];
-    snprintf (sql, sizeof sql, "SELECT (count(*) = 2)::int FROM sla_timers WHERE ticket_id = %lld", (long long) id);
+    snprintf (sql, sizeof sql, "SELECT (count(*) = 2)::int FROM sla_timers WHERE ticket_id = %lld"
+                               " AND kind IN ('response', 'resolution')", (long long) id);
     cr_assert (s_wait_true (db, 2000, sql), "no deadlines within 2 s");
     cr_assert_eq (tf_test_metric (actor, reconciled), before);
     cr_assert_eq (tf_test_metric (actor, "ticketflow_messages_received_total{service=\"sla\",type=\"ticket.claimed\"}"), 0);
     cr_assert_eq (tf_test_scalar (db,
         "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id WHERE t.id = %lld AND ("
-        " (s.kind = 'response' AND s.due_at = t.created_at + interval '60 minutes' AND t.response_due_at = s.due_at) OR"
-        " (s.kind = 'resolution' AND s.due_at = t.created_at + interval '1440 minutes' AND t.resolve_due_at = s.due_at))"
-        " AND s.met_at IS NULL", (long long) id), 2);
+        EXPECTED_DUE ") AND s.met_at IS NULL", (long long) id), 2);
 
     //  a ticket whose timers run, then accepted: its ticket.claimed is lost.
     //  Its timers are made where the reconciler cannot see it without them.
@@ -819,7 +840,7 @@ Test (sla, new_tickets_get_deadlines_and_the_reconciler_meets_a_lost_claim)
     cr_assert_eq (tf_db_finish (db, 0), 0);
     sla_destroy (&sla);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld AND met_at IS NULL",
-                                  (long long) claimed), 2);
+                                  (long long) claimed), 4);
     s_sql (db, "UPDATE tickets SET status = 'accepted', status_changed_at = now (), assignee = '小王',"
                " accepted_at = now (), first_response_at = now () WHERE id = %lld", (long long) claimed);
     snprintf (sql, sizeof sql, "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
@@ -829,9 +850,9 @@ Test (sla, new_tickets_get_deadlines_and_the_reconciler_meets_a_lost_claim)
     cr_assert_geq (tf_test_wait_handled (actor, reconciled, before + 1, 5000), before + 1,
                    "the reconciler met a deadline of a lost ticket.claimed and did not count it");
     cr_assert_eq (tf_test_metric (actor, "ticketflow_messages_received_total{service=\"sla\",type=\"ticket.claimed\"}"), 0);
-    //  once: two timers each, the resolution deadline still running
-    cr_assert_eq (s_timers (db, id), 2);
-    cr_assert_eq (s_timers (db, claimed), 2);
+    //  once: two deadlines each, the resolution deadline still running
+    cr_assert_eq (s_deadlines (db, id), 2);
+    cr_assert_eq (s_deadlines (db, claimed), 2);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld AND kind = 'resolution'"
                                       " AND met_at IS NULL AND paused_at IS NULL", (long long) claimed), 1);
     zactor_destroy (&actor);

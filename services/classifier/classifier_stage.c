@@ -59,7 +59,7 @@ static const char *SQL_REPLAY =
     "UNION ALL "
     "(SELECT 1, signature_seq, id, subcategory, coalesce (product, ''), text_signature,"
     "        extract (epoch FROM created_at)::int8, coalesce (incident_id, 0) "
-    " FROM tickets WHERE signature_seq > $1 AND created_at >= now () - make_interval (mins => $3::int) "
+    " FROM tickets WHERE signature_seq > $1 AND created_at >= tf_now () - make_interval (mins => $3::int) "
     " ORDER BY signature_seq DESC LIMIT " REPLAY_MAX ")";
 
 static const char *SQL_INCIDENT_IDS =
@@ -78,11 +78,11 @@ static const char *SQL_LINK =
     "UPDATE tickets t SET incident_id = u.incident, priority = 'P1',"
     "       priority_reasons = CASE WHEN 'batch_complaint' = ANY (t.priority_reasons) THEN t.priority_reasons"
     "                          ELSE array_append (t.priority_reasons, 'batch_complaint') END,"
-    "       updated_at = now () "
+    "       updated_at = tf_now () "
     "FROM unnest ($1::int8[], $2::int8[]) AS u (id, incident) WHERE t.id = u.id";
 
 static const char *SQL_JOINED =
-    "UPDATE incidents i SET ticket_count = i.ticket_count + u.n, last_ticket_at = now () "
+    "UPDATE incidents i SET ticket_count = i.ticket_count + u.n, last_ticket_at = tf_now () "
     "FROM unnest ($1::int8[], $2::int[]) AS u (id, n) WHERE i.id = u.id";
 
 //  What the classification sets with the status

@@ -1,4 +1,4 @@
-#include "dispatcher.h"
+#include "dispatcher_private.h"
 #include "tf_json.h"
 #include "tf_log.h"
 #include "tf_mask.h"
@@ -11,19 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  A sub-category's solution steps and phrases, packed once: the JSON of
-//  the taxonomy row is parsed again only when it changed
-typedef struct {
-    char *subcategory, *steps_json, *phrases_json;
-    uint8_t *steps, *phrases;
-    size_t steps_size, phrases_size;
-} packed_t;
-
-struct dispatcher_t {
-    tf_db_t *db;
-    packed_t *packed;
-    size_t npacked;
-};
 
 static void s_packed_clear (packed_t *p);
 
@@ -32,7 +19,7 @@ static void s_packed_clear (packed_t *p);
 #define INFO_COLUMNS \
     "SELECT t.id, t.ticket_no, t.department, t.assignee, t.category, t.subcategory, t.priority," \
     "       left (coalesce (nullif (btrim (t.subject), ''), t.body), 100)," \
-    "       x.department, x.solution_steps::text, x.phrases::text, t.status " \
+    "       x.department, x.solution_steps::text, x.phrases::text, t.status, x.code, x.first_owner " \
     "FROM tickets t LEFT JOIN taxonomy x ON x.subcategory = t.subcategory "
 
 static const char *SQL_INFO =
@@ -58,17 +45,27 @@ static const char *SQL_CURRENT =
 static const char *SQL_DEPARTMENT =
     "SELECT 1 FROM departments WHERE code = $1";
 
+static const char *SQL_AGENT_ON_DUTY =
+    "SELECT department, on_duty FROM agents WHERE name = $1";
+
+//  the department its sub-category names, and whether it is there already
+static const char *SQL_SECOND_LINE =
+    "SELECT x.department, x.department IS NOT DISTINCT FROM t.department"
+    " FROM tickets t LEFT JOIN taxonomy x ON x.subcategory = t.subcategory WHERE t.id = $1";
+
 //  What each move sets with the status
 static const tf_ticket_columns_t s_routed = {
-    "dispatcher_routed", ", department = u.c1", (const char *[]) { "text", NULL }
+    "dispatcher_routed", ", department = u.c1, assignee = nullif (u.c2, ''),"
+    " assigned_at = CASE WHEN u.c2 <> '' THEN tf_now () END", (const char *[]) { "text", "text", NULL }
 };
 static const tf_ticket_columns_t s_accepted = {
-    "dispatcher_accepted", ", assignee = u.c1, accepted_at = now (),"
-    " first_response_at = coalesce (t.first_response_at, now ())", (const char *[]) { "text", NULL }
+    "dispatcher_accepted", ", assignee = u.c1, accepted_at = tf_now (),"
+    " first_response_at = coalesce (t.first_response_at, tf_now ())", (const char *[]) { "text", NULL }
 };
-static const tf_ticket_columns_t s_transferred = {
-    "dispatcher_transferred", ", department = u.c1, assignee = NULL", (const char *[]) { "text", NULL }
-};
+//  an accept answers the agent's acknowledgement clock
+static const char *SQL_ACKNOWLEDGED =
+    "UPDATE sla_timers SET met_at = tf_now () WHERE ticket_id = $1 AND kind = 'acknowledgement'"
+    " AND met_at IS NULL AND breached_at IS NULL";
 
 //  Most urgent first: priority, then the response deadline, then age.
 #define TF_RFC3339 "'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM'"
@@ -79,7 +76,53 @@ static const char *SQL_QUEUE =
     "       to_char (resolve_due_at, " TF_RFC3339 "),"
     "       to_char (created_at, " TF_RFC3339 ") "
     "FROM tickets WHERE ($1::text IS NULL OR department = $1) AND status = ANY ($2::text[]) "
+    "AND ($4::text IS NULL OR assignee = $4) "
     "ORDER BY priority NULLS LAST, response_due_at NULLS LAST, created_at, id LIMIT $3::int";
+
+//  Acknowledgement clocks that ran out, with their tickets (SKIP LOCKED:
+//  another dispatcher takes the others); each is marked gone off here
+static const char *SQL_UNACKNOWLEDGED =
+    "WITH due AS (SELECT s.id, s.ticket_id FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
+    "             WHERE s.kind = 'acknowledgement' AND s.met_at IS NULL AND s.breached_at IS NULL"
+    "             AND s.paused_at IS NULL AND s.due_at <= tf_now ()"
+    "             ORDER BY s.due_at, s.id LIMIT $1::int FOR UPDATE OF s, t SKIP LOCKED),"
+    " gone AS (UPDATE sla_timers s SET breached_at = tf_now () FROM due WHERE s.id = due.id RETURNING s.id) "
+    "SELECT t.id, t.assignee FROM due JOIN tickets t ON t.id = due.ticket_id"
+    " WHERE t.status = 'assigned' AND t.assignee IS NOT NULL ORDER BY t.id";
+
+//  Tickets waiting in the pool of a department where an agent on duty has
+//  room (the roster is small; the pool is read through the department's index)
+static const char *SQL_POOL =
+    "SELECT t.id, NULL FROM tickets t"
+    " WHERE t.department = ANY (ARRAY (SELECT DISTINCT a.department FROM agents a"
+    "        WHERE a.on_duty AND a.role = 'agent' AND a.capacity > (SELECT count (*) FROM tickets x"
+    "          WHERE x.assignee = a.name"
+    "          AND x.status IN ('assigned', 'accepted', 'in_progress', 'on_hold', 'reopened'))))"
+    " AND t.status = 'assigned' AND t.assignee IS NULL"
+    " ORDER BY t.priority NULLS LAST, t.created_at, t.id LIMIT $1::int FOR UPDATE OF t SKIP LOCKED";
+
+//  The agents given ($2, '' for none: back to the pool), with a history
+//  row each ($3 the event, $4 the notes); the team lead of the department
+//  hears of a missed acknowledgement ($5 the sink, when $3 says so)
+static const char *SQL_GIVE =
+    "WITH u AS (SELECT * FROM unnest ($1::int8[], $2::text[], $3::text[], $4::text[]) AS u (id, agent, event, note)),"
+    " t AS (UPDATE tickets t SET assignee = nullif (u.agent, ''),"
+    "              assigned_at = CASE WHEN u.agent <> '' THEN tf_now () END, updated_at = tf_now ()"
+    "       FROM u WHERE t.id = u.id RETURNING t.id) "
+    "INSERT INTO ticket_events (ticket_id, kind, actor, note, data) "
+    "SELECT u.id, u.event, 'dispatcher', u.note, jsonb_build_object ('assignee', nullif (u.agent, '')) FROM u";
+
+//  The team lead of each ticket's department (on duty first) hears that an
+//  agent let a ticket wait (the ticket's history has the details)
+static const char *SQL_TELL_LEADS =
+    "INSERT INTO outbox (ticket_id, kind, sink, payload) "
+    "SELECT t.id, 'acknowledgement_missed', $2, jsonb_strip_nulls (jsonb_build_object ("
+    "  'to_agent', l.name, 'to', l.contact, 'department', t.department, 'ticket_no', t.ticket_no,"
+    "  'assignee', t.assignee, 'message', '工单 ' || t.ticket_no || ' 分配后15分钟未被接单,已'"
+    "  || CASE WHEN t.assignee IS NULL THEN '退回部门待分配池' ELSE '转给 ' || t.assignee END || '。')) "
+    "FROM tickets t CROSS JOIN LATERAL (SELECT a.name, a.contact FROM agents a WHERE a.department = t.department"
+    "  AND a.role = 'team_lead' ORDER BY a.on_duty DESC, a.id LIMIT 1) l "
+    "WHERE t.id = ANY ($1::int8[]) ON CONFLICT (ticket_id, kind, sink, payload) DO NOTHING";
 
 //  A department's open tickets: the backlog once it has a department
 #define DEPARTMENT_OPEN (tf_status_open () & ~(TF_FROM (RECEIVED) | TF_FROM (TRIAGE) | TF_FROM (CLASSIFIED)))
@@ -96,7 +139,16 @@ dispatcher_new (tf_db_t *db)
     ||  tf_db_prepare (db, "dispatcher_lock_timeout", SQL_LOCK_TIMEOUT, 0)
     ||  tf_db_prepare (db, "dispatcher_current", SQL_CURRENT, 1)
     ||  tf_db_prepare (db, "dispatcher_department", SQL_DEPARTMENT, 1)
-    ||  tf_db_prepare (db, "dispatcher_queue", SQL_QUEUE, 3))
+    ||  tf_db_prepare (db, "dispatcher_agent_on_duty", SQL_AGENT_ON_DUTY, 1)
+    ||  tf_db_prepare (db, "dispatcher_second_line", SQL_SECOND_LINE, 1)
+    ||  tf_db_prepare (db, "dispatcher_acknowledged", SQL_ACKNOWLEDGED, 1)
+    ||  dispatcher_roster_prepare (db)
+    ||  dispatcher_agents_prepare (db)
+    ||  tf_db_prepare (db, "dispatcher_unacknowledged", SQL_UNACKNOWLEDGED, 1)
+    ||  tf_db_prepare (db, "dispatcher_pool", SQL_POOL, 1)
+    ||  tf_db_prepare (db, "dispatcher_give", SQL_GIVE, 4)
+    ||  tf_db_prepare (db, "dispatcher_tell_leads", SQL_TELL_LEADS, 2)
+    ||  tf_db_prepare (db, "dispatcher_queue", SQL_QUEUE, 4))
         dispatcher_destroy (&self);
     return self;
 }
@@ -352,11 +404,15 @@ s_one (const char *value)
 //  Assigning: one transaction per batch, a constant number of statements
 //  (lock and read, move, history) whatever its size.
 
-//  Where a ticket goes, and the history note that says why
+//  Where a ticket goes, and the history note that says why: the front
+//  line first (the sub-category's first owner, who tries the solution
+//  steps and hands over to the second line when they fail)
 static void
-s_route (PGresult *res, int row, bool reopened, char *department, size_t dsize, char *note, size_t nsize)
+s_route (PGresult *res, int row, bool reopened, dispatcher_assignment_t *a, char *note, size_t nsize)
 {
     char assignee [TF_MAX_ASSIGNED_ASSIGNEE + 8], subcategory [TF_MAX_ASSIGNED_SUBCATEGORY + 8];
+    char *department = a->department;
+    size_t dsize = sizeof a->department;
     s_copy (department, dsize, TF_MAX_ASSIGNED_DEPARTMENT, res, row, 2);
     s_copy (assignee, sizeof assignee, TF_MAX_ASSIGNED_ASSIGNEE, res, row, 3);
     s_copy (subcategory, sizeof subcategory, TF_MAX_ASSIGNED_SUBCATEGORY, res, row, 5);
@@ -367,10 +423,17 @@ s_route (PGresult *res, int row, bool reopened, char *department, size_t dsize, 
             snprintf (note, nsize, "reopened: back to %s (no agent had accepted it)", department);
         return;
     }
-    //  the sub-category's department, else the front line
-    if (!PQgetisnull (res, row, 8) && *PQgetvalue (res, row, 8)) {
-        s_copy (department, dsize, TF_MAX_ASSIGNED_DEPARTMENT, res, row, 8);
-        snprintf (note, nsize, "routed to %s by the taxonomy (sub-category %s)", department, subcategory);
+    bool owner = !PQgetisnull (res, row, 13) && *PQgetvalue (res, row, 13);
+    bool second = !PQgetisnull (res, row, 8) && *PQgetvalue (res, row, 8);
+    if (owner || second) {
+        s_copy (department, dsize, TF_MAX_ASSIGNED_DEPARTMENT, res, row, owner? 13: 8);
+        if (second && !streq (PQgetvalue (res, row, 8), department))
+            s_copy (a->second_line, sizeof a->second_line, TF_MAX_ASSIGNED_SECOND_LINE, res, row, 8);
+        if (*a->second_line)
+            snprintf (note, nsize, "routed to %s, the first owner of %s (second line: %s)", department,
+                      subcategory, a->second_line);
+        else
+            snprintf (note, nsize, "routed to %s by the taxonomy (sub-category %s)", department, subcategory);
     }
     else {
         snprintf (department, dsize, "%s", DISPATCHER_FALLBACK_DEPARTMENT);
@@ -382,6 +445,48 @@ s_route (PGresult *res, int row, bool reopened, char *department, size_t dsize, 
     }
     if (reopened)
         strncat (note, " (reopened ticket without a department)", nsize - strlen (note) - 1);
+}
+
+//  Inside the caller's transaction: gives each of the moved tickets an
+//  agent of its department when one is free (out[i].assignee, for those
+//  without one), and every ticket with an agent its acknowledgement
+//  clock. Two statements for the roster (none when nobody is on duty
+//  there), one for the clocks. Returns 0 or -1.
+static int
+s_give_agents (dispatcher_t *self, dispatcher_assignment_t *out, const char *const *codes, size_t n)
+{
+    if (n == 0)
+        return 0;
+    tf_db_array_t *departments = tf_db_array_new ();
+    for (size_t i = 0; i < n; i++)
+        tf_db_array_add (departments, out [i].department);
+    roster_t roster;
+    int rc = dispatcher_roster_load (self->db, tf_db_array_text (departments), &roster);
+    tf_db_array_destroy (&departments);
+    if (rc)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!*out [i].assignee) {
+            const char *who = dispatcher_roster_pick (&roster, out [i].department, codes [i], NULL);
+            if (who)
+                snprintf (out [i].assignee, sizeof out [i].assignee, "%s", who);
+        }
+    dispatcher_roster_clear (&roster);
+    return 0;
+}
+
+//  Inside the caller's transaction: the acknowledgement clocks of the
+//  tickets out[0..n) that have an agent now.
+static int
+s_acknowledge (dispatcher_t *self, const dispatcher_assignment_t *out, size_t n)
+{
+    tf_db_array_t *ids = tf_db_array_new ();
+    for (size_t i = 0; i < n; i++)
+        if (*out [i].assignee)
+            tf_db_array_add_int (ids, out [i].ticket_id);
+    int rc = tf_db_array_count (ids)? dispatcher_roster_acknowledge (self->db, tf_db_array_text (ids)): 0;
+    tf_db_array_destroy (&ids);
+    return rc;
 }
 
 //  Inside the caller's transaction: assigns the tickets among ids that are
@@ -401,25 +506,40 @@ s_assign (dispatcher_t *self, const int64_t *ids, size_t n, bool wait, dispatche
     tf_ticket_move_t *items = calloc ((size_t) rows + 1, sizeof *items);
     char (*notes) [512] = calloc ((size_t) rows + 1, sizeof *notes);
     char **data = calloc ((size_t) rows + 1, sizeof *data);
+    const char **codes = calloc ((size_t) rows + 1, sizeof *codes);
+    bool *reopened = calloc ((size_t) rows + 1, sizeof *reopened);
     tf_db_array_t *departments = tf_db_array_new ();
-    assert (items && notes && data);
+    tf_db_array_t *assignees = tf_db_array_new ();
+    assert (items && notes && data && codes && reopened);
     for (int row = 0; row < rows; row++) {
-        bool reopened = tf_status_lookup (PQgetvalue (res, row, 11)) == TF_STATUS_REOPENED;
+        reopened [row] = tf_status_lookup (PQgetvalue (res, row, 11)) == TF_STATUS_REOPENED;
         dispatcher_assignment_t *a = &out [row];
         s_fill (self, a, res, row);
-        s_route (res, row, reopened, a->department, sizeof a->department, notes [row], sizeof notes [row]);
-        if (reopened)
+        s_route (res, row, reopened [row], a, notes [row], sizeof notes [row]);
+        if (reopened [row])
             s_copy (a->assignee, sizeof a->assignee, TF_MAX_ASSIGNED_ASSIGNEE, res, row, 3);
-        data [row] = s_json ("department", a->department, *a->assignee? "assignee": NULL, a->assignee, NULL, NULL);
+        codes [row] = PQgetisnull (res, row, 12)? NULL: PQgetvalue (res, row, 12);
+    }
+    int moved = s_give_agents (self, out, codes, (size_t) rows) < 0? -1: 0;
+    for (int row = 0; row < rows && moved == 0; row++) {
+        dispatcher_assignment_t *a = &out [row];
+        if (*a->assignee && !reopened [row]) {
+            size_t used = strlen (notes [row]);
+            snprintf (notes [row] + used, sizeof notes [row] - used, "; to agent %s", a->assignee);
+        }
+        data [row] = s_json ("department", a->department, *a->assignee? "assignee": NULL, a->assignee,
+                             *a->second_line? "second_line": NULL, a->second_line);
         items [row] = (tf_ticket_move_t) {
-            .id = a->ticket_id, .move = reopened? TF_MOVE_REASSIGN: TF_MOVE_ASSIGN,
+            .id = a->ticket_id, .move = reopened [row]? TF_MOVE_REASSIGN: TF_MOVE_ASSIGN,
             .note = notes [row], .data = data [row]
         };
         tf_db_array_add (departments, a->department);
+        tf_db_array_add (assignees, a->assignee);
     }
     PQclear (res);
-    const char *columns [] = { tf_db_array_text (departments) };
-    int moved = tf_ticket_move (self->db, TF_SVC_DISPATCHER, items, (size_t) rows, &s_routed, columns, true, NULL);
+    const char *columns [] = { tf_db_array_text (departments), tf_db_array_text (assignees) };
+    if (moved == 0)
+        moved = tf_ticket_move (self->db, TF_SVC_DISPATCHER, items, (size_t) rows, &s_routed, columns, true, NULL);
     //  keep the assignments that moved, in order
     int count = 0;
     for (int row = 0; row < rows; row++) {
@@ -434,10 +554,15 @@ s_assign (dispatcher_t *self, const int64_t *ids, size_t n, bool wait, dispatche
         else
             dispatcher_assignment_clear (&out [row]);
     }
+    if (moved >= 0 && s_acknowledge (self, out, (size_t) count))
+        moved = -1;
     tf_db_array_destroy (&departments);
+    tf_db_array_destroy (&assignees);
     free (items);
     free (notes);
     free (data);
+    free (codes);
+    free (reopened);
     return moved < 0? -1: count;
 }
 
@@ -548,6 +673,12 @@ dispatcher_accept (dispatcher_t *self, const tf_msg_t *request, int64_t *ticket_
         rc = tf_ticket_move (self->db, TF_SVC_DISPATCHER, &item, 1, &s_accepted, (const char *[]) { agents },
                              false, err) == 1? 0: -1;
     }
+    if (rc == 0) {
+        char id_text [24];
+        snprintf (id_text, sizeof id_text, "%lld", (long long) id);
+        if (tf_db_command (self->db, "dispatcher_acknowledged", 1, (const char *[]) { id_text }) < 0)
+            rc = tf_error_unavailable (err);
+    }
     if (tf_db_finish (self->db, rc) < 0) {
         if (rc == 0)
             tf_error_unavailable (err);
@@ -561,6 +692,78 @@ dispatcher_accept (dispatcher_t *self, const tf_msg_t *request, int64_t *ticket_
     return rc;
 }
 
+//  Inside the transfer's transaction: where the ticket goes. An agent
+//  named takes it to their department (on duty, on the roster); a
+//  department named takes it there; neither, to its second line (the
+//  sub-category's department). Fills department and assignee. 0 or -1.
+static int
+s_transfer_target (dispatcher_t *self, const tf_msg_t *request, int64_t id, char *department, size_t dsize,
+                   char *assignee, size_t asize, tf_error_t *err)
+{
+    char id_text [24];
+    snprintf (id_text, sizeof id_text, "%lld", (long long) id);
+    char *agent = tf_msg_strdup (request, TF_F_TRANSFER_AGENT);
+    char *named = tf_msg_strdup (request, TF_F_TRANSFER_DEPARTMENT);
+    PGresult *res = NULL;
+    int rc = -1;
+    if (agent) {
+        res = tf_db_run (self->db, "dispatcher_agent_on_duty", 1, (const char *[]) { agent });
+        if (!tf_db_ok (self->db, res, "agent"))
+            tf_error_unavailable (err);
+        else
+        if (PQntuples (res) == 0)
+            tf_error_set (err, TF_ERR_BAD_VALUE, "agent", "no agent '%s' on the roster", agent);
+        else
+        if (*PQgetvalue (res, 0, 1) != 't')
+            tf_error_set (err, TF_ERR_BAD_VALUE, "agent", "agent '%s' is off duty", agent);
+        else
+        if (named && !streq (named, PQgetvalue (res, 0, 0)))
+            tf_error_set (err, TF_ERR_BAD_VALUE, "department", "agent '%s' is in %s, not %s", agent,
+                          PQgetvalue (res, 0, 0), named);
+        else {
+            snprintf (department, dsize, "%s", PQgetvalue (res, 0, 0));
+            snprintf (assignee, asize, "%s", agent);
+            rc = 0;
+        }
+    }
+    else
+    if (named) {
+        bool known = false;
+        if (!s_department_known (self, named, &known))
+            tf_error_unavailable (err);
+        else
+        if (!known)
+            tf_error_set (err, TF_ERR_BAD_VALUE, "department", "no department '%s' (see the departments table)",
+                          named);
+        else {
+            snprintf (department, dsize, "%s", named);
+            rc = 0;
+        }
+    }
+    else {
+        res = tf_db_run (self->db, "dispatcher_second_line", 1, (const char *[]) { id_text });
+        if (!tf_db_ok (self->db, res, "second line"))
+            tf_error_unavailable (err);
+        else
+        if (PQntuples (res) == 0 || PQgetisnull (res, 0, 0))
+            tf_error_set (err, TF_ERR_MISSING_FIELD, "department",
+                          "the ticket's sub-category names no second line: give a department or an agent");
+        else
+        if (*PQgetvalue (res, 0, 1) == 't')
+            tf_error_set (err, TF_ERR_MISSING_FIELD, "department",
+                          "the ticket is with its second line (%s) already: give a department or an agent",
+                          PQgetvalue (res, 0, 0));
+        else {
+            snprintf (department, dsize, "%s", PQgetvalue (res, 0, 0));
+            rc = 0;
+        }
+    }
+    PQclear (res);
+    free (agent);
+    free (named);
+    return rc;
+}
+
 int
 dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_assignment_t *out,
                      tf_error_t *err)
@@ -569,33 +772,30 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
     memset (out, 0, sizeof *out);
     char ticket_no [TF_MAX_TRANSFER_TICKET_NO + 1];
     tf_ticket_no_copy (request, TF_F_TRANSFER_TICKET_NO, ticket_no, sizeof ticket_no);
-    char *department = tf_msg_strdup (request, TF_F_TRANSFER_DEPARTMENT);
     char *reason_raw = s_text (request, TF_F_TRANSFER_REASON, err);
     char *actor = tf_msg_strdup (request, TF_F_TRANSFER_ACTOR);
     char *reason = reason_raw? tf_mask_text (reason_raw, strlen (reason_raw), NULL): NULL;
-    char *data = NULL, *departments = NULL;
+    char *data = NULL;
     PGresult *res = NULL;
     int rc = -1;
-    if (!department) {
-        tf_error_set (err, TF_ERR_MISSING_FIELD, "department", "'department' is required");
-        goto done;
-    }
     if (!reason)
         goto done;
     if (tf_db_begin (self->db)) {
         tf_error_unavailable (err);
         goto done;
     }
-    bool known = false;
     int64_t id = 0;
-    if (!s_department_known (self, department, &known))
-        tf_error_unavailable (err);
-    else
-    if (!known)
-        tf_error_set (err, TF_ERR_BAD_VALUE, "department", "no department '%s' (see the departments table)",
-                      department);
-    else
-    if (tf_ticket_find (self->db, ticket_no, strlen (ticket_no), &id, NULL, err) == 0) {
+    char department [TF_MAX_ASSIGNED_DEPARTMENT + 8] = "", assignee [TF_MAX_ASSIGNED_ASSIGNEE + 8] = "";
+    //  a named target is checked before the ticket is looked for; the
+    //  second line is the ticket's own
+    bool named = tf_msg_has (request, TF_F_TRANSFER_DEPARTMENT) || tf_msg_has (request, TF_F_TRANSFER_AGENT);
+    int found = named? s_transfer_target (self, request, 0, department, sizeof department, assignee,
+                                          sizeof assignee, err): 0;
+    if (found == 0)
+        found = tf_ticket_find (self->db, ticket_no, strlen (ticket_no), &id, NULL, err);
+    if (found == 0 && !named)
+        found = s_transfer_target (self, request, id, department, sizeof department, assignee, sizeof assignee, err);
+    if (found == 0) {
         char id_text [24];
         snprintf (id_text, sizeof id_text, "%lld", (long long) id);
         res = tf_db_run (self->db, "dispatcher_current", 1, (const char *[]) { id_text });
@@ -603,14 +803,34 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
             tf_error_unavailable (err);
         else {
             const char *from = PQgetisnull (res, 0, 0)? NULL: PQgetvalue (res, 0, 0);
-            const char *previous = PQgetisnull (res, 0, 1)? NULL: PQgetvalue (res, 0, 1);
-            data = s_json ("department", department, "from_department", from,
-                           "previous_assignee", previous);
-            departments = s_one (department);
+            char previous [TF_MAX_ASSIGNED_ASSIGNEE + 8] = "";
+            if (!PQgetisnull (res, 0, 1))
+                snprintf (previous, sizeof previous, "%s", PQgetvalue (res, 0, 1));
+            //  to a free agent of the department, not back to the one before
+            if (!*assignee) {
+                roster_t roster;
+                tf_db_array_t *one = tf_db_array_new ();
+                tf_db_array_add (one, department);
+                if (dispatcher_roster_load (self->db, tf_db_array_text (one), &roster) == 0) {
+                    const char *who = dispatcher_roster_pick (&roster, department, NULL, previous);
+                    if (who)
+                        snprintf (assignee, sizeof assignee, "%s", who);
+                    dispatcher_roster_clear (&roster);
+                }
+                tf_db_array_destroy (&one);
+            }
+            json_t *json = json_pack ("{s:s, s:s?, s:s?, s:s?}", "department", department,
+                                      "from_department", from, "previous_assignee", *previous? previous: NULL,
+                                      "assignee", *assignee? assignee: NULL);
+            data = json? json_dumps (json, JSON_COMPACT): NULL;
+            json_decref (json);
+            char *departments = s_one (department), *assignees = s_one (assignee);
             tf_ticket_move_t item = { .id = id, .move = TF_MOVE_TRANSFER, .actor = actor, .note = reason,
                                       .data = data };
-            rc = tf_ticket_move (self->db, TF_SVC_DISPATCHER, &item, 1, &s_transferred,
-                                 (const char *[]) { departments }, false, err) == 1? 0: -1;
+            rc = tf_ticket_move (self->db, TF_SVC_DISPATCHER, &item, 1, &s_routed,
+                                 (const char *[]) { departments, assignees }, false, err) == 1? 0: -1;
+            free (departments);
+            free (assignees);
             if (rc == 0) {
                 PQclear (res);
                 res = s_info (self, "dispatcher_info", &id, 1, NULL);
@@ -619,6 +839,9 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
                 else {
                     s_fill (self, out, res, 0);
                     s_copy (out->department, sizeof out->department, TF_MAX_ASSIGNED_DEPARTMENT, res, 0, 2);
+                    s_copy (out->assignee, sizeof out->assignee, TF_MAX_ASSIGNED_ASSIGNEE, res, 0, 3);
+                    if (s_acknowledge (self, out, 1))
+                        rc = tf_error_unavailable (err);
                 }
             }
         }
@@ -632,8 +855,6 @@ dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request, dispatcher_ass
 done:
     PQclear (res);
     free (data);
-    free (departments);
-    free (department);
     free (reason_raw);
     free (reason);
     free (actor);
@@ -662,6 +883,8 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
     tf_msg_init (reply, TF_MSG_QUEUE_ITEMS);
     char *department = tf_msg_strdup (request, TF_F_QUEUE_LIST_DEPARTMENT);
     char *status = tf_msg_strdup (request, TF_F_QUEUE_LIST_STATUS);
+    char *agent = tf_msg_strdup (request, TF_F_QUEUE_LIST_AGENT);
+    char agent_department [TF_MAX_QUEUE_ITEMS_DEPARTMENT + 8] = "";
     char limit [24];
     snprintf (limit, sizeof limit, "%lld", tf_msg_has (request, TF_F_QUEUE_LIST_LIMIT)
               ? (long long) tf_msg_int (request, TF_F_QUEUE_LIST_LIMIT): 100LL);
@@ -670,8 +893,22 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
     bool triage = status && tf_status_lookup (status) == TF_STATUS_TRIAGE;
     bool known = triage && !department;
     PGresult *res = NULL;
+    //  an agent's own queue: their department is the reply's
+    if (agent && !department) {
+        res = tf_db_run (self->db, "dispatcher_agent_on_duty", 1, (const char *[]) { agent });
+        if (tf_db_ok (self->db, res, "agent") && PQntuples (res) == 1) {
+            snprintf (agent_department, sizeof agent_department, "%s", PQgetvalue (res, 0, 0));
+            department = strdup (agent_department);
+        }
+        PQclear (res);
+        res = NULL;
+    }
+    if (agent && !*agent_department && !department)
+        tf_error_set (err, TF_ERR_BAD_VALUE, "agent", "no agent '%s' on the roster", agent);
+    else
     if (!department && !triage)
-        tf_error_set (err, TF_ERR_MISSING_FIELD, "department", "'department' is required unless status is triage");
+        tf_error_set (err, TF_ERR_MISSING_FIELD, "department",
+                      "'department' is required unless status is triage or an agent is given");
     else
     if (department && !s_department_known (self, department, &known))
         tf_error_unavailable (err);
@@ -683,8 +920,8 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
         char statuses [256];
         tf_ticket_status_array (status? TF_FROM_SET (tf_status_lookup (status)): DEPARTMENT_OPEN, statuses,
                                 sizeof statuses);
-        const char *params [] = { department, statuses, limit };
-        res = tf_db_run (self->db, "dispatcher_queue", 3, params);
+        const char *params [] = { *agent_department? NULL: department, statuses, limit, agent };
+        res = tf_db_run (self->db, "dispatcher_queue", 4, params);
         if (!tf_db_ok (self->db, res, "queue"))
             tf_error_unavailable (err);
         else {
@@ -718,7 +955,120 @@ dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, 
     PQclear (res);
     free (department);
     free (status);
+    free (agent);
     return rc;
+}
+
+//  Inside the rebalance's transaction: gives each ticket of `rows` (id,
+//  the agent it leaves) an agent of its department other than that one,
+//  records it and fills out[]. `missed`: their acknowledgement ran out.
+//  Returns how many, or -1.
+static int
+s_rebalance_rows (dispatcher_t *self, PGresult *rows, bool missed, const char *owner_sink,
+                  dispatcher_assignment_t *out)
+{
+    int n = PQntuples (rows);
+    if (n == 0)
+        return 0;
+    int64_t *ids = calloc ((size_t) n, sizeof *ids);
+    assert (ids);
+    for (int i = 0; i < n; i++)
+        ids [i] = strtoll (PQgetvalue (rows, i, 0), NULL, 10);
+    PGresult *info = s_info (self, "dispatcher_info", ids, (size_t) n, NULL);
+    free (ids);
+    if (!info)
+        return -1;
+    int count = PQntuples (info);
+    tf_db_array_t *departments = tf_db_array_new ();
+    for (int i = 0; i < count; i++) {
+        s_fill (self, &out [i], info, i);
+        s_copy (out [i].department, sizeof out [i].department, TF_MAX_ASSIGNED_DEPARTMENT, info, i, 2);
+        tf_db_array_add (departments, out [i].department);
+    }
+    roster_t roster;
+    int rc = dispatcher_roster_load (self->db, tf_db_array_text (departments), &roster);
+    tf_db_array_destroy (&departments);
+    tf_db_array_t *a [4] = { tf_db_array_new (), tf_db_array_new (), tf_db_array_new (), tf_db_array_new () };
+    for (int i = 0; rc == 0 && i < count; i++) {
+        const char *before = NULL;
+        for (int r = 0; r < n; r++)
+            if (strtoll (PQgetvalue (rows, r, 0), NULL, 10) == out [i].ticket_id && !PQgetisnull (rows, r, 1))
+                before = PQgetvalue (rows, r, 1);
+        const char *code = PQgetisnull (info, i, 12)? NULL: PQgetvalue (info, i, 12);
+        const char *who = dispatcher_roster_pick (&roster, out [i].department, code, before);
+        snprintf (out [i].assignee, sizeof out [i].assignee, "%s", who? who: "");
+        char note [256];
+        if (missed)
+            snprintf (note, sizeof note, "%s did not accept within 15 minutes: %s%s", before,
+                      who? "to agent ": "back to the pool", who? who: "");
+        else
+            snprintf (note, sizeof note, "from the pool to agent %s", who? who: "");
+        tf_db_array_add_int (a [0], out [i].ticket_id);
+        tf_db_array_add (a [1], who? who: "");
+        tf_db_array_add (a [2], missed? "reassigned": "assigned_to_agent");
+        tf_db_array_add (a [3], note);
+    }
+    dispatcher_roster_clear (&roster);
+    PQclear (info);
+    if (rc == 0 && tf_db_command (self->db, "dispatcher_give", 4, (const char *[]) {
+            tf_db_array_text (a [0]), tf_db_array_text (a [1]), tf_db_array_text (a [2]),
+            tf_db_array_text (a [3]) }) < 0)
+        rc = -1;
+    if (rc == 0 && missed
+    &&  tf_db_command (self->db, "dispatcher_tell_leads", 2, (const char *[]) { tf_db_array_text (a [0]),
+                                                                              owner_sink }) < 0)
+        rc = -1;
+    for (int i = 0; i < 4; i++)
+        tf_db_array_destroy (&a [i]);
+    if (rc == 0)
+        rc = s_acknowledge (self, out, (size_t) count);
+    if (rc < 0) {
+        for (int i = 0; i < count; i++)
+            dispatcher_assignment_clear (&out [i]);
+        return -1;
+    }
+    //  only those that went to an agent are announced
+    int kept = 0;
+    for (int i = 0; i < count; i++) {
+        if (*out [i].assignee) {
+            if (kept != i) {
+                out [kept] = out [i];
+                memset (&out [i], 0, sizeof out [i]);
+            }
+            kept++;
+        }
+        else
+            dispatcher_assignment_clear (&out [i]);
+    }
+    return kept;
+}
+
+int
+dispatcher_rebalance (dispatcher_t *self, const char *owner_sink, size_t limit, dispatcher_assignment_t *out)
+{
+    if (limit == 0)
+        return 0;
+    char count [24];
+    snprintf (count, sizeof count, "%zu", limit);
+    if (tf_db_begin (self->db))
+        return -1;
+    PGresult *res = tf_db_run (self->db, "dispatcher_unacknowledged", 1, (const char *[]) { count });
+    int n = tf_db_ok (self->db, res, "unacknowledged")? s_rebalance_rows (self, res, true, owner_sink, out): -1;
+    PQclear (res);
+    int more = 0;
+    if (n >= 0 && (size_t) n < limit) {
+        snprintf (count, sizeof count, "%zu", limit - (size_t) n);
+        res = tf_db_run (self->db, "dispatcher_pool", 1, (const char *[]) { count });
+        more = tf_db_ok (self->db, res, "pool")? s_rebalance_rows (self, res, false, owner_sink, out + n): -1;
+        PQclear (res);
+    }
+    int total = n < 0 || more < 0? -1: n + more;
+    if (tf_db_finish (self->db, total) < 0) {
+        for (int i = 0; i < n + (more > 0? more: 0); i++)
+            dispatcher_assignment_clear (&out [i]);
+        return -1;
+    }
+    return total;
 }
 
 void
@@ -731,6 +1081,8 @@ dispatcher_assignment_event (const dispatcher_assignment_t *a, tf_msg_t *event, 
     tf_msg_set_cstr (event, TF_F_ASSIGNED_DEPARTMENT, a->department);
     if (*a->assignee)
         tf_msg_set_cstr (event, TF_F_ASSIGNED_ASSIGNEE, a->assignee);
+    if (*a->second_line)
+        tf_msg_set_cstr (event, TF_F_ASSIGNED_SECOND_LINE, a->second_line);
     if (*a->category)
         tf_msg_set_cstr (event, TF_F_ASSIGNED_CATEGORY, a->category);
     if (*a->subcategory)

@@ -29,7 +29,8 @@ typedef struct {
     int64_t ticket_id;
     char ticket_no [40];
     char department [40];
-    char assignee [72];         //  only when the ticket went back to its agent
+    char assignee [72];         //  the agent it went to ("": the department's pool)
+    char second_line [40];      //  where the front line hands over ("": the owner is the second line)
     char category [72];
     char subcategory [72];
     char priority [4];
@@ -82,6 +83,23 @@ int dispatcher_transfer (dispatcher_t *self, const tf_msg_t *request,
 //  unavailable.
 int dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply,
                       tf_error_t *err);
+
+//  The roster requests: agent.add, agent.update, agent.duty (off duty hands
+//  the agent's assigned, accepted and in-progress tickets back to the
+//  pool) and agent.list. Each fills *reply (an `agent.items`; caller
+//  tf_msg_clear()s). Returns 0, or -1 with err: bad_value (unknown
+//  department or sub-category code, a name already on the roster),
+//  not_found (agent.update / agent.duty of nobody), unavailable.
+int dispatcher_agent (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, tf_error_t *err);
+
+//  The timer's work, in one transaction: assigned tickets whose agent did
+//  not accept within their acknowledgement clock go to the next agent
+//  (else back to the pool), with a history row and a message to the team
+//  lead on `owner_sink`; then tickets waiting in a pool go to agents who
+//  have room. Fills out[0..limit) with the assignments to publish; returns
+//  how many, or -1.
+int dispatcher_rebalance (dispatcher_t *self, const char *owner_sink, size_t limit,
+                          dispatcher_assignment_t *out);
 
 //  Builds the `ticket.assigned` event of an assignment (caller tf_msg_clear()s)
 //  and writes its topic, "<department>.", into topic.

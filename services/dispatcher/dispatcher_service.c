@@ -5,9 +5,13 @@
 
 enum { OUTPUT_ASSIGNED, OUTPUT_CLAIMED };
 
+//  How often the timer looks for unaccepted assignments and pool tickets
+#define REBALANCE_EVERY_MS  1000
+
 typedef struct {
     dispatcher_t *dispatcher;
     dispatcher_assignment_t *assigned;  //  room for one batch
+    int64_t next_rebalance;
 } state_t;
 
 static void
@@ -87,6 +91,44 @@ s_queue (void *state, tf_engine_t *engine, tf_request_t *request)
 }
 
 static void
+s_agent (void *state, tf_engine_t *engine, tf_request_t *request)
+{
+    state_t *self = state;
+    tf_msg_t reply;
+    tf_error_t err;
+    if (dispatcher_agent (self->dispatcher, &request->msg, &reply, &err))
+        tf_engine_refuse (engine, request, &err);
+    else {
+        tf_engine_reply (engine, request, &reply);
+        //  someone came on duty or got room: the pool may move at once
+        self->next_rebalance = 0;
+        tf_engine_wake (engine);
+    }
+    tf_msg_clear (&reply);
+}
+
+//  The timer: assignments nobody accepted in time go to the next agent,
+//  and pool tickets to agents with room, once a second
+static int64_t
+s_tick (void *state, tf_engine_t *engine)
+{
+    state_t *self = state;
+    int64_t now = zclock_mono ();
+    if (now >= self->next_rebalance && tf_db_ready (tf_engine_db (engine))) {
+        const tf_config_t *cfg = tf_engine_config (engine);
+        size_t limit = (size_t) cfg->batch_size;
+        int count = dispatcher_rebalance (self->dispatcher, cfg->owner_sink, limit, self->assigned);
+        s_publish (self, engine, count);
+        //  a full batch: more wait, come back once the loop has gone round
+        self->next_rebalance = now + (count >= 0 && (size_t) count == limit? 0: REBALANCE_EVERY_MS);
+    }
+    else
+    if (now >= self->next_rebalance)
+        self->next_rebalance = now + REBALANCE_EVERY_MS;
+    return self->next_rebalance;
+}
+
+static void
 s_accept (void *state, tf_engine_t *engine, tf_request_t *request)
 {
     state_t *self = state;
@@ -121,24 +163,32 @@ static const char *const s_settings [] = {
     "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
     "reconcile-seconds", "stale-seconds",
     "dispatcher-endpoint", "dispatcher-publish-endpoint", "dispatcher-events-endpoint",
-    "classifier-events-endpoint", "notifier-reopen-endpoint", "http-address", "dispatcher-ops-port", NULL
+    "classifier-events-endpoint", "notifier-reopen-endpoint", "http-address", "dispatcher-ops-port",
+    "owner-sink", NULL
 };
 
 const tf_service_t dispatcher_service = {
     .id = TF_SVC_DISPATCHER,
     .summary =
-        "ticketflow-dispatcher — the assign stage.\n"
+        "ticketflow-dispatcher — the assign stage and the roster.\n"
         "Takes ticket.classified (from the classifier) and ticket.reopened (from the\n"
-        "notifier) on one PULL socket, routes each ticket to the department that the\n"
-        "taxonomy table names for its sub-category (frontline when the sub-category is\n"
-        "unknown; a reopened ticket goes back to its department and agent), commits\n"
+        "notifier) on one PULL socket and routes each ticket to the first owner of its\n"
+        "sub-category in the taxonomy (the front line, mostly; frontline when the\n"
+        "sub-category is unknown; a reopened ticket goes back to its department and\n"
+        "agent), and there to an on-duty agent with the skill and room under their\n"
+        "capacity, least loaded first, else to the department's pool. It commits\n"
         "classified/reopened -> assigned for a whole batch in a few statements, then\n"
         "publishes ticket.assigned on a PUB socket with topic \"<department>.\" so each\n"
-        "department subscribes to its own queue.\n"
-        "Its request socket answers service.ping, queue.list (a department's open\n"
-        "tickets, most urgent first: how a subscriber catches up on what PUB dropped),\n"
-        "ticket.accept (assigned -> accepted; then ticket.claimed goes to sla on the\n"
-        "events PUSH socket) and ticket.transfer (to another department, assigned afresh).\n"
+        "department subscribes to its own queue. An agent has 15 minutes of service\n"
+        "time to accept; then the ticket goes to the next agent (else back to the pool)\n"
+        "and the team lead hears of it through the outbox (--owner-sink). Once a second\n"
+        "it also gives pool tickets to agents who have room.\n"
+        "Its request socket answers service.ping, queue.list (a department's or an\n"
+        "agent's open tickets, most urgent first), ticket.accept (assigned -> accepted;\n"
+        "then ticket.claimed goes to sla on the events PUSH socket), ticket.transfer (to\n"
+        "an agent, a department or the second line, with a reason) and the roster:\n"
+        "agent.add, agent.update, agent.duty (off duty hands their tickets back to the\n"
+        "pool) and agent.list.\n"
         "Every reconcile-seconds it also takes tickets left in classified or reopened for\n"
         "stale-seconds (FOR UPDATE SKIP LOCKED), so a lost event never strands a ticket\n"
         "and several dispatchers can run against one database. /healthz, /readyz and\n"
@@ -157,6 +207,10 @@ const tf_service_t dispatcher_service = {
         { .type = TF_MSG_QUEUE_LIST, .one = s_queue, .needs_database = true },
         { .type = TF_MSG_ACCEPT, .one = s_accept, .needs_database = true },
         { .type = TF_MSG_TRANSFER, .one = s_transfer, .needs_database = true },
+        { .type = TF_MSG_AGENT_ADD, .one = s_agent, .needs_database = true },
+        { .type = TF_MSG_AGENT_UPDATE, .one = s_agent, .needs_database = true },
+        { .type = TF_MSG_AGENT_DUTY, .one = s_agent, .needs_database = true },
+        { .type = TF_MSG_AGENT_LIST, .one = s_agent, .needs_database = true },
         { .type = TF_MSG_NONE }
     },
     .consumers = (const tf_consumer_t []) {
@@ -168,4 +222,5 @@ const tf_service_t dispatcher_service = {
     .create = s_create,
     .destroy = s_destroy,
     .reconcile = s_reconcile,
+    .tick = s_tick,
 };

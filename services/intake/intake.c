@@ -14,7 +14,7 @@ struct intake_t {
 //  A submission as it is stored: masked texts, NUL-terminated copies.
 typedef struct {
     char *channel, *external_id, *source, *customer_ref, *customer_type;
-    char *subject, *body, *order_no, *product, *wants, *expected_at;
+    char *subject, *body, *order_no, *product, *wants, *expected_at, *contacted_at;
     char *error_text, *steps, *alert_type, *alert_scope;
     char *name, *phone, *email;
     int masked;                 //  how many personal numbers were masked
@@ -39,7 +39,7 @@ static const char *SQL_DUPLICATES =
 //  their ids, so contacts and history can be written without a round trip
 //  per ticket.
 static const char *SQL_NUMBERS =
-    "WITH s AS (INSERT INTO ticket_serials AS s (day, last_serial) VALUES (current_date, $1::int) "
+    "WITH s AS (INSERT INTO ticket_serials AS s (day, last_serial) VALUES (tf_now ()::date, $1::int) "
     "           ON CONFLICT (day) DO UPDATE SET last_serial = s.last_serial + EXCLUDED.last_serial "
     "           RETURNING to_char (day, 'YYYYMMDD') AS day, last_serial) "
     "SELECT s.day, s.last_serial, ARRAY (SELECT nextval ('tickets_id_seq') FROM generate_series (1, $1::int)) "
@@ -48,10 +48,11 @@ static const char *SQL_NUMBERS =
 static const char *SQL_INSERT =
     "INSERT INTO tickets (id, ticket_no, channel, external_id, source, customer_ref, customer_type,"
     "                     subject, body, order_no, product, wants, expected_at, error_text, steps,"
-    "                     alert_type, alert_scope) "
+    "                     alert_type, alert_scope, contacted_at) "
     "SELECT * FROM unnest ($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
     "                      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],"
-    "                      $13::timestamptz[], $14::text[], $15::text[], $16::text[], $17::text[]) "
+    "                      $13::timestamptz[], $14::text[], $15::text[], $16::text[], $17::text[],"
+    "                      $18::timestamptz[]) "
     "ON CONFLICT (channel, external_id) WHERE external_id IS NOT NULL DO NOTHING "
     "RETURNING id";
 
@@ -65,13 +66,23 @@ static const char *SQL_TICKET_JSON =
     "  'channel', t.channel, 'external_id', t.external_id, 'source', t.source,"
     "  'customer_id', t.customer_ref, 'customer_type', t.customer_type,"
     "  'subject', t.subject, 'body', t.body, 'order_no', t.order_no, 'product', t.product,"
-    "  'wants', t.wants, 'expected_at', t.expected_at, 'error_text', t.error_text,"
+    "  'wants', t.wants, 'expected_at', t.expected_at, 'contacted_at', t.contacted_at, 'error_text', t.error_text,"
     "  'steps', t.steps, 'alert_type', t.alert_type, 'alert_scope', t.alert_scope,"
     "  'category', t.category, 'subcategory', t.subcategory, 'third_level', t.third_level,"
     "  'priority', t.priority, 'confidence', t.confidence,"
     "  'priority_reasons', to_jsonb (t.priority_reasons), 'sentiment', t.sentiment,"
     "  'incident_id', t.incident_id, 'reopen_count', t.reopen_count,"
     "  'department', t.department, 'assignee', t.assignee,"
+    "  'escalation_level', t.escalation_level, 'escalated_to', t.escalated_to,"
+    "  'deadline_rule', (SELECT x.deadline_text FROM taxonomy x WHERE x.subcategory = t.subcategory),"
+    "  'deadlines', (SELECT coalesce (jsonb_agg (jsonb_build_object ("
+    "                 'kind', s.kind, 'round', s.round, 'due_at', s.due_at,"
+    "                 'state', CASE WHEN s.met_at IS NOT NULL THEN 'met' WHEN s.breached_at IS NOT NULL THEN 'breached'"
+    "                               WHEN s.paused_at IS NOT NULL THEN 'paused' ELSE 'pending' END)"
+    "                 ORDER BY s.due_at, s.id), '[]'::jsonb)"
+    "               FROM sla_timers s WHERE s.ticket_id = t.id"
+    "               AND s.kind IN ('response', 'resolution', 'verification', 'progress', 'manager_call',"
+    "                              'red_untouched', 'acknowledgement')),"
     "  'response_due_at', t.response_due_at, 'resolve_due_at', t.resolve_due_at,"
     "  'first_response_at', t.first_response_at, 'resolved_at', t.resolved_at,"
     "  'closed_at', t.closed_at, 'resolution_summary', t.resolution_summary, 'csat', t.csat,"
@@ -171,6 +182,7 @@ s_row_fill (row_t *r, const tf_msg_t *m)
     r->product = s_copy (m, TF_F_SUBMIT_PRODUCT);
     r->wants = s_copy (m, TF_F_SUBMIT_WANTS);
     r->expected_at = s_copy (m, TF_F_SUBMIT_EXPECTED_AT);
+    r->contacted_at = s_copy (m, TF_F_SUBMIT_CONTACTED_AT);
     r->error_text = s_masked (m, TF_F_SUBMIT_ERROR_TEXT, &r->masked);
     r->steps = s_masked (m, TF_F_SUBMIT_STEPS, &r->masked);
     r->alert_type = s_copy (m, TF_F_SUBMIT_ALERT_TYPE);
@@ -185,7 +197,7 @@ s_row_free (row_t *r)
 {
     char **fields [] = { &r->channel, &r->external_id, &r->source, &r->customer_ref,
                          &r->customer_type, &r->subject, &r->body, &r->order_no, &r->product,
-                         &r->wants, &r->expected_at, &r->error_text, &r->steps, &r->alert_type,
+                         &r->wants, &r->expected_at, &r->contacted_at, &r->error_text, &r->steps, &r->alert_type,
                          &r->alert_scope, &r->name, &r->phone, &r->email };
     for (size_t i = 0; i < sizeof fields / sizeof fields [0]; i++) {
         free (*fields [i]);
@@ -280,7 +292,7 @@ s_number (intake_t *self, intake_result_t *results, const bool *fresh, size_t n,
 static int
 s_insert (intake_t *self, row_t *rows, intake_result_t *results, const bool *fresh, size_t n)
 {
-    enum { COLUMNS = 17 };
+    enum { COLUMNS = 18 };
     tf_db_array_t *a [COLUMNS];
     for (int c = 0; c < COLUMNS; c++)
         a [c] = tf_db_array_new ();
@@ -292,7 +304,7 @@ s_insert (intake_t *self, row_t *rows, intake_result_t *results, const bool *fre
         const char *values [COLUMNS - 1] = {
             results [i].ticket_no, r->channel, r->external_id, r->source, r->customer_ref, r->customer_type,
             r->subject, r->body, r->order_no, r->product, r->wants, r->expected_at, r->error_text,
-            r->steps, r->alert_type, r->alert_scope
+            r->steps, r->alert_type, r->alert_scope, r->contacted_at
         };
         for (int c = 1; c < COLUMNS; c++)
             tf_db_array_add (a [c], values [c - 1]);
@@ -442,6 +454,22 @@ intake_submit (intake_t *self, const tf_msg_t *const *requests, size_t n, intake
         s_row_free (&rows [i]);
     free (rows);
     return rc;
+}
+
+int
+intake_check_submit (const tf_msg_t *request, int64_t now_seconds, tf_error_t *err)
+{
+    assert (request->type == TF_MSG_SUBMIT);
+    if (!tf_msg_has (request, TF_F_SUBMIT_CONTACTED_AT))
+        return 0;
+    int64_t at = request->v [TF_F_SUBMIT_CONTACTED_AT].i;
+    if (at > now_seconds + 60)
+        return tf_error_set (err, TF_ERR_BAD_VALUE, "contacted_at",
+                             "'contacted_at' (when the customer made contact) is in the future");
+    if (at < now_seconds - 7 * 86400)
+        return tf_error_set (err, TF_ERR_BAD_VALUE, "contacted_at",
+                             "'contacted_at' is more than 7 days ago: submit it without, the clocks start now");
+    return 0;
 }
 
 char *

@@ -28,6 +28,12 @@ void intake_destroy (intake_t **self_p);
 //  stored, and the client may simply retry: intake is idempotent).
 int intake_submit (intake_t *self, const tf_msg_t *const *requests, size_t n, intake_result_t *results);
 
+//  What the codec cannot check in a `ticket.submit`: contacted_at (when
+//  the customer wrote or called) is not in the future (a minute of clock
+//  skew allowed) and at most 7 days before now_seconds (Unix time).
+//  Returns 0, or -1 with err (bad_value, field contacted_at).
+int intake_check_submit (const tf_msg_t *request, int64_t now_seconds, tf_error_t *err);
+
 //  The ticket with its history as JSON text (caller frees), or NULL with
 //  err (`not_found`, `unavailable`).
 char *intake_ticket_json (intake_t *self, const char *ticket_no, size_t len, tf_error_t *err);

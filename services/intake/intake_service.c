@@ -4,6 +4,7 @@
 #include "tf_json.h"
 #include "tf_log.h"
 #include "tf_ticket.h"
+#include <time.h>
 
 enum { OUTPUT_RECEIVED, OUTPUT_FEEDBACK };
 
@@ -13,6 +14,7 @@ typedef struct {
     char http_port [16];
     const tf_msg_t **msgs;      //  room for one batch
     intake_result_t *results;
+    tf_request_t **stored;      //  the requests of a batch that go to the database
 } state_t;
 
 static void
@@ -25,6 +27,7 @@ s_destroy (void **state_p)
     intake_destroy (&self->intake);
     free (self->msgs);
     free (self->results);
+    free (self->stored);
     free (self);
     *state_p = NULL;
 }
@@ -37,11 +40,12 @@ s_create (tf_engine_t *engine)
     assert (self);
     self->msgs = calloc ((size_t) cfg->batch_size, sizeof (tf_msg_t *));
     self->results = calloc ((size_t) cfg->batch_size, sizeof (intake_result_t));
+    self->stored = calloc ((size_t) cfg->batch_size, sizeof (tf_request_t *));
     self->intake = intake_new (tf_engine_db (engine));
     //  the HTTP gateway talks to the same request socket over inproc
     self->http = intake_http_new (cfg->http_address, cfg->intake_http_port, tf_engine_inproc (engine),
                                   cfg->request_timeout_ms);
-    if (!self->msgs || !self->results || !self->intake || !self->http) {
+    if (!self->msgs || !self->results || !self->stored || !self->intake || !self->http) {
         void *state = self;
         s_destroy (&state);
         return NULL;
@@ -57,13 +61,25 @@ static void
 s_submit (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
 {
     state_t *self = state;
-    for (size_t i = 0; i < n; i++)
-        self->msgs [i] = &requests [i]->msg;
-    intake_submit (self->intake, self->msgs, n, self->results);
+    //  those refused by what the codec cannot check are answered first
+    //  (answers go in order, so these come before the stored ones)
+    tf_request_t **stored = self->stored;
+    size_t k = 0;
+    int64_t now = (int64_t) time (NULL);
     for (size_t i = 0; i < n; i++) {
+        tf_error_t err;
+        if (intake_check_submit (&requests [i]->msg, now, &err))
+            tf_engine_refuse (engine, requests [i], &err);
+        else {
+            stored [k] = requests [i];
+            self->msgs [k++] = &requests [i]->msg;
+        }
+    }
+    intake_submit (self->intake, self->msgs, k, self->results);
+    for (size_t i = 0; i < k; i++) {
         intake_result_t *r = &self->results [i];
         if (!r->ok) {
-            tf_engine_refuse (engine, requests [i], &r->err);
+            tf_engine_refuse (engine, stored [i], &r->err);
             continue;
         }
         tf_msg_t reply;
@@ -71,7 +87,7 @@ s_submit (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
         tf_msg_set_cstr (&reply, TF_F_ACCEPTED_TICKET_NO, r->ticket_no);
         tf_msg_set_int (&reply, TF_F_ACCEPTED_TICKET_ID, r->ticket_id);
         tf_msg_set_bool (&reply, TF_F_ACCEPTED_DUPLICATE, r->duplicate);
-        tf_engine_reply (engine, requests [i], &reply);
+        tf_engine_reply (engine, stored [i], &reply);
         tf_msg_clear (&reply);
         if (!r->duplicate)
             tf_engine_send_ticket (engine, OUTPUT_RECEIVED, TF_MSG_RECEIVED, r->ticket_id, r->ticket_no);

@@ -84,7 +84,7 @@ static const char *SQL_QUEUE =
 static const char *SQL_LOCK_UNREQUESTED =
     "SELECT t.id FROM tickets t"
     " WHERE t.status = 'resolved'"
-    "   AND t.status_changed_at <= now () - make_interval (secs => $1::int)"
+    "   AND t.status_changed_at <= tf_now () - make_interval (secs => $1::int)"
     "   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.ticket_id = t.id AND o.kind = 'confirm_request'"
     "                   AND o.payload->'round' = to_jsonb (t.reopen_count + 1))"
     " ORDER BY t.status_changed_at, t.id LIMIT $2::int FOR UPDATE OF t SKIP LOCKED";
@@ -92,16 +92,16 @@ static const char *SQL_LOCK_UNREQUESTED =
 //  Takes due rows of our sinks and leases them: they stay pending, but no
 //  other instance sees them due until the lease runs out.
 static const char *SQL_CLAIM =
-    "UPDATE outbox o SET next_attempt_at = now () + make_interval (secs => $3::int)"
+    "UPDATE outbox o SET next_attempt_at = tf_now () + make_interval (secs => $3::int)"
     " FROM (SELECT id FROM outbox"
-    "       WHERE status = 'pending' AND next_attempt_at <= now () AND sink = ANY ($1::text[])"
+    "       WHERE status = 'pending' AND next_attempt_at <= tf_now () AND sink = ANY ($1::text[])"
     "       ORDER BY next_attempt_at, id LIMIT $2::int FOR UPDATE SKIP LOCKED) d"
     " WHERE o.id = d.id"
     " RETURNING o.id, o.sink, o.attempts,"
     "   (o.payload || jsonb_build_object ('message_id', o.id, 'kind', o.kind))::text";
 
 static const char *SQL_SENT =
-    "WITH o AS (UPDATE outbox SET status = 'sent', sent_at = now (), attempts = attempts + 1,"
+    "WITH o AS (UPDATE outbox SET status = 'sent', sent_at = tf_now (), attempts = attempts + 1,"
     "                  last_error = NULL"
     "           WHERE id = $1 AND status = 'pending' RETURNING id, ticket_id, kind, sink, attempts)"
     "INSERT INTO ticket_events (ticket_id, kind, actor, data)"
@@ -113,8 +113,8 @@ static const char *SQL_SENT =
 static const char *SQL_FAILED =
     "WITH o AS (UPDATE outbox SET attempts = attempts + 1, last_error = left ($2, 500),"
     "             status = CASE WHEN attempts + 1 >= $3::int THEN 'dead' ELSE 'pending' END,"
-    "             next_attempt_at = CASE WHEN attempts + 1 >= $3::int THEN now ()"
-    "                               ELSE now () + make_interval (secs => $4::int) END"
+    "             next_attempt_at = CASE WHEN attempts + 1 >= $3::int THEN tf_now ()"
+    "                               ELSE tf_now () + make_interval (secs => $4::int) END"
     "           WHERE id = $1 AND status = 'pending'"
     "           RETURNING id, ticket_id, kind, sink, attempts, status)"
     "INSERT INTO ticket_events (ticket_id, kind, actor, note, data)"
@@ -123,7 +123,7 @@ static const char *SQL_FAILED =
     " FROM o WHERE status = 'dead' AND ticket_id IS NOT NULL";
 
 static const char *SQL_RELEASE =
-    "UPDATE outbox SET next_attempt_at = now () WHERE id = $1 AND status = 'pending'";
+    "UPDATE outbox SET next_attempt_at = tf_now () WHERE id = $1 AND status = 'pending'";
 
 #define FEEDBACK_COLUMNS \
     "SELECT f.id, f.ticket_id, t.ticket_no, f.solved, f.csat, f.comment" \
@@ -136,15 +136,15 @@ static const char *SQL_FEEDBACK_OF =
 
 static const char *SQL_FEEDBACK_STALE =
     FEEDBACK_COLUMNS
-    " WHERE f.processed_at IS NULL AND f.received_at <= now () - make_interval (secs => $1::int)"
+    " WHERE f.processed_at IS NULL AND f.received_at <= tf_now () - make_interval (secs => $1::int)"
     " ORDER BY f.received_at, f.id LIMIT $2::int FOR UPDATE OF f SKIP LOCKED";
 
 static const char *SQL_FEEDBACK_DONE =
-    "UPDATE feedback SET processed_at = now (), outcome = $2 WHERE id = $1";
+    "UPDATE feedback SET processed_at = tf_now (), outcome = $2 WHERE id = $1";
 
 //  What the answer sets on the ticket with its status
 static const tf_ticket_columns_t s_confirmed = {
-    "notifier_confirmed", ", csat = coalesce (u.c1, t.csat), confirmed_at = now ()", (const char *[]) { "smallint", NULL }
+    "notifier_confirmed", ", csat = coalesce (u.c1, t.csat), confirmed_at = tf_now ()", (const char *[]) { "smallint", NULL }
 };
 static const tf_ticket_columns_t s_reopened = {
     "notifier_reopened", ", reopen_count = t.reopen_count + 1", (const char *[]) { NULL }

@@ -158,10 +158,10 @@ const tf_service_t notifier_service = {
         { .type = TF_MSG_NONE }
     },
     .waiting_sql =
-        "SELECT 'outbox_due', count (*), extract (epoch FROM now () - min (next_attempt_at)) "
-        "FROM outbox WHERE status = 'pending' AND next_attempt_at <= now () "
+        "SELECT 'outbox_due', count (*), extract (epoch FROM tf_now () - min (next_attempt_at)) "
+        "FROM outbox WHERE status = 'pending' AND next_attempt_at <= tf_now () "
         "UNION ALL "
-        "SELECT 'feedback', count (*), extract (epoch FROM now () - min (received_at)) "
+        "SELECT 'feedback', count (*), extract (epoch FROM tf_now () - min (received_at)) "
         "FROM feedback WHERE processed_at IS NULL",
     .create = s_create,
     .destroy = s_destroy,

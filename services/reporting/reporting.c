@@ -11,7 +11,7 @@ struct reporting_t {
 };
 
 //  closed_at is set in the same statement as the status
-static const tf_ticket_columns_t s_closed_at = { "reporting_close", ", closed_at = now ()", (const char *[]) { NULL } };
+static const tf_ticket_columns_t s_closed_at = { "reporting_close", ", closed_at = tf_now ()", (const char *[]) { NULL } };
 
 //  One statement, one snapshot. Every map is built from its own GROUP BY;
 //  the durations are numeric seconds (PostgreSQL >= 14 extracts numeric).
@@ -26,7 +26,7 @@ static const tf_ticket_columns_t s_closed_at = { "reporting_close", ", closed_at
 
 static const char *SQL_SUMMARY =
     "SELECT jsonb_build_object ("
-    "  'generated_at', now (),"
+    "  'generated_at', tf_now (),"
     "  'total', a.total,"
     "  'open', a.open,"
     "  'by_status', " S_KNOWN_MAP ("status", "unnest ($1::text[])", "unknown") ","

@@ -10,6 +10,7 @@
 
 struct sla_t {
     tf_db_t *db;
+    sla_settings_t settings;
 };
 
 
@@ -21,48 +22,72 @@ struct sla_t {
 //  When a ticket was first answered (the dispatcher sets both at accept).
 #define RESPONDED "coalesce (t.first_response_at, t.accepted_at)"
 
-//  Timers for the picked tickets, the ticket's mirror columns, and response
-//  timers met by an accept, in one statement. The tickets are locked first
-//  (the same order as the handlers: ticket, then its timers), so two
-//  instances never insert for one ticket at once; UNIQUE (ticket_id, kind)
-//  with ON CONFLICT DO NOTHING makes a repeat a no-op. A new response timer
-//  is born met when the accept came before its due time; a new resolution
-//  timer of a ticket already on hold is born paused.
+//  The clocks an answer meets: the response deadline, its warning, the
+//  on-duty manager's 5 minutes of a P1.
+#define RESPONSE_KINDS "('response', 'response_warning', 'manager_call')"
+
+//  The acknowledgement of an assigned agent is the dispatcher's clock.
+#define SLA_KINDS "s.kind <> 'acknowledgement'"
+
+//  Timers for the picked tickets (tf_ticket_clocks, deploy/sql/008: the
+//  manuals' deadlines on the service hours of the ticket's department or
+//  channel, from when the customer made contact), the ticket's mirror
+//  columns, and response clocks met by an accept, in one statement. The
+//  tickets are locked first (the same order as the handlers: ticket, then
+//  its timers), so two instances never insert for one ticket at once;
+//  UNIQUE (ticket_id, kind, round) with ON CONFLICT DO NOTHING makes a
+//  repeat a no-op, and a reopened ticket (a new round) gets a new
+//  resolution deadline from its reopening. A response clock is born met
+//  when the accept came before its due time; every clock of a ticket
+//  already on hold is born paused, with its open time left.
 #define TRACK_SQL(ticket_filter)                                                                      \
-    "WITH picked AS (SELECT t.id, t.created_at, t.priority, t.status, " RESPONDED " AS responded"      \
-    "  FROM tickets t " ticket_filter "),"                                                            \
-    " planned AS (SELECT p.*, k.kind, p.created_at + make_interval (mins => CASE k.kind"              \
-    "         WHEN 'response' THEN sp.response_minutes ELSE sp.resolve_minutes END) AS due_at"       \
-    "  FROM picked p JOIN sla_policy sp ON sp.priority = p.priority"                                  \
-    "  CROSS JOIN (VALUES ('response'), ('resolution')) k (kind)),"                                   \
+    "WITH picked AS (SELECT t.id, t.status, " RESPONDED " AS responded, t.reopen_count, t.priority,"   \
+    "       least (coalesce (t.contacted_at, t.created_at), t.created_at) AS started,"                 \
+    "       CASE WHEN t.reopen_count > 0 THEN (SELECT max (e.at) FROM ticket_events e"                 \
+    "            WHERE e.ticket_id = t.id AND e.kind = 'reopened') END AS reopened_at,"               \
+    "       t.accepted_at, x.response_minutes, x.resolution,"                                         \
+    "       tf_hours_scope (coalesce (t.department, x.department), t.channel) AS scope"               \
+    "  FROM tickets t LEFT JOIN taxonomy x ON x.subcategory = t.subcategory " ticket_filter "),"      \
+    " planned AS (SELECT p.id, p.status, p.responded, c.kind, c.round, c.due_at, c.calendar"          \
+    "  FROM picked p CROSS JOIN LATERAL tf_ticket_clocks (p.started, p.reopened_at, p.reopen_count,"  \
+    "       p.priority, p.response_minutes, p.resolution, p.scope, p.accepted_at) c),"                \
     " timers AS ("                                                                                    \
-    "  INSERT INTO sla_timers (ticket_id, kind, due_at, met_at, paused_at)"                           \
-    "  SELECT id, kind, due_at,"                                                                      \
-    "         CASE WHEN kind = 'response' AND responded <= due_at THEN responded END,"                \
-    "         CASE WHEN kind = 'resolution' AND status = 'on_hold' THEN now () END"                   \
-    "  FROM planned ORDER BY id, kind"                                                                \
-    "  ON CONFLICT (ticket_id, kind) DO NOTHING RETURNING ticket_id, kind, due_at),"                  \
+    "  INSERT INTO sla_timers (ticket_id, kind, round, due_at, calendar, met_at, paused_at,"          \
+    "                          remaining_seconds)"                                                    \
+    "  SELECT id, kind, round, due_at, calendar,"                                                     \
+    "         CASE WHEN kind IN " RESPONSE_KINDS " AND responded <= due_at THEN responded END,"       \
+    "         CASE WHEN status = 'on_hold' THEN tf_now () END,"                                       \
+    "         CASE WHEN status = 'on_hold' THEN tf_business_seconds (tf_now (), due_at, calendar) END" \
+    "  FROM planned ORDER BY id, kind, round"                                                         \
+    "  ON CONFLICT (ticket_id, kind, round) DO NOTHING RETURNING ticket_id),"                         \
     /* the deadlines per ticket for the mirror columns: the timers made    */                        \
     /* before (looked up per ticket, by the unique index, whatever the     */                        \
-    /* statistics say), else the planned ones                             */                        \
+    /* statistics say), else the planned ones; a new round's resolution    */                        \
+    /* deadline replaces the last one                                      */                        \
     " due AS (SELECT p.id AS ticket_id, coalesce (x.response, n.response) AS response,"               \
-    "                coalesce (x.resolution, n.resolution) AS resolution"                              \
+    "                CASE WHEN x.resolution IS NULL OR n.round > x.round THEN n.resolution"           \
+    "                     ELSE x.resolution END AS resolution"                                        \
     "  FROM picked p LEFT JOIN (SELECT id, max (due_at) FILTER (WHERE kind = 'response') AS response," \
-    "                                  max (due_at) FILTER (WHERE kind = 'resolution') AS resolution"  \
+    "                                  max (due_at) FILTER (WHERE kind = 'resolution') AS resolution," \
+    "                                  max (round) FILTER (WHERE kind = 'resolution') AS round"        \
     "                           FROM planned GROUP BY id) n ON n.id = p.id"                            \
     "  CROSS JOIN LATERAL (SELECT max (s.due_at) FILTER (WHERE s.kind = 'response') AS response,"      \
-    "                             max (s.due_at) FILTER (WHERE s.kind = 'resolution') AS resolution"   \
-    "                      FROM sla_timers s WHERE s.ticket_id = p.id) x),"                            \
+    "         (array_agg (s.due_at ORDER BY s.round DESC) FILTER (WHERE s.kind = 'resolution')) [1]"  \
+    "                                 AS resolution,"                                                 \
+    "         max (s.round) FILTER (WHERE s.kind = 'resolution') AS round"                             \
+    "         FROM sla_timers s WHERE s.ticket_id = p.id) x),"                                        \
     " mirror AS ("                                                                                    \
     "  UPDATE tickets t SET response_due_at = coalesce (d.response, t.response_due_at),"              \
     "                       resolve_due_at = coalesce (d.resolution, t.resolve_due_at)"               \
     "  FROM due d WHERE t.id = d.ticket_id AND (d.response IS NOT NULL OR d.resolution IS NOT NULL)"  \
+    "  AND (t.response_due_at IS DISTINCT FROM coalesce (d.response, t.response_due_at)"              \
+    "       OR t.resolve_due_at IS DISTINCT FROM coalesce (d.resolution, t.resolve_due_at))"          \
     "  RETURNING t.id),"                                                                              \
     " met AS ("                                                                                       \
     "  UPDATE sla_timers s SET met_at = m.responded"                                                  \
     "  FROM (SELECT x.id, p.responded FROM picked p CROSS JOIN LATERAL"                              \
-    "          (SELECT s.id FROM sla_timers s WHERE s.ticket_id = p.id AND s.kind = 'response'"         \
-    "           AND s.met_at IS NULL AND (p.responded <= s.due_at OR s.breached_at IS NOT NULL) LIMIT 1) x" \
+    "          (SELECT s.id FROM sla_timers s WHERE s.ticket_id = p.id AND s.kind IN " RESPONSE_KINDS \
+    "           AND s.met_at IS NULL AND (p.responded <= s.due_at OR s.breached_at IS NOT NULL)) x"    \
     "        WHERE p.responded IS NOT NULL) m"                                                        \
     "  WHERE s.id = m.id RETURNING s.id) "                                                            \
     "SELECT (SELECT count (*) FROM picked), (SELECT count (DISTINCT ticket_id) FROM timers),"         \
@@ -70,75 +95,153 @@ struct sla_t {
 
 static const char *SQL_TRACK_IDS =
     TRACK_SQL ("WHERE t.id = ANY ($1::int8[]) AND t.priority IS NOT NULL"
-               " AND t.status = ANY ($2::text[]) ORDER BY t.id FOR UPDATE");
+               " AND t.status = ANY ($2::text[]) ORDER BY t.id FOR UPDATE OF t");
 
 //  Tickets without timers have no response deadline yet (tickets_untracked);
 //  one whose timers exist gets its mirror set and is not picked again
 static const char *SQL_TRACK_MISSING =
     TRACK_SQL ("WHERE t.priority IS NOT NULL AND t.response_due_at IS NULL AND t.status = ANY ($2::text[])"
                " AND EXISTS (SELECT 1 FROM sla_policy sp WHERE sp.priority = t.priority)"
-               " ORDER BY t.id LIMIT $1::int FOR UPDATE SKIP LOCKED");
+               " ORDER BY t.id LIMIT $1::int FOR UPDATE OF t SKIP LOCKED");
 
 //  The reconciler: tickets accepted in the last $1 seconds whose claim was
 //  lost (the dispatcher sets accepted_at; a progress note meets the timer itself)
 static const char *SQL_MEET_ACCEPTED =
     "UPDATE sla_timers s SET met_at = " RESPONDED " FROM tickets t "
-    "WHERE t.accepted_at >= now () - make_interval (secs => $1::int) "
-    "AND s.ticket_id = t.id AND s.kind = 'response' AND s.met_at IS NULL "
+    "WHERE t.accepted_at >= tf_now () - make_interval (secs => $1::int) "
+    "AND s.ticket_id = t.id AND s.kind IN " RESPONSE_KINDS " AND s.met_at IS NULL "
     "AND (" RESPONDED " <= s.due_at OR s.breached_at IS NOT NULL)";
 
 //  The same for one ticket, after a progress note or a resolve.
 static const char *SQL_MEET_TICKET =
     "UPDATE sla_timers s SET met_at = " RESPONDED " FROM tickets t "
-    "WHERE s.ticket_id = t.id AND t.id = $1 AND s.kind = 'response' AND s.met_at IS NULL "
+    "WHERE s.ticket_id = t.id AND t.id = $1 AND s.kind IN " RESPONSE_KINDS " AND s.met_at IS NULL "
     "AND " RESPONDED " IS NOT NULL AND (" RESPONDED " <= s.due_at OR s.breached_at IS NOT NULL)";
 
 //  The due timers are taken soonest first through sla_timers_open, so a
-//  pass costs the batch, not the backlog. A response timer whose answer
-//  came before it was due is met, the rest breach: a late answer lets it
-//  breach first and is recorded afterwards. Timers and tickets are both
-//  taken with SKIP LOCKED: a ticket a handler holds is left for the next
-//  pass, so a breach never waits on a lock and never deadlocks with a
-//  handler (which locks the ticket, then its timers). One row at least:
-//  the first column counts what was taken, met or breached.
-#define ANSWERED_IN_TIME "(due.kind = 'response' AND due.responded IS NOT NULL AND due.responded <= due.due_at)"
-static const char *SQL_BREACH =
-    "WITH due AS (SELECT s.id, s.kind, s.due_at, " RESPONDED " AS responded"
-    "             FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
-    "             WHERE s.met_at IS NULL AND s.breached_at IS NULL AND s.paused_at IS NULL"
-    "             AND s.due_at <= now () ORDER BY s.due_at, s.id LIMIT $1::int"
-    "             FOR NO KEY UPDATE OF s, t SKIP LOCKED),"
-    " met AS (UPDATE sla_timers s SET met_at = due.responded FROM due"
-    "         WHERE s.id = due.id AND " ANSWERED_IN_TIME " RETURNING s.id),"
-    " b AS (UPDATE sla_timers s SET breached_at = now () FROM due"
-    "       WHERE s.id = due.id AND NOT " ANSWERED_IN_TIME
-    "       AND s.breached_at IS NULL AND s.met_at IS NULL"
-    "       RETURNING s.ticket_id, s.kind, s.due_at),"
+//  pass costs the batch, not the backlog, with what decides each one
+//  (sla_fire_due). Timers and tickets are both taken with SKIP LOCKED: a
+//  ticket a handler holds is left for the next pass, so a pass never
+//  waits on a lock and never deadlocks with a handler (which locks the
+//  ticket, then its timers).
+static const char *SQL_DUE =
+    "SELECT s.id, s.ticket_id, s.kind, s.round,"
+    "       to_char (s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), t.ticket_no,"
+    "       coalesce (t.department, ''), coalesce (t.priority, ''), t.status,"
+    "       coalesce (" RESPONDED " <= s.due_at, false), " RESPONDED " IS NOT NULL, t.reopen_count,"
+    "       coalesce (t.assignee, ''), t.escalation_level, s.due_at "
+    "FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id "
+    "WHERE s.met_at IS NULL AND s.breached_at IS NULL AND s.paused_at IS NULL AND s.due_at <= tf_now () "
+    "AND " SLA_KINDS " ORDER BY s.due_at, s.id LIMIT $1::int FOR NO KEY UPDATE OF s, t SKIP LOCKED";
+
+//  Clocks whose condition held when they fell due (a response clock
+//  answered: met when answered)
+static const char *SQL_MET =
+    "UPDATE sla_timers s SET met_at = CASE WHEN s.kind IN " RESPONSE_KINDS
+    "                                      THEN least (coalesce (" RESPONDED ", tf_now ()), tf_now ())"
+    "                                      ELSE tf_now () END "
+    "FROM tickets t WHERE s.id = ANY ($1::int8[]) AND t.id = s.ticket_id";
+
+//  Clocks that went off: breached_at is when (only where still NULL, so
+//  one instance wins)
+static const char *SQL_FIRED =
+    "UPDATE sla_timers SET breached_at = tf_now () WHERE id = ANY ($1::int8[]) AND breached_at IS NULL";
+
+//  The progress cadence goes round again: every 4 h of open time, every
+//  hour around the clock for P1
+#define CADENCE_SECONDS "CASE WHEN t.priority = 'P1' THEN 3600 ELSE 14400 END"
+static const char *SQL_REARM =
+    "UPDATE sla_timers s SET due_at = tf_business_add (tf_now (), " CADENCE_SECONDS ", s.calendar) "
+    "FROM tickets t WHERE s.id = ANY ($1::int8[]) AND t.id = s.ticket_id";
+
+//  Per fired clock ($1 ticket, $2 timer kind, $3 history event, $4 due):
+//  the ticket's breach flags, a history row, and a message to the person
+//  it concerns (its handler, else the department's team lead on duty) in
+//  the outbox: reminders and warnings on the staff sink ($5), the SMS of a
+//  red complaint on the SMS sink ($6) whether or not anyone is on the
+//  roster (the sink reaches the department then).
+static const char *SQL_RECORD_FIRED =
+    "WITH f AS (SELECT * FROM unnest ($1::int8[], $2::text[], $3::text[], $4::timestamptz[])"
+    "           AS f (ticket_id, kind, event, due_at)),"
     " flags AS (UPDATE tickets t SET response_breached = t.response_breached OR x.response,"
     "                                resolve_breached = t.resolve_breached OR x.resolution,"
-    "                                updated_at = now ()"
+    "                                updated_at = tf_now ()"
     "           FROM (SELECT ticket_id, bool_or (kind = 'response') AS response,"
-    "                        bool_or (kind = 'resolution') AS resolution FROM b GROUP BY ticket_id) x"
+    "                        bool_or (kind = 'resolution') AS resolution FROM f"
+    "                 WHERE kind IN ('response', 'resolution') GROUP BY ticket_id) x"
     "           WHERE t.id = x.ticket_id RETURNING t.id),"
     " notes AS (INSERT INTO ticket_events (ticket_id, kind, actor, data)"
-    "           SELECT ticket_id, 'sla_breached', 'sla',"
-    "                  jsonb_build_object ('kind', kind, 'due_at', due_at) FROM b RETURNING id) "
-    "SELECT c.taken, b.ticket_id, t.ticket_no, b.kind,"
-    "       to_char (b.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    "       coalesce (t.department, ''), coalesce (t.priority, ''),"
-    "       (SELECT count (*) FROM flags), (SELECT count (*) FROM notes), (SELECT count (*) FROM met) "
-    "FROM (SELECT count (*) AS taken FROM due) c"
-    " LEFT JOIN (b JOIN tickets t ON t.id = b.ticket_id) ON true ORDER BY b.due_at";
+    "           SELECT ticket_id, event, 'sla', jsonb_build_object ('kind', kind, 'due_at', due_at)"
+    "           FROM f RETURNING id),"
+    " who AS (SELECT f.*, t.ticket_no, t.department, t.priority, p.name, p.contact"
+    "         FROM f JOIN tickets t ON t.id = f.ticket_id"
+    "         LEFT JOIN LATERAL (SELECT a.name, a.contact FROM agents a"
+    "                            WHERE a.name = t.assignee"
+    "                               OR (t.assignee IS NULL AND a.department = t.department AND a.role = 'team_lead')"
+    "                            ORDER BY a.name = t.assignee DESC, a.on_duty DESC, a.id LIMIT 1) p ON true"
+    "         WHERE f.kind = 'red_untouched' OR p.name IS NOT NULL),"
+    " messages AS (INSERT INTO outbox (ticket_id, kind, sink, payload)"
+    "   SELECT ticket_id, CASE WHEN kind = 'red_untouched' THEN 'owner_sms' ELSE 'staff_reminder' END,"
+    "          CASE WHEN kind = 'red_untouched' THEN $6 ELSE $5 END,"
+    "          jsonb_strip_nulls (jsonb_build_object ('to_agent', name, 'to', contact,"
+    "            'department', department, 'ticket_no', ticket_no, 'priority', priority, 'clock', kind,"
+    "            'due_at', due_at, 'message', CASE kind"
+    "              WHEN 'red_untouched' THEN '【红色投诉】工单 ' || ticket_no || ' 受理已满2小时仍未处理,请立即跟进。'"
+    "              WHEN 'progress' THEN '工单 ' || ticket_no || ' 该更新处理进度了(已做/下一步/预计完成时间)。'"
+    "              WHEN 'response_warning' THEN '工单 ' || ticket_no || ' 首次响应时限已用去80%,请尽快响应。'"
+    "              WHEN 'resolution_warning' THEN '工单 ' || ticket_no || ' 解决时限已用去80%,请抓紧处理。'"
+    "              WHEN 'verification' THEN '工单 ' || ticket_no || ' 已修复1小时,请联系客户确认是否解决。'"
+    "              ELSE '工单 ' || ticket_no || ' 已超出时限(' || kind || '),请立即处理。' END))"
+    "   FROM who ON CONFLICT (ticket_id, kind, sink, payload) DO NOTHING RETURNING id) "
+    "SELECT (SELECT count (*) FROM flags), (SELECT count (*) FROM notes), (SELECT count (*) FROM messages)";
+
+//  One escalation step per ($1 ticket, $2 level): the level's person (1 组长,
+//  2 主管 of the ticket's department, on duty first; 3 the on-duty manager,
+//  else a manager of the department), the ticket's level and holder, the
+//  next step's timer ($4 minutes on) below the top, a history row, a
+//  message to the person, and one row back per step for sla.escalated.
+//  $3 says why (the clock that fired).
+static const char *SQL_ESCALATE =
+    "WITH e AS (SELECT DISTINCT ON (ticket_id) * FROM unnest ($1::int8[], $2::int[], $3::text[])"
+    "           AS e (ticket_id, level, reason) ORDER BY ticket_id, level DESC),"
+    " pick AS (SELECT e.*, (ARRAY ['team_lead', 'supervisor', 'manager']) [e.level] AS role,"
+    "                 t.ticket_no, t.department, t.priority, p.name, p.contact"
+    "          FROM e JOIN tickets t ON t.id = e.ticket_id AND t.escalation_level < e.level"
+    "          LEFT JOIN LATERAL (SELECT a.name, a.contact FROM agents a"
+    "                             WHERE a.role = (ARRAY ['team_lead', 'supervisor', 'manager']) [e.level]"
+    "                               AND (a.department = t.department OR (e.level = 3 AND a.duty_manager))"
+    "                             ORDER BY (e.level = 3 AND a.duty_manager) DESC, a.on_duty DESC, a.id"
+    "                             LIMIT 1) p ON true),"
+    " moved AS (UPDATE tickets t SET escalation_level = pick.level, escalated_to = pick.name,"
+    "                                updated_at = tf_now ()"
+    "           FROM pick WHERE t.id = pick.ticket_id RETURNING t.id),"
+    " next AS (INSERT INTO sla_timers (ticket_id, kind, round, due_at)"
+    "          SELECT ticket_id, 'escalation', level + 1, tf_now () + make_interval (mins => $4::int)"
+    "          FROM pick WHERE level < 3 ON CONFLICT (ticket_id, kind, round) DO NOTHING RETURNING id),"
+    " notes AS (INSERT INTO ticket_events (ticket_id, kind, actor, note, data)"
+    "           SELECT ticket_id, 'escalated', 'sla',"
+    "                  'level ' || level || ' (' || role || '): ' || coalesce (name, 'nobody on the roster'),"
+    "                  jsonb_build_object ('level', level, 'role', role, 'to', name, 'reason', reason)"
+    "           FROM pick RETURNING id),"
+    " messages AS (INSERT INTO outbox (ticket_id, kind, sink, payload)"
+    "   SELECT ticket_id, 'escalation', $5, jsonb_strip_nulls (jsonb_build_object ('to_agent', name,"
+    "          'to', contact, 'role', role, 'level', level, 'department', department,"
+    "          'ticket_no', ticket_no, 'priority', priority, 'reason', reason,"
+    "          'message', '工单 ' || ticket_no || ' 已升级到您(第' || level || '级),原因: ' || reason || '。'))"
+    "   FROM pick WHERE name IS NOT NULL ON CONFLICT (ticket_id, kind, sink, payload) DO NOTHING RETURNING id) "
+    "SELECT ticket_id, ticket_no, coalesce (department, ''), coalesce (priority, ''), level, role,"
+    "       coalesce (name, ''), reason, (SELECT count (*) FROM moved), (SELECT count (*) FROM next),"
+    "       (SELECT count (*) FROM notes), (SELECT count (*) FROM messages) FROM pick ORDER BY ticket_id";
 
 //  Milliseconds until due by the database's clock, so this host's clock
 //  (which may jump) only ever measures the wait, never the deadline.
 static const char *SQL_WINDOW =
-    "SELECT (extract (epoch FROM due_at - now ()) * 1000)::int8 FROM sla_timers "
-    "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL "
-    "AND due_at <= now () + make_interval (secs => $1::int) ORDER BY due_at LIMIT $2::int";
+    "SELECT (extract (epoch FROM due_at - tf_now ()) * 1000)::int8 FROM sla_timers s "
+    "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND " SLA_KINDS
+    " AND due_at <= tf_now () + make_interval (secs => $1::int) ORDER BY due_at LIMIT $2::int";
 
 static const char *SQL_EXPIRED_HOLDS =
-    "SELECT id FROM tickets WHERE status = 'on_hold' AND hold_until <= now () "
+    "SELECT id FROM tickets WHERE status = 'on_hold' AND hold_until <= tf_now () "
     "ORDER BY hold_until, id LIMIT $1::int FOR UPDATE SKIP LOCKED";
 
 //  The handlers' first statement: the ticket, locked for the transaction.
@@ -146,39 +249,62 @@ static const char *SQL_LOCK_TICKET =
     "SELECT id, status, coalesce (assignee, 'agent') FROM tickets WHERE ticket_no = $1 FOR UPDATE";
 
 static const char *SQL_FIRST_RESPONSE =
-    "UPDATE tickets SET first_response_at = coalesce (first_response_at, now ()) WHERE id = $1";
+    "UPDATE tickets SET first_response_at = coalesce (first_response_at, tf_now ()) WHERE id = $1";
+
+//  A hold's expected resume time is in the future by the one clock
+static const char *SQL_IN_FUTURE =
+    "SELECT $1::timestamptz > tf_now ()";
 
 //  What each move sets on the ticket, in the statement that moves it
 static const tf_ticket_columns_t s_started = {
-    "sla_started", ", first_response_at = coalesce (t.first_response_at, now ())", (const char *[]) { NULL }
+    "sla_started", ", first_response_at = coalesce (t.first_response_at, tf_now ())", (const char *[]) { NULL }
 };
 static const tf_ticket_columns_t s_held = {
     "sla_held", ", hold_reason = u.c1, hold_until = u.c2", (const char *[]) { "text", "timestamptz", NULL }
 };
 static const tf_ticket_columns_t s_resolved = {
-    "sla_resolved", ", resolution_summary = u.c1, resolved_at = now (),"
-    " first_response_at = coalesce (t.first_response_at, now ())", (const char *[]) { "text", NULL }
+    "sla_resolved", ", resolution_summary = u.c1, resolved_at = tf_now (),"
+    " first_response_at = coalesce (t.first_response_at, tf_now ())", (const char *[]) { "text", NULL }
 };
 
-//  hold: the resolution clock stops
-static const char *SQL_PAUSE =
-    "UPDATE sla_timers SET paused_at = now () WHERE ticket_id = $1 AND kind = 'resolution' "
-    "AND met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL";
+//  The handler touched it: the red complaint's 2 h clock is met and the
+//  progress cadence starts over
+static const char *SQL_TOUCH =
+    "UPDATE sla_timers s SET met_at = CASE WHEN s.kind = 'red_untouched' THEN tf_now () END,"
+    "  due_at = CASE WHEN s.kind = 'progress' THEN tf_business_add (tf_now (), " CADENCE_SECONDS ", s.calendar)"
+    "                ELSE s.due_at END "
+    "FROM tickets t WHERE t.id = $1 AND s.ticket_id = t.id AND s.kind IN ('red_untouched', 'progress') "
+    "AND s.met_at IS NULL AND s.breached_at IS NULL AND s.paused_at IS NULL";
 
-//  resume: a paused deadline moves by the time spent on hold
+//  hold: every clock stops, keeping the open time it had left
+static const char *SQL_PAUSE =
+    "UPDATE sla_timers s SET paused_at = tf_now (),"
+    "  remaining_seconds = tf_business_seconds (tf_now (), due_at, calendar) "
+    "WHERE ticket_id = $1 AND met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND " SLA_KINDS;
+
+//  resume: a paused clock gets back the open time it had left
 static const char *SQL_RESUME =
-    "WITH s AS (UPDATE sla_timers SET due_at = due_at + (now () - paused_at), paused_at = NULL "
-    "           WHERE ticket_id = ANY ($1::int8[]) AND paused_at IS NOT NULL RETURNING ticket_id, kind, due_at) "
+    "WITH s AS (UPDATE sla_timers SET due_at = tf_business_add (tf_now (), remaining_seconds, calendar),"
+    "                  paused_at = NULL, remaining_seconds = NULL"
+    "           WHERE ticket_id = ANY ($1::int8[]) AND paused_at IS NOT NULL"
+    "           RETURNING ticket_id, kind, round, due_at) "
     "UPDATE tickets t SET hold_reason = NULL, hold_until = NULL,"
     "  response_due_at = coalesce ((SELECT due_at FROM s WHERE s.ticket_id = t.id AND kind = 'response'),"
     "                              response_due_at),"
-    "  resolve_due_at = coalesce ((SELECT due_at FROM s WHERE s.ticket_id = t.id AND kind = 'resolution'),"
-    "                             resolve_due_at) "
+    "  resolve_due_at = coalesce ((SELECT due_at FROM s WHERE s.ticket_id = t.id AND kind = 'resolution'"
+    "                              ORDER BY round DESC LIMIT 1), resolve_due_at) "
     "WHERE t.id = ANY ($1::int8[])";
 
+//  resolve: every clock of the handling is met, and the customer is to be
+//  contacted within an hour (open time; around the clock for P1)
 static const char *SQL_RESOLVE =
-    "UPDATE sla_timers SET met_at = now () WHERE ticket_id = $1 AND kind = 'resolution' "
-    "AND met_at IS NULL";
+    "WITH met AS (UPDATE sla_timers SET met_at = tf_now () WHERE ticket_id = $1 AND met_at IS NULL"
+    "             AND breached_at IS NULL AND kind NOT IN ('verification', 'acknowledgement') RETURNING id) "
+    "INSERT INTO sla_timers (ticket_id, kind, round, due_at, calendar) "
+    "SELECT t.id, 'verification', t.reopen_count, tf_business_add (tf_now (), 3600, c.calendar), c.calendar "
+    "FROM tickets t CROSS JOIN LATERAL (SELECT CASE WHEN t.priority = 'P1' THEN NULL"
+    "                                   ELSE tf_hours_scope (t.department, t.channel) END AS calendar) c "
+    "WHERE t.id = $1 ON CONFLICT (ticket_id, kind, round) DO NOTHING";
 
 sla_t *
 sla_new (tf_db_t *db)
@@ -187,11 +313,19 @@ sla_new (tf_db_t *db)
     sla_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
+    sla_configure (self, &(sla_settings_t) { 30, "file", "sms" });
     if (tf_db_prepare (db, "sla_track_ids", SQL_TRACK_IDS, 2)
     ||  tf_db_prepare (db, "sla_track_missing", SQL_TRACK_MISSING, 2)
     ||  tf_db_prepare (db, "sla_meet_accepted", SQL_MEET_ACCEPTED, 1)
     ||  tf_db_prepare (db, "sla_meet_ticket", SQL_MEET_TICKET, 1)
-    ||  tf_db_prepare (db, "sla_breach", SQL_BREACH, 1)
+    ||  tf_db_prepare (db, "sla_due", SQL_DUE, 1)
+    ||  tf_db_prepare (db, "sla_met", SQL_MET, 1)
+    ||  tf_db_prepare (db, "sla_fired", SQL_FIRED, 1)
+    ||  tf_db_prepare (db, "sla_rearm", SQL_REARM, 1)
+    ||  tf_db_prepare (db, "sla_record_fired", SQL_RECORD_FIRED, 6)
+    ||  tf_db_prepare (db, "sla_escalate", SQL_ESCALATE, 5)
+    ||  tf_db_prepare (db, "sla_in_future", SQL_IN_FUTURE, 1)
+    ||  tf_db_prepare (db, "sla_touch", SQL_TOUCH, 1)
     ||  tf_db_prepare (db, "sla_window", SQL_WINDOW, 2)
     ||  tf_db_prepare (db, "sla_expired_holds", SQL_EXPIRED_HOLDS, 1)
     ||  tf_db_prepare (db, "sla_lock_ticket", SQL_LOCK_TICKET, 1)
@@ -201,6 +335,15 @@ sla_new (tf_db_t *db)
     ||  tf_db_prepare (db, "sla_resolve", SQL_RESOLVE, 1))
         sla_destroy (&self);
     return self;
+}
+
+void
+sla_configure (sla_t *self, const sla_settings_t *settings)
+{
+    assert (self && settings);
+    self->settings = *settings;
+    if (self->settings.escalation_step_minutes < 1)
+        self->settings.escalation_step_minutes = 1;
 }
 
 void
@@ -259,35 +402,192 @@ sla_meet_responses (sla_t *self)
     return tf_db_command (self->db, "sla_meet_accepted", 1, (const char *[]) { SLA_MEET_LOOKBACK });
 }
 
+//  What a due clock does, by kind: the history event it writes when it
+//  goes off, and the signal it sends
+typedef enum { CLOCK_MET, CLOCK_BREACH, CLOCK_WARN, CLOCK_REMIND, CLOCK_MANAGER, CLOCK_SMS,
+               CLOCK_ESCALATE } clock_action_t;
+
+//  Decides one due clock from its row of SQL_DUE.
+static clock_action_t
+s_decide (PGresult *res, int row)
+{
+    const char *kind = PQgetvalue (res, row, 2);
+    int round = atoi (PQgetvalue (res, row, 3));
+    tf_status_t status = tf_status_lookup (PQgetvalue (res, row, 8));
+    bool in_time = *PQgetvalue (res, row, 9) == 't';
+    bool answered = *PQgetvalue (res, row, 10) == 't';
+    int reopened = atoi (PQgetvalue (res, row, 11));
+    bool settled = !(tf_status_open () & TF_FROM_SET (status));
+    bool handling = status == TF_STATUS_ACCEPTED || status == TF_STATUS_IN_PROGRESS;
+    if (!strcmp (kind, "response"))
+        return in_time? CLOCK_MET: CLOCK_BREACH;
+    if (!strcmp (kind, "response_warning"))
+        return answered? CLOCK_MET: CLOCK_WARN;
+    if (!strcmp (kind, "manager_call"))
+        return answered? CLOCK_MET: CLOCK_MANAGER;
+    if (!strcmp (kind, "resolution"))
+        return settled? CLOCK_MET: CLOCK_BREACH;
+    if (!strcmp (kind, "resolution_warning"))
+        return settled? CLOCK_MET: CLOCK_WARN;
+    if (!strcmp (kind, "progress"))
+        return handling? CLOCK_REMIND: CLOCK_MET;
+    if (!strcmp (kind, "verification"))
+        return status == TF_STATUS_RESOLVED && reopened == round? CLOCK_BREACH: CLOCK_MET;
+    if (!strcmp (kind, "red_untouched"))
+        return settled || status == TF_STATUS_IN_PROGRESS || status == TF_STATUS_ON_HOLD? CLOCK_MET: CLOCK_SMS;
+    if (!strcmp (kind, "escalation"))
+        return settled? CLOCK_MET: CLOCK_ESCALATE;
+    return CLOCK_MET;
+}
+
+static void
+s_fired_from_row (sla_fired_t *f, sla_signal_t signal, PGresult *res, int row)
+{
+    memset (f, 0, sizeof *f);
+    f->signal = signal;
+    f->ticket_id = strtoll (PQgetvalue (res, row, 1), NULL, 10);
+    snprintf (f->kind, sizeof f->kind, "%s", PQgetvalue (res, row, 2));
+    snprintf (f->due_at, sizeof f->due_at, "%s", PQgetvalue (res, row, 4));
+    snprintf (f->ticket_no, sizeof f->ticket_no, "%s", PQgetvalue (res, row, 5));
+    snprintf (f->department, sizeof f->department, "%s", PQgetvalue (res, row, 6));
+    snprintf (f->priority, sizeof f->priority, "%s", PQgetvalue (res, row, 7));
+    snprintf (f->assignee, sizeof f->assignee, "%s", PQgetvalue (res, row, 12));
+}
+
+//  The arrays of one pass's statements
+typedef struct {
+    tf_db_array_t *met, *fired, *rearm;                         //  timer ids
+    tf_db_array_t *ticket, *kind, *event, *due;                 //  SQL_RECORD_FIRED
+    tf_db_array_t *up_ticket, *up_level, *up_reason;            //  SQL_ESCALATE
+} pass_t;
+
+static void
+s_escalate_later (pass_t *p, int64_t ticket_id, int level, const char *reason)
+{
+    char id [24], lvl [8];
+    snprintf (id, sizeof id, "%lld", (long long) ticket_id);
+    snprintf (lvl, sizeof lvl, "%d", level);
+    tf_db_array_add (p->up_ticket, id);
+    tf_db_array_add (p->up_level, lvl);
+    tf_db_array_add (p->up_reason, reason);
+}
+
+//  Inside the pass's transaction: the escalation steps, each filling one
+//  sla_fired_t. Returns how many, or -1.
+static int
+s_escalate (sla_t *self, pass_t *p, sla_fired_t *out)
+{
+    if (tf_db_array_count (p->up_ticket) == 0)
+        return 0;
+    char step [16];
+    snprintf (step, sizeof step, "%d", self->settings.escalation_step_minutes);
+    PGresult *res = tf_db_run (self->db, "sla_escalate", 5, (const char *[]) {
+        tf_db_array_text (p->up_ticket), tf_db_array_text (p->up_level), tf_db_array_text (p->up_reason),
+        step, self->settings.owner_sink });
+    if (!tf_db_ok (self->db, res, "escalate")) {
+        PQclear (res);
+        return -1;
+    }
+    int n = PQntuples (res);
+    for (int i = 0; i < n; i++) {
+        sla_fired_t *f = &out [i];
+        memset (f, 0, sizeof *f);
+        f->signal = SLA_ESCALATED;
+        f->ticket_id = strtoll (PQgetvalue (res, i, 0), NULL, 10);
+        snprintf (f->ticket_no, sizeof f->ticket_no, "%s", PQgetvalue (res, i, 1));
+        snprintf (f->department, sizeof f->department, "%s", PQgetvalue (res, i, 2));
+        snprintf (f->priority, sizeof f->priority, "%s", PQgetvalue (res, i, 3));
+        f->level = atoi (PQgetvalue (res, i, 4));
+        snprintf (f->role, sizeof f->role, "%s", PQgetvalue (res, i, 5));
+        snprintf (f->escalated_to, sizeof f->escalated_to, "%s", PQgetvalue (res, i, 6));
+        snprintf (f->kind, sizeof f->kind, "%s", PQgetvalue (res, i, 7));
+    }
+    PQclear (res);
+    return n;
+}
+
+//  Inside the pass's transaction: decides each due clock and fills out[].
+//  Returns how many signals, or -1.
+static int
+s_fire (sla_t *self, PGresult *due, pass_t *p, sla_fired_t *out)
+{
+    int n = 0;
+    for (int row = 0; row < PQntuples (due); row++) {
+        clock_action_t action = s_decide (due, row);
+        const char *id = PQgetvalue (due, row, 0);
+        if (action == CLOCK_MET) {
+            tf_db_array_add (p->met, id);
+            continue;
+        }
+        tf_db_array_add (action == CLOCK_REMIND? p->rearm: p->fired, id);
+        const char *event = action == CLOCK_WARN || action == CLOCK_REMIND? "sla_warning"
+                          : action == CLOCK_SMS? "owner_sms"
+                          : action == CLOCK_MANAGER? "manager_called"
+                          : action == CLOCK_ESCALATE? NULL: "sla_breached";
+        if (event) {
+            tf_db_array_add (p->ticket, PQgetvalue (due, row, 1));
+            tf_db_array_add (p->kind, PQgetvalue (due, row, 2));
+            tf_db_array_add (p->event, event);
+            tf_db_array_add (p->due, PQgetvalue (due, row, 14));
+        }
+        int64_t ticket_id = strtoll (PQgetvalue (due, row, 1), NULL, 10);
+        int level = atoi (PQgetvalue (due, row, 13));
+        if (action == CLOCK_BREACH || action == CLOCK_WARN || action == CLOCK_REMIND)
+            s_fired_from_row (&out [n++], action == CLOCK_BREACH? SLA_BREACHED: SLA_WARNING, due, row);
+        //  a missed response or resolution deadline starts the climb (once:
+        //  a ticket already escalated goes on at its own pace)
+        if (action == CLOCK_BREACH && level == 0 && !!strcmp (PQgetvalue (due, row, 2), "verification"))
+            s_escalate_later (p, ticket_id, 1, PQgetvalue (due, row, 2));
+        if (action == CLOCK_MANAGER)
+            s_escalate_later (p, ticket_id, 3, "manager_call");
+        if (action == CLOCK_ESCALATE)
+            s_escalate_later (p, ticket_id, atoi (PQgetvalue (due, row, 3)), "escalation");
+    }
+    const char *record [] = { tf_db_array_text (p->ticket), tf_db_array_text (p->kind),
+                              tf_db_array_text (p->event), tf_db_array_text (p->due),
+                              self->settings.owner_sink, self->settings.sms_sink };
+    if ((tf_db_array_count (p->met)
+         && tf_db_command (self->db, "sla_met", 1, (const char *[]) { tf_db_array_text (p->met) }) < 0)
+    ||  (tf_db_array_count (p->fired)
+         && tf_db_command (self->db, "sla_fired", 1, (const char *[]) { tf_db_array_text (p->fired) }) < 0)
+    ||  (tf_db_array_count (p->rearm)
+         && tf_db_command (self->db, "sla_rearm", 1, (const char *[]) { tf_db_array_text (p->rearm) }) < 0)
+    ||  (tf_db_array_count (p->ticket) && tf_db_command (self->db, "sla_record_fired", 6, record) < 0))
+        return -1;
+    int escalated = s_escalate (self, p, out + n);
+    return escalated < 0? -1: n + escalated;
+}
+
 int
-sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap, size_t *taken)
+sla_fire_due (sla_t *self, sla_fired_t *out, size_t limit, size_t *taken)
 {
     assert (self);
     assert (taken);
     *taken = 0;
-    if (cap == 0)
+    if (limit == 0)
         return 0;
-    char limit [24];
-    snprintf (limit, sizeof limit, "%zu", cap);
-    PGresult *res = tf_db_run (self->db, "sla_breach", 1, (const char *[]) { limit });
-    if (!tf_db_ok (self->db, res, "mark breaches")) {
-        PQclear (res);
+    char count [24];
+    snprintf (count, sizeof count, "%zu", limit);
+    if (tf_db_begin (self->db))
         return -1;
+    PGresult *due = tf_db_run (self->db, "sla_due", 1, (const char *[]) { count });
+    if (!tf_db_ok (self->db, due, "take due clocks")) {
+        PQclear (due);
+        return tf_db_finish (self->db, -1);
     }
-    int n = 0;
-    for (int i = 0; i < PQntuples (res); i++) {
-        *taken = strtoull (PQgetvalue (res, i, 0), NULL, 10);
-        if (PQgetisnull (res, i, 1))
-            continue;           //  nothing breached: the one row of the count
-        sla_breach_t *b = &out [n++];
-        b->ticket_id = strtoll (PQgetvalue (res, i, 1), NULL, 10);
-        snprintf (b->ticket_no, sizeof b->ticket_no, "%s", PQgetvalue (res, i, 2));
-        snprintf (b->kind, sizeof b->kind, "%s", PQgetvalue (res, i, 3));
-        snprintf (b->due_at, sizeof b->due_at, "%s", PQgetvalue (res, i, 4));
-        snprintf (b->department, sizeof b->department, "%s", PQgetvalue (res, i, 5));
-        snprintf (b->priority, sizeof b->priority, "%s", PQgetvalue (res, i, 6));
-    }
-    PQclear (res);
+    pass_t p;
+    tf_db_array_t **arrays [] = { &p.met, &p.fired, &p.rearm, &p.ticket, &p.kind, &p.event, &p.due,
+                                  &p.up_ticket, &p.up_level, &p.up_reason };
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays [0]; i++)
+        *arrays [i] = tf_db_array_new ();
+    int n = s_fire (self, due, &p, out);
+    size_t rows = (size_t) PQntuples (due);
+    PQclear (due);
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays [0]; i++)
+        tf_db_array_destroy (arrays [i]);
+    n = tf_db_finish (self->db, n);
+    if (n >= 0)
+        *taken = rows;
     return n;
 }
 
@@ -431,6 +731,8 @@ s_progress (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
     }
     if (rc == 0)
         rc = s_step (self, "sla_meet_ticket", t->id_text, err);
+    if (rc == 0)
+        rc = s_step (self, "sla_touch", t->id_text, err);
     free (note);
     return rc;
 }
@@ -457,8 +759,10 @@ s_hold (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
     int rc = s_move (self, t, TF_MOVE_HOLD, reason, data, &s_held, (const char *[]) { reason, until }, err);
     if (rc == 0) {
         t->status = TF_STATUS_ON_HOLD;
-        rc = s_step (self, "sla_pause", t->id_text, err);
+        rc = s_step (self, "sla_touch", t->id_text, err);
     }
+    if (rc == 0)
+        rc = s_step (self, "sla_pause", t->id_text, err);
     free (data);
     free (reason);
     return rc;
@@ -469,8 +773,18 @@ sla_hold (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status
           tf_error_t *err)
 {
     assert (self && request && request->type == TF_MSG_HOLD);
-    //  the codec checked that reason and until are present and well-formed
-    if (request->v [TF_F_HOLD_UNTIL].i <= (int64_t) time (NULL))
+    //  the codec checked that reason and until are present and well-formed;
+    //  the future is the database clock's
+    char until [64];
+    snprintf (until, sizeof until, "%.*s", (int) request->v [TF_F_HOLD_UNTIL].len,
+              request->v [TF_F_HOLD_UNTIL].str);
+    PGresult *res = tf_db_run (self->db, "sla_in_future", 1, (const char *[]) { until });
+    bool ok = tf_db_ok (self->db, res, "check the resume time");
+    bool future = ok && PQntuples (res) == 1 && *PQgetvalue (res, 0, 0) == 't';
+    PQclear (res);
+    if (!ok)
+        return tf_error_unavailable (err);
+    if (!future)
         return tf_error_set (err, TF_ERR_BAD_VALUE, "until",
                              "'until' (the expected resume time) must be in the future");
     return s_handle (self, request, TF_F_HOLD_TICKET_NO, TF_F_HOLD_ACTOR, s_hold, ticket_id, status_out, err);

@@ -1,18 +1,24 @@
-/*  sla — the handle stage and every deadline clock, without sockets.
+/*  sla — the handle stage and every clock of a ticket, without sockets.
 
     Handling: accepted → in_progress ⇄ on_hold → resolved, by progress
     notes, hold (reason and expected resume time), resume and resolve.
     Every request is one transaction that locks the ticket, checks its
     status and changes it with tf_ticket_move.
 
-    Deadlines are rows (table sla_timers): a response and a resolution timer
-    per ticket, due at the ticket's created_at + the minutes of its
-    priority's policy (table sla_policy), mirrored in tickets.response_due_at
-    / resolve_due_at. The response timer is met when an agent accepts (the
-    dispatcher sets accepted_at / first_response_at) or writes the first
-    progress note; the resolution timer at resolve. On hold the resolution
-    clock pauses and resume moves it by the time spent on hold. Every time
-    comparison uses the database's clock (now ()), never this host's.
+    Clocks are rows (table sla_timers), made by tf_ticket_clocks
+    (deploy/sql/008_service_desk.sql) from the manuals' table: a response
+    deadline (15 minutes of service hours) and a resolution deadline per
+    sub-category (service minutes, hours, or working days), each with a
+    warning at 80 %; for P1 both run around the clock, with the on-duty
+    manager called at 5 minutes unaccepted and an SMS to the owner at 2
+    hours untouched; an accepted ticket's progress cadence (4 h, P1 1 h);
+    the verification an hour after a fix; and, after a missed deadline, the
+    escalation steps (组长, then 主管, then 经理). The clocks start when the
+    customer made contact and count only the open time of the ticket's
+    service hours (deploy/calendar.json). Hold pauses every clock and
+    resume gives back the open time that was left; a reopened ticket gets
+    a new resolution deadline. Every time comes from the database's one
+    clock (tf_now ()), never this host's.
 */
 #ifndef SLA_H
 #define SLA_H
@@ -22,19 +28,36 @@
 
 typedef struct sla_t sla_t;
 
-//  One deadline that passed unmet: what sla.breached carries.
+//  What a clock that went off announces (sla.breached, sla.warning,
+//  sla.escalated), after the pass's commit.
+typedef enum { SLA_BREACHED, SLA_WARNING, SLA_ESCALATED } sla_signal_t;
+
 typedef struct {
+    sla_signal_t signal;
     int64_t ticket_id;
     char ticket_no [40];
-    char kind [16];             //  response | resolution
-    char due_at [40];           //  RFC 3339, UTC
+    char kind [24];             //  the clock: response, resolution_warning, progress, manager_call ...
+    char due_at [40];           //  RFC 3339, UTC ("" for an escalation)
     char department [40];       //  "" when the ticket has none yet
     char priority [4];
-} sla_breach_t;
+    char assignee [72];         //  the handler ("" in the pool)
+    int level;                  //  escalation: 1 组长, 2 主管, 3 经理
+    char role [16];             //  escalation: team_lead, supervisor, manager
+    char escalated_to [72];     //  escalation: who ("" when nobody of that role is on the roster)
+} sla_fired_t;
+
+typedef struct {
+    int escalation_step_minutes;    //  between two escalation steps
+    char owner_sink [32];           //  reminders and escalations to staff
+    char sms_sink [32];             //  the SMS to a red complaint's owner
+} sla_settings_t;
 
 //  Prepares the statements on db (which stays the caller's). NULL on error.
 sla_t *sla_new (tf_db_t *db);
 void sla_destroy (sla_t **self_p);
+
+//  Replaces the settings (defaults: 30 minutes, sinks "file" and "sms").
+void sla_configure (sla_t *self, const sla_settings_t *settings);
 
 //  The ticket.claimed path: creates the missing timers of these tickets
 //  (those with a priority, not yet resolved or closed) and marks response timers met for tickets an
@@ -54,15 +77,19 @@ int sla_track_missing (sla_t *self, size_t limit);
 //  Returns how many, -1.
 int sla_meet_responses (sla_t *self);
 
-//  Takes up to `cap` running timers that are due (by the database's
-//  clock), soonest first: a response timer answered before it was due is
-//  marked met, every other one breached: breached_at (only where still
-//  NULL, so one instance wins), the ticket's response_breached /
-//  resolve_breached flag and an 'sla_breached' history note {kind, due_at},
-//  in one transaction. Sets *taken to how many timers it took (met or
-//  breached; cap means more may be due) and fills out[] with the breaches
-//  to publish after it. Returns how many breaches, or -1.
-int sla_breach_due (sla_t *self, sla_breach_t *out, size_t cap, size_t *taken);
+//  Takes up to `limit` running clocks that are due (by the database's
+//  clock), soonest first, in one transaction. A clock whose condition held
+//  is met (a response answered in time, a ticket already handled); the
+//  others go off: a deadline breaches (flag, history 'sla_breached', a
+//  message to the handler or team lead, and the first escalation step); a
+//  warning or a progress reminder is recorded ('sla_warning') and sent to
+//  the handler (the cadence goes round again); a P1 unaccepted at 5
+//  minutes goes to the on-duty manager; a red complaint untouched at 2 h
+//  puts an SMS for its owner in the outbox ('owner_sms'); an escalation
+//  step climbs one level. Sets *taken to how many clocks it took (limit:
+//  more may be due) and fills out[] (room for 2 * limit) with what to
+//  announce. Returns how many, or -1 (nothing changed).
+int sla_fire_due (sla_t *self, sla_fired_t *out, size_t limit, size_t *taken);
 
 //  The running timers due within window_seconds, soonest first: fills
 //  due_in_ms[] with the milliseconds until each falls due, by the

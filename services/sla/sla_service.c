@@ -10,7 +10,7 @@
 #define TRACK_EVERY_MS  250     //  how often new tickets are given their deadlines
 #define FOREVER         INT64_MAX
 
-enum { OUTPUT_RESOLVED, OUTPUT_BREACHED };
+enum { OUTPUT_RESOLVED, OUTPUT_PUBLISH };
 
 typedef struct {
     sla_t *sla;
@@ -24,7 +24,7 @@ typedef struct {
     bool window_dirty;          //  a request paused, moved or met a deadline
     int64_t next_sweep;         //  when the reconciler looks at accepts and holds again
     int64_t next_track;         //  when to look for tickets without deadlines
-    sla_breach_t breaches [BREACH_BATCH];
+    sla_fired_t fired [2 * BREACH_BATCH];
 } state_t;
 
 static void
@@ -51,6 +51,11 @@ s_create (tf_engine_t *engine)
         s_destroy (&state);
         return NULL;
     }
+    const tf_config_t *cfg = tf_engine_config (engine);
+    sla_settings_t settings = { .escalation_step_minutes = cfg->escalation_step_minutes };
+    snprintf (settings.owner_sink, sizeof settings.owner_sink, "%s", cfg->owner_sink);
+    snprintf (settings.sms_sink, sizeof settings.sms_sink, "%s", cfg->sms_sink);
+    sla_configure (self->sla, &settings);
     return self;
 }
 
@@ -75,37 +80,60 @@ s_load_window (state_t *self, tf_engine_t *engine)
 }
 
 static void
-s_publish (tf_engine_t *engine, const sla_breach_t *b)
+s_publish (tf_engine_t *engine, const sla_fired_t *f)
 {
-    tf_warn ("deadline passed: %s %s (due %s, %s)", b->ticket_no, b->kind, b->due_at,
-             *b->department? b->department: "no department");
     tf_msg_t event;
-    tf_msg_init (&event, TF_MSG_BREACHED);
-    tf_msg_set_int (&event, TF_F_BREACHED_TICKET_ID, b->ticket_id);
-    tf_msg_set_cstr (&event, TF_F_BREACHED_TICKET_NO, b->ticket_no);
-    tf_msg_set_cstr (&event, TF_F_BREACHED_KIND, b->kind);
-    tf_msg_set_cstr (&event, TF_F_BREACHED_DUE_AT, b->due_at);
-    if (*b->department)
-        tf_msg_set_cstr (&event, TF_F_BREACHED_DEPARTMENT, b->department);
-    if (*b->priority)
-        tf_msg_set_cstr (&event, TF_F_BREACHED_PRIORITY, b->priority);
+    if (f->signal == SLA_ESCALATED) {
+        tf_info ("escalated: %s to level %d (%s %s; %s)", f->ticket_no, f->level, f->role,
+                 *f->escalated_to? f->escalated_to: "nobody on the roster", f->kind);
+        tf_msg_init (&event, TF_MSG_ESCALATED);
+        tf_msg_set_int (&event, TF_F_ESCALATED_TICKET_ID, f->ticket_id);
+        tf_msg_set_cstr (&event, TF_F_ESCALATED_TICKET_NO, f->ticket_no);
+        tf_msg_set_int (&event, TF_F_ESCALATED_LEVEL, f->level);
+        tf_msg_set_cstr (&event, TF_F_ESCALATED_ROLE, f->role);
+        if (*f->escalated_to)
+            tf_msg_set_cstr (&event, TF_F_ESCALATED_ESCALATED_TO, f->escalated_to);
+        tf_msg_set_cstr (&event, TF_F_ESCALATED_REASON, f->kind);
+        if (*f->department)
+            tf_msg_set_cstr (&event, TF_F_ESCALATED_DEPARTMENT, f->department);
+        if (*f->priority)
+            tf_msg_set_cstr (&event, TF_F_ESCALATED_PRIORITY, f->priority);
+    }
+    else {
+        bool breach = f->signal == SLA_BREACHED;
+        if (breach)
+            tf_warn ("deadline passed: %s %s (due %s, %s)", f->ticket_no, f->kind, f->due_at,
+                     *f->department? f->department: "no department");
+        //  the two schemas have the same fields, in the same order
+        tf_msg_init (&event, breach? TF_MSG_BREACHED: TF_MSG_WARNING);
+        tf_msg_set_int (&event, breach? TF_F_BREACHED_TICKET_ID: TF_F_WARNING_TICKET_ID, f->ticket_id);
+        tf_msg_set_cstr (&event, breach? TF_F_BREACHED_TICKET_NO: TF_F_WARNING_TICKET_NO, f->ticket_no);
+        tf_msg_set_cstr (&event, breach? TF_F_BREACHED_KIND: TF_F_WARNING_KIND, f->kind);
+        tf_msg_set_cstr (&event, breach? TF_F_BREACHED_DUE_AT: TF_F_WARNING_DUE_AT, f->due_at);
+        if (*f->department)
+            tf_msg_set_cstr (&event, breach? TF_F_BREACHED_DEPARTMENT: TF_F_WARNING_DEPARTMENT, f->department);
+        if (*f->priority)
+            tf_msg_set_cstr (&event, breach? TF_F_BREACHED_PRIORITY: TF_F_WARNING_PRIORITY, f->priority);
+        if (*f->assignee)
+            tf_msg_set_cstr (&event, breach? TF_F_BREACHED_ASSIGNEE: TF_F_WARNING_ASSIGNEE, f->assignee);
+    }
     char topic [48];
-    snprintf (topic, sizeof topic, "%s.", *b->department? b->department: "unassigned");
-    tf_engine_send (engine, OUTPUT_BREACHED, topic, &event);
+    snprintf (topic, sizeof topic, "%s.", *f->department? f->department: "unassigned");
+    tf_engine_send (engine, OUTPUT_PUBLISH, topic, &event);
     tf_msg_clear (&event);
 }
 
-//  Marks what is due (the database decides, by its clock), publishes each
-//  breach after its commit, then reloads the window.
+//  Takes what is due (the database decides, by its clock), publishes what
+//  went off after its commit, then reloads the window.
 static void
 s_breach (state_t *self, tf_engine_t *engine)
 {
     int n, total = 0;
     size_t taken;
     do {
-        n = sla_breach_due (self->sla, self->breaches, BREACH_BATCH, &taken);
+        n = sla_fire_due (self->sla, self->fired, BREACH_BATCH, &taken);
         for (int i = 0; i < n; i++)
-            s_publish (engine, &self->breaches [i]);
+            s_publish (engine, &self->fired [i]);
         total += n >= 0? (int) taken: 0;
     } while (n >= 0 && taken == BREACH_BATCH);
     s_load_window (self, engine);
@@ -253,7 +281,8 @@ s_resolve (void *state, tf_engine_t *engine, tf_request_t *request)
 static const char *const s_settings [] = {
     "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
     "reconcile-seconds", "sla-window-seconds", "sla-endpoint", "sla-events-endpoint",
-    "sla-publish-endpoint", "dispatcher-events-endpoint", "http-address", "sla-ops-port", NULL
+    "sla-publish-endpoint", "dispatcher-events-endpoint", "http-address", "sla-ops-port",
+    "escalation-step-minutes", "owner-sink", "sms-sink", NULL
 };
 
 const tf_service_t sla_service = {
@@ -283,7 +312,7 @@ const tf_service_t sla_service = {
     .input_settings = (const char *const []) { "dispatcher-events-endpoint", NULL },
     .outputs = (const tf_output_t []) {
         [OUTPUT_RESOLVED] = { "EVENTS", ZMQ_PUSH, "sla-events-endpoint" },
-        [OUTPUT_BREACHED] = { "PUBLISH", ZMQ_PUB, "sla-publish-endpoint" },
+        [OUTPUT_PUBLISH] = { "PUBLISH", ZMQ_PUB, "sla-publish-endpoint" },
         { .query = NULL }
     },
     .handlers = (const tf_handler_t []) {
@@ -299,8 +328,9 @@ const tf_service_t sla_service = {
     },
     //  deadlines that passed and are not marked yet: the breach pass is behind
     .waiting_sql =
-        "SELECT 'overdue_timers', count (*), extract (epoch FROM now () - min (due_at)) FROM sla_timers "
-        "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND due_at <= now ()",
+        "SELECT 'overdue_timers', count (*), extract (epoch FROM tf_now () - min (due_at)) FROM sla_timers "
+        "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND due_at <= tf_now () "
+        "AND kind <> 'acknowledgement'",
     .create = s_create,
     .destroy = s_destroy,
     .reconcile = s_reconcile,

@@ -8,7 +8,7 @@
 int
 main (int argc, char **argv)
 {
-    static const char *settings [] = { "database-url", "log-level", "taxonomy-file", NULL };
+    static const char *settings [] = { "database-url", "log-level", "taxonomy-file", "calendar-file", NULL };
     tf_config_t cfg;
     int rc = tf_config_load (&cfg, settings, argc, argv, "ticketflow-migrate",
         "ticketflow-migrate — applies the numbered SQL migrations in deploy/sql/ that the\n"
@@ -16,7 +16,8 @@ main (int argc, char **argv)
         "Running it again is a no-op. The folder is $TICKETFLOW_HOME/deploy/sql.\n"
         "Then loads the taxonomy file (departments, sub-categories with their owners,\n"
         "deadlines, keywords, solution steps and phrases, and the SLA policy) into the\n"
-        "database, updating what changed.\n\n"
+        "database, updating what changed, and the calendar file (service hours, public\n"
+        "holidays and make-up working days), replacing what was there.\n\n"
         "Usage: ticketflow-migrate [--database-url=URL]", NULL, NULL);
     if (rc)
         return rc > 0? 0: 2;
@@ -41,11 +42,23 @@ main (int argc, char **argv)
     else
         snprintf (taxonomy, sizeof taxonomy, "%s/deploy/taxonomy/taxonomy.json", tf_home ());
     int loaded = tf_taxonomy_load (db, taxonomy, err, sizeof err);
+    if (loaded < 0) {
+        fprintf (stderr, "error: %s\n", err);
+        tf_db_destroy (&db);
+        return 1;
+    }
+    printf ("taxonomy: %d sub-categories from %s\n", loaded, taxonomy);
+    char calendar [4200];
+    if (*cfg.calendar_file)
+        snprintf (calendar, sizeof calendar, "%s", cfg.calendar_file);
+    else
+        snprintf (calendar, sizeof calendar, "%s/deploy/calendar.json", tf_home ());
+    loaded = tf_calendar_load (db, calendar, err, sizeof err);
     tf_db_destroy (&db);
     if (loaded < 0) {
         fprintf (stderr, "error: %s\n", err);
         return 1;
     }
-    printf ("taxonomy: %d sub-categories from %s\n", loaded, taxonomy);
+    printf ("calendar: %d holidays and make-up days from %s\n", loaded, calendar);
     return 0;
 }

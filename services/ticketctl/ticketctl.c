@@ -54,9 +54,11 @@ static const ticketctl_command_t s_commands [] = {
         { "--source", TF_F_CLASSIFY_TEXT_SOURCE, "customer, monitor or internal" },
         { "--alert-scope", TF_F_CLASSIFY_TEXT_ALERT_SCOPE, "monitor alert scope (affects 10% of orders)" },
         END_FLAGS } },
-    { "queue", "a department's open tickets, most urgent first; --status triage: the tickets a person must classify",
+    { "queue", "a department's (or an agent's) open tickets, most urgent first; --status triage: the\n"
+      "      tickets a person must classify",
       TF_MSG_QUEUE_LIST, TICKETCTL_DISPATCHER, NO_POSITIONAL, NULL, {
-        { "--department", TF_F_QUEUE_LIST_DEPARTMENT, "department code (required unless --status triage)" },
+        { "--department", TF_F_QUEUE_LIST_DEPARTMENT, "department code (required unless --status triage or --agent)" },
+        { "--agent", TF_F_QUEUE_LIST_AGENT, "only the tickets assigned to this agent" },
         { "--status", TF_F_QUEUE_LIST_STATUS, "only this status: triage, assigned, accepted, in_progress, on_hold, reopened, resolved" },
         { "--limit", TF_F_QUEUE_LIST_LIMIT, "at most this many (default 100)" },
         END_FLAGS } },
@@ -64,11 +66,40 @@ static const ticketctl_command_t s_commands [] = {
       TF_F_ACCEPT_TICKET_NO, "TICKET_NO", {
         { "--agent", TF_F_ACCEPT_AGENT, "the agent (required)" },
         END_FLAGS } },
-    { "transfer", "move a ticket to another department", TF_MSG_TRANSFER, TICKETCTL_DISPATCHER,
-      TF_F_TRANSFER_TICKET_NO, "TICKET_NO", {
-        { "--department", TF_F_TRANSFER_DEPARTMENT, "target department code (required)" },
+    { "transfer", "move a ticket to another agent or department; with neither, to its second line\n"
+      "      (the department its sub-category names: the front line hands over when the steps fail)",
+      TF_MSG_TRANSFER, TICKETCTL_DISPATCHER, TF_F_TRANSFER_TICKET_NO, "TICKET_NO", {
+        { "--department", TF_F_TRANSFER_DEPARTMENT, "target department code" },
+        { "--agent", TF_F_TRANSFER_AGENT, "target agent (on duty)" },
         { "--reason", TF_F_TRANSFER_REASON, "why (required)" },
         { "--actor", TF_F_TRANSFER_ACTOR, "who" },
+        END_FLAGS } },
+    { "agent add", "put a person on the roster", TF_MSG_AGENT_ADD, TICKETCTL_DISPATCHER,
+      TF_F_AGENT_ADD_NAME, "NAME", {
+        { "--department", TF_F_AGENT_ADD_DEPARTMENT, "department code (required)" },
+        { "--role", TF_F_AGENT_ADD_ROLE, "agent (客服专员), team_lead (组长), supervisor (主管) or manager (经理) (required)" },
+        { "--skills", TF_F_AGENT_ADD_SKILLS, "sub-category codes they handle, comma-separated (default: all)" },
+        { "--capacity", TF_F_AGENT_ADD_CAPACITY, "most open tickets at once (default 10)" },
+        { "--on-duty", TF_F_AGENT_ADD_ON_DUTY, "yes or no (default no)" },
+        { "--duty-manager", TF_F_AGENT_ADD_DUTY_MANAGER, "yes: the shift's on-duty manager" },
+        { "--contact", TF_F_AGENT_ADD_CONTACT, "phone or chat id for reminders and escalations" },
+        END_FLAGS } },
+    { "agent update", "change a person on the roster (absent flags stay)", TF_MSG_AGENT_UPDATE, TICKETCTL_DISPATCHER,
+      TF_F_AGENT_UPDATE_NAME, "NAME", {
+        { "--department", TF_F_AGENT_UPDATE_DEPARTMENT, "department code" },
+        { "--role", TF_F_AGENT_UPDATE_ROLE, "agent, team_lead, supervisor or manager" },
+        { "--skills", TF_F_AGENT_UPDATE_SKILLS, "sub-category codes, comma-separated (\"\": all)" },
+        { "--capacity", TF_F_AGENT_UPDATE_CAPACITY, "most open tickets at once" },
+        { "--contact", TF_F_AGENT_UPDATE_CONTACT, "phone or chat id" },
+        END_FLAGS } },
+    { "agent duty", "on or off duty; off duty hands their open tickets back to the pool", TF_MSG_AGENT_DUTY,
+      TICKETCTL_DISPATCHER, TF_F_AGENT_DUTY_NAME, "NAME", {
+        { "--on", TF_F_AGENT_DUTY_ON_DUTY, "yes (on duty) or no (off duty) (required)" },
+        { "--duty-manager", TF_F_AGENT_DUTY_DUTY_MANAGER, "yes or no: the shift's on-duty manager" },
+        END_FLAGS } },
+    { "agent list", "the roster: role, duty, load and capacity, skills", TF_MSG_AGENT_LIST, TICKETCTL_DISPATCHER,
+      NO_POSITIONAL, NULL, {
+        { "--department", TF_F_AGENT_LIST_DEPARTMENT, "only this department" },
         END_FLAGS } },
     { "progress", "add a progress note (starts handling)", TF_MSG_PROGRESS, TICKETCTL_SLA,
       TF_F_PROGRESS_TICKET_NO, "TICKET_NO", {
@@ -219,8 +250,19 @@ s_print_ticket (FILE *out, json_t *t)
             fprintf (out, "; mass incident %lld", (long long) json_integer_value (json_object_get (t, "incident_id")));
         fprintf (out, "\n");
     }
+    static const char *const levels [] = { "handler", "组长 team lead", "主管 supervisor", "经理 manager" };
+    json_int_t level = json_integer_value (json_object_get (t, "escalation_level"));
+    if (level > 0 && level <= 3)
+        fprintf (out, "  escalated   level %lld (%s): %s\n", (long long) level, levels [level],
+                 s_str (t, "escalated_to"));
+    if (json_is_string (json_object_get (t, "deadline_rule")))
+        fprintf (out, "  rule        %s\n", s_str (t, "deadline_rule"));
     fprintf (out, "  deadlines   respond by %s, resolve by %s\n", s_str (t, "response_due_at"),
              s_str (t, "resolve_due_at"));
+    size_t k;
+    json_t *d;
+    json_array_foreach (json_object_get (t, "deadlines"), k, d)
+        fprintf (out, "    %-16s %s  %s\n", s_str (d, "kind"), s_str (d, "due_at"), s_str (d, "state"));
     fprintf (out, "  history\n");
     size_t i;
     json_t *e;
@@ -349,6 +391,23 @@ s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
         case TF_MSG_REPORT:
             s_print_report (out, json_object_get (body, "summary"));
             break;
+        case TF_MSG_AGENT_ITEMS: {
+            size_t i, k;
+            json_t *a, *skill;
+            json_array_foreach (json_object_get (body, "agents"), i, a) {
+                fprintf (out, "  %-16s %-12s %-10s %-3s %2lld/%-3lld", s_str (a, "name"), s_str (a, "department"),
+                         s_str (a, "role"), json_is_true (json_object_get (a, "on_duty"))? "on": "off",
+                         (long long) json_integer_value (json_object_get (a, "load")),
+                         (long long) json_integer_value (json_object_get (a, "capacity")));
+                if (json_is_true (json_object_get (a, "duty_manager")))
+                    fprintf (out, " on-duty manager");
+                fprintf (out, " skills ");
+                json_array_foreach (json_object_get (a, "skills"), k, skill)
+                    fprintf (out, "%s%s", k? ",": "", json_string_value (skill));
+                fprintf (out, "%s\n", json_array_size (json_object_get (a, "skills"))? "": "all");
+            }
+            break;
+        }
         case TF_MSG_CLASSIFY_RESULT: {
             json_t *reasons = json_object_get (body, "reasons");
             if (json_is_true (json_object_get (body, "triage")))
@@ -483,6 +542,14 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
         s_usage (nrest? out: err);
         free (rest);
         return nrest? 0: 2;
+    }
+    //  "agent add" and its kin are two words
+    char compound [64];
+    if (nrest >= 2 && streq (rest [0], "agent")) {
+        snprintf (compound, sizeof compound, "agent %s", rest [1]);
+        rest [0] = compound;
+        memmove (rest + 1, rest + 2, (size_t) (nrest - 2) * sizeof *rest);
+        nrest--;
     }
     const ticketctl_command_t *cmd = NULL;
     for (size_t i = 0; i < s_command_count && !cmd; i++)
