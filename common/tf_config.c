@@ -50,7 +50,7 @@ const tf_option_t tf_options [] = {
     STR_OPT ("sla-events-endpoint", NULL, "tcp://127.0.0.1:7401", sla_events_endpoint,
              "sla hands resolved tickets to notifier here (PUSH)"),
     STR_OPT ("sla-publish-endpoint", NULL, "tcp://127.0.0.1:7402", sla_publish_endpoint,
-             "sla publishes sla.breached here (PUB)"),
+             "sla publishes sla.breached, sla.warning and sla.escalated here (PUB, topic <department>.)"),
     STR_OPT ("notifier-endpoint", NULL, "tcp://127.0.0.1:7500", notifier_endpoint,
              "notifier requests (ROUTER)"),
     STR_OPT ("notifier-events-endpoint", NULL, "tcp://127.0.0.1:7501", notifier_events_endpoint,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # deploy/run.sh — `make run`: the whole system on this machine, for a newcomer.
 # Starts PostgreSQL (embedded unless DATABASE_URL is set) and all six
-# services, feeds the demo tickets (deploy/demo/tickets.json), drives a few
-# of them through the whole flow — accept, progress, hold and resume,
-# resolve, the customer's feedback, a reopen — prints where to look, and
-# stops everything on Ctrl-C.
+# services, puts a roster on duty, feeds the demo tickets
+# (deploy/demo/tickets.json), drives a few of them through the whole flow —
+# accept, progress, hold and resume, resolve, the customer's feedback, a
+# reopen — shows an unaccepted ticket going to the next agent and a P1
+# escalated to the on-duty manager, prints where to look, and stops
+# everything on Ctrl-C.
 #
 #   deploy/run.sh              all of the above
 #   deploy/run.sh --endpoints  only print where the services listen; start nothing
@@ -46,7 +48,7 @@ endpoints () {
         "$(setting classifier-publish-endpoint classifier)"
     printf '  %-11s %s   ticket.assigned (PUB) %s\n' dispatcher "$(setting dispatcher-endpoint dispatcher)" \
         "$(setting dispatcher-publish-endpoint dispatcher)"
-    printf '  %-11s %s   sla.breached (PUB) %s\n' sla "$(setting sla-endpoint sla)" \
+    printf '  %-11s %s   sla.breached, sla.warning, sla.escalated (PUB) %s\n' sla "$(setting sla-endpoint sla)" \
         "$(setting sla-publish-endpoint sla)"
     printf '  %-11s %s\n' notifier "$(setting notifier-endpoint notifier)"
     printf '  %-11s %s   HTTP %s\n' reporting "$(setting reporting-endpoint reporting)" \
@@ -59,7 +61,9 @@ endpoints () {
     done
     echo "Try (bin/ticketctl reads the same TICKETFLOW_* settings):"
     echo "  bin/ticketctl submit --channel app --customer C1 --body \"订单还没发货\""
-    echo "  bin/ticketctl queue --department logistics"
+    echo "  bin/ticketctl queue --department frontline"
+    echo "  bin/ticketctl queue --agent 王芳"
+    echo "  bin/ticketctl agent list"
     echo "  bin/ticketctl queue --status triage"
     echo "  bin/ticketctl show <ticket_no>"
     [ -z "$intake_http" ] || echo "  curl -s -XPOST $intake_http/v1/tickets" \
@@ -90,6 +94,19 @@ if [ -z "$DATABASE_URL" ]; then
     DATABASE_URL="$(deploy/pg.sh url --dir "${TICKETFLOW_PG_DIR:-var/pg}")"
 fi
 sql () { psql -Atq "$DATABASE_URL" -c "$1"; }
+
+echo
+echo "== the roster: agents on duty with their skills and capacity, the escalation chain"
+roster () { $ctl agent add "$@" >/dev/null 2>&1 || $ctl agent duty "$1" --on yes >/dev/null 2>&1 || true; }
+roster 王芳 --department frontline --role agent --capacity 4 --on-duty yes --contact im:wangfang
+roster 李强 --department frontline --role agent --capacity 4 --on-duty yes --contact im:liqiang
+roster 张敏 --department frontline --role agent --capacity 4 --on-duty yes --contact im:zhangmin
+roster 刘组长 --department frontline --role team_lead --on-duty yes --contact 13800000001
+roster 陈主管 --department frontline --role supervisor --on-duty yes --contact 13800000002
+roster 赵经理 --department supervisor --role manager --on-duty yes --duty-manager yes --contact 13800000003
+roster 周物流 --department logistics --role agent --skills tracking_delay --capacity 6 --on-duty yes
+$ctl agent duty 赵经理 --on yes --duty-manager yes >/dev/null 2>&1 || true
+$ctl agent list | sed 's/^/  /'
 
 echo
 echo "== feeding $(grep -c '"channel"' deploy/demo/tickets.json) demo tickets (deploy/demo/tickets.json)"
@@ -153,6 +170,37 @@ if [ -n "$triage" ]; then
     echo "  (a ticket the classifier was unsure of waits in triage for a person:)"
     step queue --status triage
     step classify "$triage" --subcategory 功能操作 --actor 组长
+fi
+
+echo
+echo "== an agent who does not accept within 15 minutes: the ticket goes to the next one"
+late=$(sql "SELECT ticket_no FROM tickets WHERE status = 'assigned' AND assignee IS NOT NULL ORDER BY id LIMIT 1")
+if [ -n "$late" ]; then
+    echo "  ($late is with $(sql "SELECT assignee FROM tickets WHERE ticket_no = '$late'"); the demo moves its"
+    echo "   acknowledgement clock 15 minutes on, as if they had let it wait)"
+    sql "UPDATE sla_timers SET due_at = tf_now () WHERE kind = 'acknowledgement' AND met_at IS NULL
+         AND breached_at IS NULL AND ticket_id = (SELECT id FROM tickets WHERE ticket_no = '$late')" >/dev/null
+    for _ in $(seq 1 30); do
+        [ "$(sql "SELECT count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
+                  WHERE t.ticket_no = '$late' AND e.kind = 'reassigned'")" -gt 0 ] && break
+        sleep 0.2
+    done
+    sql "SELECT '  ' || e.note FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
+         WHERE t.ticket_no = '$late' AND e.kind = 'reassigned'"
+fi
+
+echo
+echo "== a P1 taken down by the hotline 20 minutes after the call: nobody accepted it"
+echo "   within 5 minutes (the on-duty manager is called) nor answered in 15 (a breach)"
+p1=$($ctl submit --channel phone --customer C-demo-p1 --external-id "demo-p1-$(date +%s)" \
+     --body "我的账号被盗了，有陌生设备登录，余额被转走了" \
+     --contacted-at "$(date -u -d '-20 minutes' +%Y-%m-%dT%H:%M:%SZ)" 2>/dev/null || true)
+if [ -n "$p1" ]; then
+    for _ in $(seq 1 50); do
+        [ "$(sql "SELECT escalation_level FROM tickets WHERE ticket_no = '$p1'")" = 3 ] && break
+        sleep 0.2
+    done
+    $ctl show "$p1" | sed -n '1p;/escalated/p;/deadlines/,/history/p' | grep -v '^  history' | sed 's/^/  /'
 fi
 
 echo

@@ -17,7 +17,7 @@
 #    became assigned − that scheduled time, so queueing delay is not hidden;
 #    also the p99 of each second's tickets, which shows when it was slow.
 # 4. Raw PostgreSQL: the statements a ticket costs on its way to assigned,
-#    and its two deadlines (which sla makes meanwhile for every ticket),
+#    and its four clocks (which sla makes meanwhile for every ticket),
 #    run by pgbench (BENCH_CLIENTS clients, -j 2, BENCH_PGBENCH_SECONDS (15)
 #    each), one ticket per transaction (unbatched) and 100 tickets per
 #    transaction in multi-row statements (batched, what a set-based service
@@ -28,7 +28,9 @@
 # (420) s (the small one: at most 120 s), or an open-loop run whose tickets
 # are not all assigned BENCH_DRAIN (60) s after the last send, is measured
 # as far as it got, and says so.
-# Last line:
+# 5. sla with a million live clocks (sla_bench below).
+# Last two lines:
+#   sla: <N> timers, p99 lateness <ms> ms, reload <s> s
 #   bench: <N> tickets/s receive→assigned, p99 <ms> ms at 1000/s, p99 <ms> ms at 2000/s, raw postgres batched <N> tickets/s, ratio <r>
 # with N the large closed-loop run's rate and ratio = N / raw batched.
 set -euo pipefail
@@ -261,9 +263,9 @@ SQL
 
 # The SQL a ticket costs from receipt to assignment (intake: serial, ticket,
 # contact, history; classifier: lock, classification, status + history;
-# dispatcher: lock, taxonomy, status + history) and the deadlines sla makes
-# for it while the others work (lock, two timers, the ticket's copy of
-# them), one ticket per transaction. Not in it: the mass-incident links and
+# dispatcher: lock, taxonomy, status + history) and the clocks sla makes
+# for it while the others work (lock, the two deadlines on the service
+# hours and their warnings, the ticket's copy), one ticket per transaction. Not in it: the mass-incident links and
 # notes, which the pipeline adds to tickets whose texts repeat.
 cat >"$work/unbatched.sql" <<'SQL'
 \set n random(1, 2000000000)
@@ -296,9 +298,12 @@ INSERT INTO ticket_events (ticket_id, kind, from_status, to_status, actor)
 COMMIT;
 BEGIN;
 SELECT id FROM tickets WHERE id = :id FOR UPDATE SKIP LOCKED;
-INSERT INTO sla_timers (ticket_id, kind, due_at)
-    VALUES (:id, 'response', now () + interval '4 hours'), (:id, 'resolution', now () + interval '48 hours');
-UPDATE tickets SET response_due_at = now () + interval '4 hours', resolve_due_at = now () + interval '48 hours'
+INSERT INTO sla_timers (ticket_id, kind, due_at, calendar)
+    VALUES (:id, 'response', tf_business_add (now (), 900, 'default'), 'default'),
+           (:id, 'response_warning', tf_business_add (now (), 720, 'default'), 'default'),
+           (:id, 'resolution', now () + interval '48 hours', NULL),
+           (:id, 'resolution_warning', now () + interval '38.4 hours', NULL);
+UPDATE tickets SET response_due_at = tf_business_add (now (), 900, 'default'), resolve_due_at = now () + interval '48 hours'
     WHERE id = :id;
 COMMIT;
 SQL
@@ -345,10 +350,15 @@ INSERT INTO ticket_events (ticket_id, kind, from_status, to_status, actor)
 COMMIT;
 BEGIN;
 SELECT id FROM tickets WHERE id = ANY (:ids::int8[]) ORDER BY id FOR UPDATE SKIP LOCKED;
-INSERT INTO sla_timers (ticket_id, kind, due_at)
-    SELECT id, k, now () + CASE k WHEN 'response' THEN interval '4 hours' ELSE interval '48 hours' END
-    FROM unnest (:ids::int8[]) id, (VALUES ('response'), ('resolution')) v (k);
-UPDATE tickets SET response_due_at = now () + interval '4 hours', resolve_due_at = now () + interval '48 hours'
+INSERT INTO sla_timers (ticket_id, kind, due_at, calendar)
+    SELECT id, k, CASE k WHEN 'response' THEN tf_business_add (now (), 900, 'default')
+                         WHEN 'response_warning' THEN tf_business_add (now (), 720, 'default')
+                         WHEN 'resolution' THEN now () + interval '48 hours'
+                         ELSE now () + interval '38.4 hours' END,
+           CASE WHEN k LIKE 'response%' THEN 'default' END
+    FROM unnest (:ids::int8[]) id,
+         (VALUES ('response'), ('response_warning'), ('resolution'), ('resolution_warning')) v (k);
+UPDATE tickets SET response_due_at = tf_business_add (now (), 900, 'default'), resolve_due_at = now () + interval '48 hours'
     WHERE id = ANY (:ids::int8[]);
 COMMIT;
 SQL
@@ -389,6 +399,64 @@ for r in $rates; do
     open_loop "$r"
 done
 
+# sla with BENCH_SLA_TIMERS (1,000,000) live clocks (ten resolution rounds
+# for each of a tenth as many tickets in hand, due in 1-30 days): first
+# kill -9 and a restart with BENCH_SLA_RELOAD (1,000) clocks already due —
+# "reload" is the time from the restart until the last of them went off;
+# then BENCH_SLA_DUE (20,000) clocks due over 20 s, 1,000 a second —
+# "p99 lateness" is when they went off (breached_at) minus when they were
+# due. Each one is a breach with its history row and first escalation step.
+sla_bench () {
+    local n=${BENCH_SLA_TIMERS:-1000000} reload_n=${BENCH_SLA_RELOAD:-1000} due_n=${BENCH_SLA_DUE:-20000}
+    local tickets=$((n / 10)) started fired reload p99 p50 late rss pid
+    echo "== sla: $n live clocks; kill -9 and restart with $reload_n due; then $due_n due over 20 s"
+    stack_up
+    q -c "INSERT INTO tickets (ticket_no, channel, source, customer_ref, body, status, priority, department,
+                               response_due_at, resolve_due_at)
+          SELECT 'SB' || g, 'app', 'customer', 'sla-bench', 'sla bench', 'in_progress', 'P2', 'frontline',
+                 now () + interval '30 days', now () + interval '30 days' FROM generate_series (1, $tickets) g" >/dev/null
+    q -c "INSERT INTO sla_timers (ticket_id, kind, round, due_at)
+          SELECT t.id, 'resolution', r, now () + interval '1 day' + random () * interval '29 days'
+          FROM tickets t CROSS JOIN generate_series (0, 9) r WHERE t.customer_ref = 'sla-bench'" >/dev/null
+    q -c "ANALYZE sla_timers" >/dev/null
+    live=$(q -c "SELECT count(*) FROM sla_timers WHERE met_at IS NULL AND breached_at IS NULL")
+    pid=$(cat "$TICKETFLOW_RUN_DIR/sla.pid")
+    kill -9 "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    q -c "UPDATE sla_timers SET due_at = now () - interval '1 second' WHERE round = 1
+          AND ticket_id IN (SELECT id FROM tickets WHERE customer_ref = 'sla-bench' ORDER BY id LIMIT $reload_n)" >/dev/null
+    started=$(q -c "SELECT extract (epoch FROM clock_timestamp ())")
+    deploy/services.sh start sla >/dev/null
+    for _ in $(seq 1 300); do
+        fired=$(q -c "SELECT count(*) FROM sla_timers WHERE round = 1 AND breached_at IS NOT NULL")
+        [ "$fired" -ge "$reload_n" ] && break
+        sleep 0.1
+    done
+    reload=$(q -c "SELECT round ((extract (epoch FROM max (breached_at)) - $started)::numeric, 2)
+                   FROM sla_timers WHERE round = 1 AND breached_at IS NOT NULL")
+    echo "sla: killed (-9) and restarted with $live live clocks: $fired of $reload_n overdue went off, the last ${reload} s after the start"
+    q -c "UPDATE sla_timers s SET due_at = now () + interval '10 seconds' + (x.k * 20.0 / $due_n) * interval '1 second'
+          FROM (SELECT t.id, row_number () OVER (ORDER BY t.id) AS k FROM sla_timers t
+                WHERE t.round = 0 AND t.breached_at IS NULL ORDER BY t.id LIMIT $due_n) x WHERE s.id = x.id" >/dev/null
+    for _ in $(seq 1 60); do
+        sleep 1
+        fired=$(q -c "SELECT count(*) FROM sla_timers WHERE round = 0 AND breached_at IS NOT NULL")
+        [ "$fired" -ge "$due_n" ] && break
+    done
+    read -r p50 p99 late < <(q -c "SELECT round (percentile_cont (0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+                                         round (percentile_cont (0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+                                         round (max (ms)::numeric, 1)
+                                  FROM (SELECT extract (epoch FROM breached_at - due_at) * 1000 AS ms
+                                        FROM sla_timers WHERE round = 0 AND breached_at IS NOT NULL) x")
+    rss=$(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$(cat "$TICKETFLOW_RUN_DIR/sla.pid")/status" 2>/dev/null || echo "?")
+    echo "sla: $fired of $due_n clocks due over 20 s went off: lateness p50 $p50 ms, p99 $p99 ms, max $late ms; sla RSS $rss MB"
+    sla_line="sla: $live timers, p99 lateness ${p99:-n/a} ms, reload ${reload:-n/a} s"
+    echo "$sla_line"
+    stack_down
+}
+
+sla_bench
+
 echo "== raw postgres: the same statements through pgbench, $clients clients, $pgbench_seconds s each"
 stack_down
 deploy/pg.sh start --dir "$dir/pg" >/dev/null 2>"$work/pg.err" || { cat "$work/pg.err" >&2; exit 1; }
@@ -410,4 +478,5 @@ line="bench: ${rate[large]} tickets/s receive→assigned"
 for r in $rates; do
     line+=", p99 ${p99[$r]} ms at $r/s"
 done
+echo "$sla_line"
 echo "$line, raw postgres batched $raw_batched tickets/s, ratio $ratio"

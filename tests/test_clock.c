@@ -10,6 +10,7 @@
 #include "sla.h"
 #include "tf_test.h"
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <time.h>
 
@@ -405,4 +406,66 @@ Test (clock, progress_cadence_verification_and_a_reopened_deadline)
                                       " WHERE t.id = %lld AND t.resolve_due_at = s.due_at", (long long) id), 1);
     sla_destroy (&sla);
     s_done (&db);
+}
+
+//  The README's deadline table is the taxonomy's, row for row
+static void
+s_resolution_text (json_t *r, char *out, size_t size)
+{
+    const char *units [][2] = { { "business_minutes", "%lld service min" }, { "hours", "%lld h" },
+                                { "working_days", "%lld working days" } };
+    *out = 0;
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get (r, units [i][0]);
+        if (!json_is_integer (v))
+            continue;
+        size_t used = strlen (out);
+        if (used)
+            used += (size_t) snprintf (out + used, size - used, " + ");
+        snprintf (out + used, size - used, units [i][1], (long long) json_integer_value (v));
+    }
+}
+
+Test (clock, the_readme_deadline_table_is_the_taxonomy)
+{
+    json_error_t jerr;
+    json_t *taxonomy = json_load_file ("deploy/taxonomy/taxonomy.json", 0, &jerr);
+    cr_assert (taxonomy, "%s", jerr.text);
+    FILE *f = fopen ("README.md", "r");
+    cr_assert (f);
+    char *readme = calloc (1, 1 << 20);
+    size_t len = fread (readme, 1, (1 << 20) - 1, f);
+    fclose (f);
+    readme [len] = 0;
+    size_t i, j;
+    json_t *category, *sub;
+    int rows = 0;
+    json_array_foreach (json_object_get (taxonomy, "categories"), i, category)
+        json_array_foreach (json_object_get (category, "subcategories"), j, sub) {
+            const char *owner = json_string_value (json_object_get (sub, "first_owner"));
+            const char *second = json_string_value (json_object_get (sub, "department"));
+            char resolution [128], owners [128], row [512];
+            s_resolution_text (json_object_get (sub, "resolution"), resolution, sizeof resolution);
+            if (streq (owner, second)) {
+                const char *name = "";
+                size_t k;
+                json_t *d;
+                json_array_foreach (json_object_get (taxonomy, "departments"), k, d)
+                    if (streq (json_string_value (json_object_get (d, "code")), owner))
+                        name = json_string_value (json_object_get (d, "name"));
+                snprintf (owners, sizeof owners, "%s (%s)", owner, name);
+            }
+            else
+                snprintf (owners, sizeof owners, "%s → %s", owner, second);
+            snprintf (row, sizeof row, "\n| %s `%s` | %s | %s | %lld service min | %s |\n",
+                      json_string_value (json_object_get (sub, "name")),
+                      json_string_value (json_object_get (sub, "code")),
+                      json_string_value (json_object_get (sub, "default_priority")), owners,
+                      (long long) json_integer_value (json_object_get (sub, "response_minutes")), resolution);
+            cr_assert (strstr (readme, row), "README's deadline table lacks or differs from:%s", row);
+            rows++;
+        }
+    cr_assert_gt (rows, 10);
+    free (readme);
+    json_decref (taxonomy);
 }

@@ -562,6 +562,14 @@ Test (notifier, feedback_on_a_ticket_no_longer_resolved_is_ignored)
     notifier_t *notifier = notifier_new (db, 3, 1);
     ticket_t t = s_ticket (db, "resolved", "已处理");
     long long id = (long long) t.id;
+    //  sla waits for the customer to be reached within an hour of the fix
+    char id_text [24];
+    snprintf (id_text, sizeof id_text, "%lld", id);
+    PGresult *res = tf_db_query (db, "INSERT INTO sla_timers (ticket_id, kind, due_at)"
+                                     " VALUES ($1, 'verification', tf_now () + interval '1 hour')", 1,
+                                 (const char *[]) { id_text });
+    cr_assert (tf_db_ok (db, res, "verification clock"));
+    PQclear (res);
     //  the first answer confirms; the second, later one changes nothing
     int64_t yes = s_feedback (db, t.id, true, "5", NULL);
     int64_t no = s_feedback (db, t.id, false, "1", "还是不行");
@@ -576,6 +584,9 @@ Test (notifier, feedback_on_a_ticket_no_longer_resolved_is_ignored)
                                       " AND csat = 5 AND reopen_count = 0 AND confirmed_at IS NOT NULL", id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM feedback WHERE id = %lld AND outcome = 'ignored'"
                                       " AND processed_at IS NOT NULL", (long long) no), 1);
+    //  the answer reached the customer: the verification clock is met
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld"
+                                      " AND kind = 'verification' AND met_at IS NOT NULL", id), 1);
     long long events = tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld", id);
 
     //  a feedback on the confirmed ticket: ignored, nothing else changes

@@ -139,8 +139,12 @@ static const char *SQL_FEEDBACK_STALE =
     " WHERE f.processed_at IS NULL AND f.received_at <= tf_now () - make_interval (secs => $1::int)"
     " ORDER BY f.received_at, f.id LIMIT $2::int FOR UPDATE OF f SKIP LOCKED";
 
+//  The customer's answer is the contact sla's verification clock waits
+//  for (within an hour of the fix): it is met
 static const char *SQL_FEEDBACK_DONE =
-    "UPDATE feedback SET processed_at = tf_now (), outcome = $2 WHERE id = $1";
+    "WITH f AS (UPDATE feedback SET processed_at = tf_now (), outcome = $2 WHERE id = $1 RETURNING ticket_id) "
+    "UPDATE sla_timers s SET met_at = tf_now () FROM f WHERE s.ticket_id = f.ticket_id"
+    " AND s.kind = 'verification' AND s.met_at IS NULL AND s.breached_at IS NULL AND $2 <> 'ignored'";
 
 //  What the answer sets on the ticket with its status
 static const tf_ticket_columns_t s_confirmed = {

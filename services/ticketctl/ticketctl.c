@@ -29,6 +29,7 @@ static const ticketctl_command_t s_commands [] = {
         { "--product", TF_F_SUBMIT_PRODUCT, "product or model" },
         { "--wants", TF_F_SUBMIT_WANTS, "refund, return, exchange, compensation, apology, repair, information, other" },
         { "--expected-at", TF_F_SUBMIT_EXPECTED_AT, "RFC 3339 time the customer expects an answer" },
+        { "--contacted-at", TF_F_SUBMIT_CONTACTED_AT, "RFC 3339 time the customer wrote or called (the clocks start there)" },
         { "--error-text", TF_F_SUBMIT_ERROR_TEXT, "error shown (technical faults)" },
         { "--steps", TF_F_SUBMIT_STEPS, "steps to reproduce" },
         { "--alert-type", TF_F_SUBMIT_ALERT_TYPE, "monitor alert type" },
