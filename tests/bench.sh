@@ -409,6 +409,7 @@ done
 sla_bench () {
     local n=${BENCH_SLA_TIMERS:-1000000} reload_n=${BENCH_SLA_RELOAD:-1000} due_n=${BENCH_SLA_DUE:-20000}
     local tickets=$((n / 10)) started fired reload p99 p50 late rss pid
+    ((due_n <= tickets)) || due_n=$tickets
     echo "== sla: $n live clocks; kill -9 and restart with $reload_n due; then $due_n due over 20 s"
     stack_up
     q -c "INSERT INTO tickets (ticket_no, channel, source, customer_ref, body, status, priority, department,
@@ -428,26 +429,28 @@ sla_bench () {
     started=$(q -c "SELECT extract (epoch FROM clock_timestamp ())")
     deploy/services.sh start sla >/dev/null
     for _ in $(seq 1 300); do
-        fired=$(q -c "SELECT count(*) FROM sla_timers WHERE round = 1 AND breached_at IS NOT NULL")
+        fired=$(q -c "SELECT count(*) FROM sla_timers WHERE kind = 'resolution' AND round = 1 AND breached_at IS NOT NULL")
         [ "$fired" -ge "$reload_n" ] && break
         sleep 0.1
     done
     reload=$(q -c "SELECT round ((extract (epoch FROM max (breached_at)) - $started)::numeric, 2)
-                   FROM sla_timers WHERE round = 1 AND breached_at IS NOT NULL")
+                   FROM sla_timers WHERE kind = 'resolution' AND round = 1 AND breached_at IS NOT NULL")
     echo "sla: killed (-9) and restarted with $live live clocks: $fired of $reload_n overdue went off, the last ${reload} s after the start"
     q -c "UPDATE sla_timers s SET due_at = now () + interval '10 seconds' + (x.k * 20.0 / $due_n) * interval '1 second'
           FROM (SELECT t.id, row_number () OVER (ORDER BY t.id) AS k FROM sla_timers t
-                WHERE t.round = 0 AND t.breached_at IS NULL ORDER BY t.id LIMIT $due_n) x WHERE s.id = x.id" >/dev/null
+                WHERE t.kind = 'resolution' AND t.round = 0 AND t.breached_at IS NULL ORDER BY t.id LIMIT $due_n) x
+          WHERE s.id = x.id" >/dev/null
     for _ in $(seq 1 60); do
         sleep 1
-        fired=$(q -c "SELECT count(*) FROM sla_timers WHERE round = 0 AND breached_at IS NOT NULL")
+        fired=$(q -c "SELECT count(*) FROM sla_timers WHERE kind = 'resolution' AND round = 0 AND breached_at IS NOT NULL")
         [ "$fired" -ge "$due_n" ] && break
     done
     read -r p50 p99 late < <(q -c "SELECT round (percentile_cont (0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
                                          round (percentile_cont (0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
                                          round (max (ms)::numeric, 1)
                                   FROM (SELECT extract (epoch FROM breached_at - due_at) * 1000 AS ms
-                                        FROM sla_timers WHERE round = 0 AND breached_at IS NOT NULL) x")
+                                        FROM sla_timers WHERE kind = 'resolution' AND round = 0
+                                        AND breached_at IS NOT NULL) x")
     rss=$(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$(cat "$TICKETFLOW_RUN_DIR/sla.pid")/status" 2>/dev/null || echo "?")
     echo "sla: $fired of $due_n clocks due over 20 s went off: lateness p50 $p50 ms, p99 $p99 ms, max $late ms; sla RSS $rss MB"
     sla_line="sla: $live timers, p99 lateness ${p99:-n/a} ms, reload ${reload:-n/a} s"
