@@ -13,13 +13,14 @@ static const char *SQL_DEPARTMENTS =
 static const char *SQL_SUBCATEGORIES =
     "INSERT INTO taxonomy (subcategory, code, category, category_code, name_en, category_en,"
     "                      first_owner, department, response_minutes, resolution, deadline_text,"
-    "                      default_priority, keywords, third_levels, solution_steps, phrases, example) "
+    "                      default_priority, keywords, third_levels, solution_steps, phrases, example,"
+    "                      hand_over_hours) "
     "SELECT s->>'name', s->>'code', c->>'name', c->>'code', s->>'name_en', c->>'name_en',"
     "       s->>'first_owner', s->>'department', (s->>'response_minutes')::int,"
     "       s->'resolution', s->>'deadline_text', s->>'default_priority',"
     "       ARRAY (SELECT jsonb_array_elements_text (coalesce (s->'keywords', '[]'))),"
     "       coalesce (s->'third_levels', '[]'), coalesce (s->'solution_steps', '[]'),"
-    "       coalesce (s->'phrases', '{}'), s->>'example' "
+    "       coalesce (s->'phrases', '{}'), s->>'example', (s->>'hand_over_hours')::int "
     "FROM jsonb_array_elements ($1::jsonb -> 'categories') c,"
     "     jsonb_array_elements (c->'subcategories') s "
     "ON CONFLICT (subcategory) DO UPDATE SET code = EXCLUDED.code, category = EXCLUDED.category,"
@@ -29,7 +30,7 @@ static const char *SQL_SUBCATEGORIES =
     "  resolution = EXCLUDED.resolution, deadline_text = EXCLUDED.deadline_text,"
     "  default_priority = EXCLUDED.default_priority, keywords = EXCLUDED.keywords,"
     "  third_levels = EXCLUDED.third_levels, solution_steps = EXCLUDED.solution_steps,"
-    "  phrases = EXCLUDED.phrases, example = EXCLUDED.example";
+    "  phrases = EXCLUDED.phrases, example = EXCLUDED.example, hand_over_hours = EXCLUDED.hand_over_hours";
 
 static const char *SQL_POLICY =
     "INSERT INTO sla_policy (priority, name, response_minutes, resolve_minutes) "

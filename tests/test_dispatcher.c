@@ -1054,8 +1054,10 @@ Test (dispatcher, a_ticket_held_elsewhere_is_assigned_when_released)
     s_classify (db, held_id, "物流信息更新延迟", "P2");
     s_sql (holder, "BEGIN");
     s_sql (holder, "SELECT id FROM tickets WHERE id = %lld FOR UPDATE", (long long) held_id);
-    cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, held_id, held_no), 0);
+    //  (the free one first: should the two arrive in two runs, the held
+    //  one's wait, up to the lock timeout, must not delay the other)
     cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, free_id, free_no), 0);
+    cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, held_id, held_no), 0);
     //  the other ticket of the batch does not wait for the held one
     cr_assert (s_wait_status (db, free_id, "assigned", 5000));
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'classified'",

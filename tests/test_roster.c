@@ -7,12 +7,14 @@
 //  agent's own queue. Each test has a department of its own.
 #include "dispatcher.h"
 #include "intake.h"
+#include "sla.h"
 #include "tf_test.h"
 #include "tf_ticket.h"
 #include <criterion/criterion.h>
 #include <msgpack.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 TestSuite (roster, .timeout = 60);
 
@@ -40,14 +42,17 @@ typedef struct {
 static void
 s_desk (tf_db_t *db, desk_t *d, const char *tag)
 {
-    static int counter;
-    const char *u = tf_test_unique ();
-    size_t len = strlen (u), o = 0;
-    char digits [12] = "";
-    for (size_t i = len > 9? len - 9: 0; i < len && o < 9; i++)
-        if (u [i] >= '0' && u [i] <= '9')
-            digits [o++] = (char) ('a' + (u [i] - '0'));
-    snprintf (d->tag, sizeof d->tag, "%s%c", digits, 'a' + counter++ % 26);
+    //  each test runs in a process of its own: the pid tells them apart
+    char digits [16];
+    size_t o = 0;
+    char number [32];
+    snprintf (number, sizeof number, "%s%d", tf_test_unique (), (int) getpid ());
+    size_t len = strlen (number);
+    for (size_t i = len > 12? len - 12: 0; i < len && o < 12; i++)
+        if (number [i] >= '0' && number [i] <= '9')
+            digits [o++] = (char) ('a' + (number [i] - '0'));
+    digits [o] = 0;
+    snprintf (d->tag, sizeof d->tag, "%s", digits);
     snprintf (d->front, sizeof d->front, "f_%s", d->tag);
     snprintf (d->second, sizeof d->second, "s_%s", d->tag);
     snprintf (d->sub, sizeof d->sub, "%s-%s", tag, d->tag);
@@ -67,7 +72,7 @@ s_ticket (tf_db_t *db, const desk_t *d, char *no)
     static int counter;
     intake_t *intake = intake_new (db);
     char ext [128];
-    snprintf (ext, sizeof ext, "roster-%s-%d", tf_test_unique (), ++counter);
+    snprintf (ext, sizeof ext, "roster-%s-%d-%d", tf_test_unique (), (int) getpid (), ++counter);
     tf_msg_t m;
     tf_msg_init (&m, TF_MSG_SUBMIT);
     tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
@@ -446,6 +451,68 @@ Test (roster, unaccepted_goes_to_the_next_agent_and_off_duty_hands_back)
     zstr_free (&a);
     zstr_free (&b);
     zstr_free (&lead);
+    dispatcher_destroy (&disp);
+    tf_db_destroy (&db);
+}
+
+//  物流信息更新延迟: after 48 h with the front line, the second line takes it
+Test (roster, the_second_line_takes_over_when_the_front_line_kept_it_too_long)
+{
+    tf_db_t *db = tf_test_db ();
+    dispatcher_t *disp = dispatcher_new (db);
+    sla_t *sla = sla_new (db);
+    desk_t d;
+    s_desk (db, &d, "移交");
+    s_sql (db, "UPDATE taxonomy SET hand_over_hours = 48 WHERE subcategory = '%s'", d.sub);
+    char *a = s_name (&d, "一线"), *expert = s_name (&d, "物流");
+    s_add (disp, a, d.front, "agent", NULL, 5, true);
+    s_add (disp, expert, d.second, "agent", NULL, 5, true);
+    int64_t ids [2];
+    dispatcher_assignment_t out [8];
+    for (int i = 0; i < 2; i++) {
+        ids [i] = s_ticket (db, &d, NULL);
+        cr_assert_eq (dispatcher_assign (disp, &ids [i], 1, out), 1);
+        cr_assert_str_eq (out [0].assignee, a);
+        dispatcher_assignment_clear (&out [0]);
+        cr_assert_eq (sla_track (sla, &ids [i], 1), 1);
+    }
+    //  the clock: 48 hours after the contact
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
+                                      " WHERE t.id IN (%lld, %lld) AND s.kind = 'hand_over'"
+                                      " AND s.due_at = t.created_at + interval '48 hours'",
+                                  (long long) ids [0], (long long) ids [1]), 2);
+    //  the second ticket went to the second line by hand meanwhile
+    s_sql (db, "UPDATE tickets SET department = '%s' WHERE id = %lld", d.second, (long long) ids [1]);
+    //  48 hours pass
+    s_sql (db, "UPDATE sla_timers SET due_at = tf_now () - interval '1 second'"
+               " WHERE ticket_id IN (%lld, %lld) AND kind = 'hand_over'", (long long) ids [0], (long long) ids [1]);
+    int n = dispatcher_rebalance (disp, "file", 8, out);
+    bool seen = false;
+    for (int i = 0; i < n; i++) {
+        if (out [i].ticket_id == ids [0]) {
+            seen = true;
+            cr_assert_str_eq (out [i].department, d.second);
+            cr_assert_str_eq (out [i].assignee, expert);
+        }
+        cr_assert_neq (out [i].ticket_id, ids [1]);
+        dispatcher_assignment_clear (&out [i]);
+    }
+    cr_assert (seen, "the ticket was not handed over");
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                      " AND kind = 'transferred' AND actor = 'dispatcher'"
+                                      " AND note LIKE '48 h with the front line: handed over to %s%%'",
+                                  (long long) ids [0], d.second), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                      " AND kind = 'transferred'", (long long) ids [1]), 0);
+    //  once
+    n = dispatcher_rebalance (disp, "file", 8, out);
+    for (int i = 0; i < n; i++)
+        dispatcher_assignment_clear (&out [i]);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                      " AND kind = 'transferred'", (long long) ids [0]), 1);
+    zstr_free (&a);
+    zstr_free (&expert);
+    sla_destroy (&sla);
     dispatcher_destroy (&disp);
     tf_db_destroy (&db);
 }

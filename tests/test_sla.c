@@ -174,6 +174,15 @@ s_expect (const char *endpoint, tf_msg_t request, const char *expected)
     free (answer);
 }
 
+//  The level of the last sla.escalated about the ticket watched (0: none)
+static int s_escalated_level;
+
+static bool
+s_str_is (const tf_msg_t *m, tf_field_id_t f, const char *want)
+{
+    return tf_msg_has (m, f) && m->v [f].len == strlen (want) && memcmp (m->v [f].str, want, m->v [f].len) == 0;
+}
+
 //  Receives from any of the SUB sockets until `deadline_ms` (zclock_mono);
 //  counts the sla.breached events about ticket `id` (decoded into *first,
 //  the first one) and checks the topic of every one.
@@ -191,10 +200,28 @@ s_collect_breaches (zsock_t **subs, int nsubs, int64_t id, int64_t deadline_ms, 
             continue;
         zmsg_t *event = zmsg_recv (which);
         cr_assert (event);
-        cr_assert_eq (zmsg_size (event), 3, "sla.breached is [topic, type, body]");
+        cr_assert_eq (zmsg_size (event), 3, "sla's events are [topic, type, body]");
         zframe_t *topic = zmsg_first (event);
-        cr_assert (zframe_streq (zmsg_next (event), "sla.breached"));
+        zframe_t *type = zmsg_next (event);
         zframe_t *body = zmsg_next (event);
+        if (!zframe_streq (type, "sla.breached")) {
+            //  the warnings and escalations of the same tickets go to the same topic
+            cr_assert (zframe_streq (type, "sla.escalated") || zframe_streq (type, "sla.warning"));
+            if (zframe_streq (type, "sla.escalated")) {
+                tf_msg_t msg;
+                tf_error_t err;
+                cr_assert_eq (tf_codec_decode_body (TF_MSG_ESCALATED, zframe_data (body), zframe_size (body),
+                                                    &msg, &err), 0, "%s", err.message);
+                if (tf_msg_int (&msg, TF_F_ESCALATED_TICKET_ID) == id) {
+                    cr_assert (zframe_streq (topic, "logistics."), "topic is the department");
+                    s_escalated_level = (int) tf_msg_int (&msg, TF_F_ESCALATED_LEVEL);
+                    cr_assert (s_str_is (&msg, TF_F_ESCALATED_REASON, "response"));
+                    cr_assert (s_str_is (&msg, TF_F_ESCALATED_ROLE, "team_lead"));
+                }
+            }
+            zmsg_destroy (&event);
+            continue;
+        }
         tf_msg_t msg;
         tf_error_t err;
         cr_assert_eq (tf_codec_decode_body (TF_MSG_BREACHED, zframe_data (body), zframe_size (body),
@@ -269,8 +296,9 @@ Test (sla, claimed_creates_timers_from_the_policy)
         zclock_sleep (100);
     cr_assert_eq (s_deadlines (db, id), 2, "ticket.claimed makes both deadlines at once");
     //  an accepted P1: both deadlines and their warnings, the on-duty
-    //  manager's 5 minutes, the owner's SMS at 2 h, the progress cadence
-    cr_assert_eq (s_timers (db, id), 7);
+    //  manager's 5 minutes, the owner's SMS at 2 h, the progress cadence,
+    //  and (物流信息更新延迟) the hand-over to logistics at 48 h
+    cr_assert_eq (s_timers (db, id), 8);
     //  due = created_at + the P1 policy's minutes (15 and 120), mirrored on the ticket
     cr_assert_eq (tf_test_scalar (db,
         "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id WHERE t.id = %lld AND ("
@@ -288,7 +316,7 @@ Test (sla, claimed_creates_timers_from_the_policy)
     cr_assert_eq (tf_test_wait_handled (actor, "ticketflow_messages_received_total"
                                         "{service=\"sla\",type=\"ticket.claimed\"}", 4, 5000), 4);
     cr_assert_eq (tf_test_metric (actor, "ticketflow_events_refused_total{service=\"sla\"}"), 1);
-    cr_assert_eq (s_timers (db, id), 7);
+    cr_assert_eq (s_timers (db, id), 8);
     cr_assert_eq (s_timers (db, unranked), 0);
     cr_assert_eq (s_timers (db, late), 0);
     cr_assert_eq (s_timers (db, assigned), 0);
@@ -435,6 +463,15 @@ Test (sla, breach_is_published_once_and_marked)
                   tf_test_scalar (db, "SELECT floor (extract (epoch FROM due_at))::bigint FROM sla_timers"
                                       " WHERE ticket_id = %lld AND kind = 'response'", (long long) id));
     zmsg_destroy (&frames);
+
+    //  the missed response deadline sent it to logistics' team lead (if
+    //  one is on the roster): level 1, announced on the same topic
+    s_collect_breaches (subs, 2, id, zclock_mono () + 3000, false, NULL, NULL);
+    cr_assert_eq (s_escalated_level, 1, "no sla.escalated (level 1) for the breached ticket");
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND escalation_level = 1"
+                                      " AND escalated_to IS NOT DISTINCT FROM (SELECT name FROM agents"
+                                      "   WHERE department = 'logistics' AND role = 'team_lead'"
+                                      "   ORDER BY on_duty DESC, id LIMIT 1)", (long long) id), 1);
 
     //  the database: timer and ticket marked, one history note {kind, due_at}
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld"
@@ -839,8 +876,9 @@ Test (sla, new_tickets_get_deadlines_and_the_reconciler_meets_a_lost_claim)
     cr_assert_eq (sla_track (sla, &claimed, 1), 1);
     cr_assert_eq (tf_db_finish (db, 0), 0);
     sla_destroy (&sla);
+    //  the two deadlines, their warnings, the hand-over to logistics
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld AND met_at IS NULL",
-                                  (long long) claimed), 4);
+                                  (long long) claimed), 5);
     s_sql (db, "UPDATE tickets SET status = 'accepted', status_changed_at = now (), assignee = '小王',"
                " accepted_at = now (), first_response_at = now () WHERE id = %lld", (long long) claimed);
     snprintf (sql, sizeof sql, "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"

@@ -130,7 +130,10 @@ END $$;
 -- {"hours": n} (around the clock), {"working_days": n} (back office) or
 -- hours then working days (退换货: 48 h review, refund in 3 working days).
 ALTER TABLE taxonomy ADD COLUMN resolution jsonb,
-    ALTER resolve_minutes DROP NOT NULL;
+    ALTER resolve_minutes DROP NOT NULL,
+    -- how long the front line may keep it before the second line takes it
+    -- over by itself (物流信息更新延迟: 48 h without a logistics update)
+    ADD COLUMN hand_over_hours integer CHECK (hand_over_hours > 0);
 
 -- The roster: one row per person. skills are sub-category codes (empty:
 -- every one of the department); capacity is the most tickets they hold
@@ -162,12 +165,13 @@ CREATE INDEX tickets_assignee_open ON tickets (assignee) WHERE assignee IS NOT N
 -- Timers: every clock of a ticket is a row. Besides the two deadlines,
 -- their 80 % warnings, the progress cadence, the verification after a fix,
 -- the P1 clocks (on-duty manager at 5 min, the owner's SMS at 2 h), each
--- escalation step (round = the level it climbs to) and the acknowledgement
--- of an assigned agent. round counts reopenings for the resolution clocks.
+-- escalation step (round = the level it climbs to); and the dispatcher's
+-- two: the acknowledgement of an assigned agent and the hand-over to the
+-- second line. round counts reopenings for the resolution clocks.
 ALTER TABLE sla_timers DROP CONSTRAINT sla_timers_kind_check,
     ADD CONSTRAINT sla_timers_kind_check CHECK (kind IN ('response', 'resolution', 'response_warning',
         'resolution_warning', 'progress', 'verification', 'manager_call', 'red_untouched', 'escalation',
-        'acknowledgement')),
+        'acknowledgement', 'hand_over')),
     DROP CONSTRAINT sla_timers_ticket_id_kind_key,
     ADD COLUMN round integer NOT NULL DEFAULT 0,
     ADD COLUMN calendar text,                   -- the hours it counts in; NULL: around the clock
@@ -176,7 +180,9 @@ ALTER TABLE sla_timers DROP CONSTRAINT sla_timers_kind_check,
 
 -- The clocks a ticket gets when sla tracks it, for round `for_round` (its
 -- reopen count): round 0 has the response clocks; every round has a
--- resolution clock; an accepted ticket has its progress cadence. P1 runs
+-- resolution clock; an accepted ticket has its progress cadence; a
+-- sub-category with hand_over_hours has the hand-over to its second line
+-- (the dispatcher's clock). P1 runs
 -- around the clock (its policy row: respond 15 min, resolve 2 h) and has
 -- the on-duty manager's 5 minutes and the owner's SMS at 2 h. Every other
 -- ticket counts open time of `scope`; its resolution follows the
@@ -184,7 +190,7 @@ ALTER TABLE sla_timers DROP CONSTRAINT sla_timers_kind_check,
 -- Each deadline comes with its warning at 80 % of the time.
 CREATE FUNCTION tf_ticket_clocks (started timestamptz, reopened_at timestamptz, for_round integer,
                                   priority text, response_minutes integer, resolution jsonb,
-                                  scope text, accepted_at timestamptz)
+                                  scope text, accepted_at timestamptz, hand_over_hours integer)
 RETURNS TABLE (kind text, round integer, due_at timestamptz, calendar text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -209,6 +215,9 @@ BEGIN
         IF p1 THEN
             RETURN QUERY VALUES ('manager_call', 0, started + interval '5 minutes', NULL::text),
                                 ('red_untouched', 0, started + interval '2 hours', NULL::text);
+        END IF;
+        IF hand_over_hours IS NOT NULL THEN
+            RETURN QUERY VALUES ('hand_over', 0, started + make_interval (hours => hand_over_hours), NULL::text);
         END IF;
     END IF;
     spec := CASE WHEN p1 OR resolution IS NULL
@@ -240,12 +249,14 @@ BEGIN
     END IF;
 END $$;
 
--- sla walks its clocks, the dispatcher the acknowledgements of its agents
+-- sla walks its clocks, the dispatcher its own two
 DROP INDEX sla_timers_open;
 CREATE INDEX sla_timers_open ON sla_timers (due_at)
-    WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND kind <> 'acknowledgement';
-CREATE INDEX sla_timers_acknowledgement ON sla_timers (due_at)
-    WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND kind = 'acknowledgement';
+    WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL
+    AND kind NOT IN ('acknowledgement', 'hand_over');
+CREATE INDEX sla_timers_dispatcher ON sla_timers (kind, due_at)
+    WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL
+    AND kind IN ('acknowledgement', 'hand_over');
 
 -- a department's pool: assigned tickets no agent holds, most urgent first
 CREATE INDEX tickets_pool ON tickets (department, priority, created_at, id)

@@ -90,6 +90,20 @@ static const char *SQL_UNACKNOWLEDGED =
     "SELECT t.id, t.assignee FROM due JOIN tickets t ON t.id = due.ticket_id"
     " WHERE t.status = 'assigned' AND t.assignee IS NOT NULL ORDER BY t.id";
 
+//  Hand-over clocks that ran out (the front line kept the ticket as long
+//  as its sub-category allows), each marked gone off, with the tickets
+//  still open at their first owner and the second line they go to
+static const char *SQL_HAND_OVER_DUE =
+    "WITH due AS (SELECT s.id, s.ticket_id FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
+    "             WHERE s.kind = 'hand_over' AND s.met_at IS NULL AND s.breached_at IS NULL"
+    "             AND s.paused_at IS NULL AND s.due_at <= tf_now ()"
+    "             ORDER BY s.due_at, s.id LIMIT $1::int FOR UPDATE OF s, t SKIP LOCKED),"
+    " gone AS (UPDATE sla_timers s SET breached_at = tf_now () FROM due WHERE s.id = due.id RETURNING s.id) "
+    "SELECT t.id, x.department, x.hand_over_hours FROM due JOIN tickets t ON t.id = due.ticket_id"
+    " JOIN taxonomy x ON x.subcategory = t.subcategory"
+    " WHERE t.status = ANY ($2::text[]) AND t.department = x.first_owner AND x.department <> x.first_owner"
+    " ORDER BY t.id";
+
 //  Tickets waiting in the pool of a department where an agent on duty has
 //  room (the roster is small; the pool is read through the department's index)
 static const char *SQL_POOL =
@@ -146,6 +160,7 @@ dispatcher_new (tf_db_t *db)
     ||  dispatcher_agents_prepare (db)
     ||  tf_db_prepare (db, "dispatcher_unacknowledged", SQL_UNACKNOWLEDGED, 1)
     ||  tf_db_prepare (db, "dispatcher_pool", SQL_POOL, 1)
+    ||  tf_db_prepare (db, "dispatcher_hand_over_due", SQL_HAND_OVER_DUE, 2)
     ||  tf_db_prepare (db, "dispatcher_give", SQL_GIVE, 4)
     ||  tf_db_prepare (db, "dispatcher_tell_leads", SQL_TELL_LEADS, 2)
     ||  tf_db_prepare (db, "dispatcher_queue", SQL_QUEUE, 4))
@@ -997,6 +1012,8 @@ s_rebalance_rows (dispatcher_t *self, PGresult *rows, bool missed, const char *o
         const char *code = PQgetisnull (info, i, 12)? NULL: PQgetvalue (info, i, 12);
         const char *who = dispatcher_roster_pick (&roster, out [i].department, code, before);
         snprintf (out [i].assignee, sizeof out [i].assignee, "%s", who? who: "");
+        if (!missed && !who)
+            continue;           //  nobody with the skill has room: it stays in the pool, untouched
         char note [256];
         if (missed)
             snprintf (note, sizeof note, "%s did not accept within 15 minutes: %s%s", before,
@@ -1010,7 +1027,7 @@ s_rebalance_rows (dispatcher_t *self, PGresult *rows, bool missed, const char *o
     }
     dispatcher_roster_clear (&roster);
     PQclear (info);
-    if (rc == 0 && tf_db_command (self->db, "dispatcher_give", 4, (const char *[]) {
+    if (rc == 0 && tf_db_array_count (a [0]) && tf_db_command (self->db, "dispatcher_give", 4, (const char *[]) {
             tf_db_array_text (a [0]), tf_db_array_text (a [1]), tf_db_array_text (a [2]),
             tf_db_array_text (a [3]) }) < 0)
         rc = -1;
@@ -1043,28 +1060,108 @@ s_rebalance_rows (dispatcher_t *self, PGresult *rows, bool missed, const char *o
     return kept;
 }
 
+//  Inside the rebalance's transaction: the tickets of `rows` (id, second
+//  line, hours) go from the front line to their second line by themselves,
+//  as the manuals ask (a transfer, with the reason in the history), to an
+//  agent there with room when there is one. Fills out[]; returns how
+//  many, or -1.
+static int
+s_hand_over (dispatcher_t *self, PGresult *rows, dispatcher_assignment_t *out)
+{
+    int n = PQntuples (rows);
+    if (n == 0)
+        return 0;
+    tf_db_array_t *departments = tf_db_array_new ();
+    for (int i = 0; i < n; i++)
+        tf_db_array_add (departments, PQgetvalue (rows, i, 1));
+    roster_t roster;
+    int rc = dispatcher_roster_load (self->db, tf_db_array_text (departments), &roster);
+    tf_db_array_destroy (&departments);
+    if (rc)
+        return -1;
+    tf_ticket_move_t *items = calloc ((size_t) n, sizeof *items);
+    char (*notes) [256] = calloc ((size_t) n, sizeof *notes);
+    int64_t *ids = calloc ((size_t) n, sizeof *ids);
+    assert (items && notes && ids);
+    tf_db_array_t *columns [2] = { tf_db_array_new (), tf_db_array_new () };
+    for (int i = 0; i < n; i++) {
+        const char *second = PQgetvalue (rows, i, 1);
+        const char *who = dispatcher_roster_pick (&roster, second, NULL, NULL);
+        ids [i] = strtoll (PQgetvalue (rows, i, 0), NULL, 10);
+        snprintf (notes [i], sizeof notes [i], "%s h with the front line: handed over to %s%s%s",
+                  PQgetvalue (rows, i, 2), second, who? ", agent ": "", who? who: "");
+        items [i] = (tf_ticket_move_t) { .id = ids [i], .move = TF_MOVE_TRANSFER, .note = notes [i] };
+        tf_db_array_add (columns [0], second);
+        tf_db_array_add (columns [1], who? who: "");
+    }
+    dispatcher_roster_clear (&roster);
+    const char *params [] = { tf_db_array_text (columns [0]), tf_db_array_text (columns [1]) };
+    int moved = tf_ticket_move (self->db, TF_SVC_DISPATCHER, items, (size_t) n, &s_routed, params, true, NULL);
+    int count = 0;
+    if (moved > 0) {
+        size_t k = 0;
+        for (int i = 0; i < n; i++)
+            if (items [i].moved)
+                ids [k++] = ids [i];
+        PGresult *info = s_info (self, "dispatcher_info", ids, k, NULL);
+        for (int i = 0; info && i < PQntuples (info); i++) {
+            s_fill (self, &out [count], info, i);
+            s_copy (out [count].department, sizeof out [count].department, TF_MAX_ASSIGNED_DEPARTMENT, info, i, 2);
+            s_copy (out [count].assignee, sizeof out [count].assignee, TF_MAX_ASSIGNED_ASSIGNEE, info, i, 3);
+            count++;
+        }
+        if (!info || s_acknowledge (self, out, (size_t) count))
+            moved = -1;
+        PQclear (info);
+    }
+    tf_db_array_destroy (&columns [0]);
+    tf_db_array_destroy (&columns [1]);
+    free (items);
+    free (notes);
+    free (ids);
+    if (moved < 0) {
+        for (int i = 0; i < count; i++)
+            dispatcher_assignment_clear (&out [i]);
+        return -1;
+    }
+    return count;
+}
+
 int
 dispatcher_rebalance (dispatcher_t *self, const char *owner_sink, size_t limit, dispatcher_assignment_t *out)
 {
     if (limit == 0)
         return 0;
-    char count [24];
+    char count [24], statuses [256];
     snprintf (count, sizeof count, "%zu", limit);
+    tf_ticket_status_array (TF_FROM (ASSIGNED) | TF_FROM (ACCEPTED) | TF_FROM (IN_PROGRESS), statuses,
+                            sizeof statuses);
     if (tf_db_begin (self->db))
         return -1;
-    PGresult *res = tf_db_run (self->db, "dispatcher_unacknowledged", 1, (const char *[]) { count });
-    int n = tf_db_ok (self->db, res, "unacknowledged")? s_rebalance_rows (self, res, true, owner_sink, out): -1;
+    PGresult *res = tf_db_run (self->db, "dispatcher_hand_over_due", 2, (const char *[]) { count, statuses });
+    int handed = tf_db_ok (self->db, res, "hand-overs")? s_hand_over (self, res, out): -1;
     PQclear (res);
-    int more = 0;
+    if (handed < 0)
+        return tf_db_finish (self->db, -1);
+    out += handed;
+    limit -= (size_t) handed;
+    int n = 0, more = 0;
+    if (limit > 0) {
+        snprintf (count, sizeof count, "%zu", limit);
+        res = tf_db_run (self->db, "dispatcher_unacknowledged", 1, (const char *[]) { count });
+        n = tf_db_ok (self->db, res, "unacknowledged")? s_rebalance_rows (self, res, true, owner_sink, out): -1;
+        PQclear (res);
+    }
     if (n >= 0 && (size_t) n < limit) {
         snprintf (count, sizeof count, "%zu", limit - (size_t) n);
         res = tf_db_run (self->db, "dispatcher_pool", 1, (const char *[]) { count });
         more = tf_db_ok (self->db, res, "pool")? s_rebalance_rows (self, res, false, owner_sink, out + n): -1;
         PQclear (res);
     }
-    int total = n < 0 || more < 0? -1: n + more;
+    int total = n < 0 || more < 0? -1: handed + n + more;
     if (tf_db_finish (self->db, total) < 0) {
-        for (int i = 0; i < n + (more > 0? more: 0); i++)
+        out -= handed;
+        for (int i = 0; i < handed + (n > 0? n: 0) + (more > 0? more: 0); i++)
             dispatcher_assignment_clear (&out [i]);
         return -1;
     }

@@ -92,8 +92,10 @@ int dispatcher_queue (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *rep
 //  not_found (agent.update / agent.duty of nobody), unavailable.
 int dispatcher_agent (dispatcher_t *self, const tf_msg_t *request, tf_msg_t *reply, tf_error_t *err);
 
-//  The timer's work, in one transaction: assigned tickets whose agent did
-//  not accept within their acknowledgement clock go to the next agent
+//  The timer's work, in one transaction: tickets the front line kept past
+//  their sub-category's hand_over_hours go to the second line (a
+//  transfer); assigned tickets whose agent did not accept within their
+//  acknowledgement clock go to the next agent
 //  (else back to the pool), with a history row and a message to the team
 //  lead on `owner_sink`; then tickets waiting in a pool go to agents who
 //  have room. Fills out[0..limit) with the assignments to publish; returns

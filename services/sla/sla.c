@@ -26,8 +26,10 @@ struct sla_t {
 //  on-duty manager's 5 minutes of a P1.
 #define RESPONSE_KINDS "('response', 'response_warning', 'manager_call')"
 
-//  The acknowledgement of an assigned agent is the dispatcher's clock.
-#define SLA_KINDS "s.kind <> 'acknowledgement'"
+//  The acknowledgement of an assigned agent and the hand-over to the
+//  second line are the dispatcher's clocks (the same words as the
+//  predicate of the index sla_timers_open, so the planner uses it).
+#define SLA_KINDS "s.kind NOT IN ('acknowledgement', 'hand_over')"
 
 //  Timers for the picked tickets (tf_ticket_clocks, deploy/sql/008: the
 //  manuals' deadlines on the service hours of the ticket's department or
@@ -45,12 +47,12 @@ struct sla_t {
     "       least (coalesce (t.contacted_at, t.created_at), t.created_at) AS started,"                 \
     "       CASE WHEN t.reopen_count > 0 THEN (SELECT max (e.at) FROM ticket_events e"                 \
     "            WHERE e.ticket_id = t.id AND e.kind = 'reopened') END AS reopened_at,"               \
-    "       t.accepted_at, x.response_minutes, x.resolution,"                                         \
-    "       tf_hours_scope (coalesce (t.department, x.department), t.channel) AS scope"               \
+    "       t.accepted_at, x.response_minutes, x.resolution, x.hand_over_hours,"                                         \
+    "       tf_hours_scope (coalesce (t.department, x.first_owner), t.channel) AS scope"               \
     "  FROM tickets t LEFT JOIN taxonomy x ON x.subcategory = t.subcategory " ticket_filter "),"      \
     " planned AS (SELECT p.id, p.status, p.responded, c.kind, c.round, c.due_at, c.calendar"          \
     "  FROM picked p CROSS JOIN LATERAL tf_ticket_clocks (p.started, p.reopened_at, p.reopen_count,"  \
-    "       p.priority, p.response_minutes, p.resolution, p.scope, p.accepted_at) c),"                \
+    "       p.priority, p.response_minutes, p.resolution, p.scope, p.accepted_at, p.hand_over_hours) c),"                \
     " timers AS ("                                                                                    \
     "  INSERT INTO sla_timers (ticket_id, kind, round, due_at, calendar, met_at, paused_at,"          \
     "                          remaining_seconds)"                                                    \
@@ -179,7 +181,7 @@ static const char *SQL_RECORD_FIRED =
     "                            WHERE a.name = t.assignee"
     "                               OR (t.assignee IS NULL AND a.department = t.department AND a.role = 'team_lead')"
     "                            ORDER BY a.name = t.assignee DESC, a.on_duty DESC, a.id LIMIT 1) p ON true"
-    "         WHERE f.kind = 'red_untouched' OR p.name IS NOT NULL),"
+    "         WHERE f.kind = 'red_untouched' OR (p.name IS NOT NULL AND f.kind <> 'manager_call')),"
     " messages AS (INSERT INTO outbox (ticket_id, kind, sink, payload)"
     "   SELECT ticket_id, CASE WHEN kind = 'red_untouched' THEN 'owner_sms' ELSE 'staff_reminder' END,"
     "          CASE WHEN kind = 'red_untouched' THEN $6 ELSE $5 END,"
@@ -299,7 +301,7 @@ static const char *SQL_RESUME =
 //  contacted within an hour (open time; around the clock for P1)
 static const char *SQL_RESOLVE =
     "WITH met AS (UPDATE sla_timers SET met_at = tf_now () WHERE ticket_id = $1 AND met_at IS NULL"
-    "             AND breached_at IS NULL AND kind NOT IN ('verification', 'acknowledgement') RETURNING id) "
+    "             AND breached_at IS NULL AND kind <> 'verification' RETURNING id) "
     "INSERT INTO sla_timers (ticket_id, kind, round, due_at, calendar) "
     "SELECT t.id, 'verification', t.reopen_count, tf_business_add (tf_now (), 3600, c.calendar), c.calendar "
     "FROM tickets t CROSS JOIN LATERAL (SELECT CASE WHEN t.priority = 'P1' THEN NULL"

@@ -337,7 +337,7 @@ const tf_service_t sla_service = {
     .waiting_sql =
         "SELECT 'overdue_timers', count (*), extract (epoch FROM tf_now () - min (due_at)) FROM sla_timers "
         "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND due_at <= tf_now () "
-        "AND kind <> 'acknowledgement'",
+        "AND kind NOT IN ('acknowledgement', 'hand_over')",
     .create = s_create,
     .destroy = s_destroy,
     .reconcile = s_reconcile,
