@@ -17,26 +17,11 @@
 //  The clock is the whole database's: these tests run alone
 TestSuite (clock, .timeout = 60);
 
-static void
-s_sql (tf_db_t *db, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-static void
-s_sql (tf_db_t *db, const char *fmt, ...)
-{
-    char sql [4096];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (sql, sizeof sql, fmt, ap);
-    va_end (ap);
-    PGresult *res = tf_db_query (db, sql, 0, NULL);
-    cr_assert (tf_db_ok (db, res, sql), "failed: %s", sql);
-    PQclear (res);
-}
-
 //  Sets the clock to `at` (Asia/Shanghai unless it says otherwise)
 static void
 s_clock (tf_db_t *db, const char *at)
 {
-    s_sql (db, "UPDATE clock_shift SET seconds = extract (epoch FROM '%s'::timestamptz - now ())", at);
+    tf_test_sql (db, "UPDATE clock_shift SET seconds = extract (epoch FROM '%s'::timestamptz - now ())", at);
 }
 
 //  True when the timestamptz expression `expr` is within 5 s of `at`
@@ -66,16 +51,16 @@ s_db (void)
 {
     tf_test_alone ();
     tf_db_t *db = tf_test_db ();
-    s_sql (db, "UPDATE clock_shift SET seconds = 0");
+    tf_test_sql (db, "UPDATE clock_shift SET seconds = 0");
     //  a roster of logistics: an agent, a team lead, a supervisor; the
     //  on-duty manager of the shift
-    s_sql (db, "UPDATE agents SET duty_manager = false WHERE duty_manager");
-    s_sql (db, "INSERT INTO agents (name, department, role, on_duty, duty_manager, contact) VALUES"
-               " ('clock-小李', 'logistics', 'agent', true, false, 'im:xiaoli'),"
-               " ('clock-组长王', 'logistics', 'team_lead', true, false, '13800000001'),"
-               " ('clock-主管陈', 'logistics', 'supervisor', true, false, '13800000002'),"
-               " ('clock-经理赵', 'supervisor', 'manager', true, true, '13800000003')"
-               " ON CONFLICT (name) DO UPDATE SET on_duty = true, duty_manager = EXCLUDED.duty_manager");
+    tf_test_sql (db, "UPDATE agents SET duty_manager = false WHERE duty_manager");
+    tf_test_sql (db, "INSERT INTO agents (name, department, role, on_duty, duty_manager, contact) VALUES"
+                     " ('clock-小李', 'logistics', 'agent', true, false, 'im:xiaoli'),"
+                     " ('clock-组长王', 'logistics', 'team_lead', true, false, '13800000001'),"
+                     " ('clock-主管陈', 'logistics', 'supervisor', true, false, '13800000002'),"
+                     " ('clock-经理赵', 'supervisor', 'manager', true, true, '13800000003')"
+                     " ON CONFLICT (name) DO UPDATE SET on_duty = true, duty_manager = EXCLUDED.duty_manager");
     return db;
 }
 
@@ -83,9 +68,9 @@ static void
 s_done (tf_db_t **db)
 {
     //  what these tickets still run is met, so no later test finds it due
-    s_sql (*db, "UPDATE sla_timers SET met_at = tf_now () WHERE met_at IS NULL AND breached_at IS NULL"
-                " AND ticket_id IN (SELECT id FROM tickets WHERE customer_ref = 'C-clock')");
-    s_sql (*db, "UPDATE clock_shift SET seconds = 0");
+    tf_test_sql (*db, "UPDATE sla_timers SET met_at = tf_now () WHERE met_at IS NULL AND breached_at IS NULL"
+                      " AND ticket_id IN (SELECT id FROM tickets WHERE customer_ref = 'C-clock')");
+    tf_test_sql (*db, "UPDATE clock_shift SET seconds = 0");
     tf_db_destroy (db);
 }
 
@@ -115,10 +100,10 @@ s_ticket (tf_db_t *db, sla_t *sla, const char *subcategory, const char *priority
     cr_assert (r.ok, "%s", r.err.message);
     tf_msg_clear (&m);
     intake_destroy (&intake);
-    s_sql (db, "UPDATE tickets SET priority = '%s', status = '%s', department = 'logistics',"
-               " subcategory = '%s', assignee = 'clock-小李', accepted_at = %s, first_response_at = %s"
-               " WHERE id = %lld", priority, accepted? "accepted": "assigned", subcategory,
-           accepted? "tf_now ()": "NULL", accepted? "tf_now ()": "NULL", (long long) r.ticket_id);
+    tf_test_sql (db, "UPDATE tickets SET priority = '%s', status = '%s', department = 'logistics',"
+                     " subcategory = '%s', assignee = 'clock-小李', accepted_at = %s, first_response_at = %s"
+                     " WHERE id = %lld", priority, accepted? "accepted": "assigned", subcategory,
+                       accepted? "tf_now ()": "NULL", accepted? "tf_now ()": "NULL", (long long) r.ticket_id);
     cr_assert_eq (sla_track (sla, &r.ticket_id, 1), 1);
     if (ticket_no)
         snprintf (ticket_no, 32, "%s", r.ticket_no);
@@ -216,7 +201,7 @@ Test (clock, out_of_hours_weekends_holidays_and_make_up_days)
     char contacted [64];
     time_t now = time (NULL);
     strftime (contacted, sizeof contacted, "%Y-%m-%dT%H:%M:%SZ", gmtime (&(time_t) { now - 1200 }));
-    s_sql (db, "UPDATE clock_shift SET seconds = 0");
+    tf_test_sql (db, "UPDATE clock_shift SET seconds = 0");
     int64_t late = s_ticket (db, sla, "功能操作", "P3", false, contacted, NULL);
     char *expr = zsys_sprintf ("(SELECT tf_business_add ('%s'::timestamptz, 900, 'default'))", contacted);
     char *due = s_due (late, "response");
@@ -396,9 +381,9 @@ Test (clock, progress_cadence_verification_and_a_reopened_deadline)
     //  the customer says it is not solved (the notifier reopens it), the
     //  agent takes it back: a new resolution deadline, 48 h from the reopening
     s_clock (db, "2026-12-08 11:00+08");
-    s_sql (db, "UPDATE tickets SET status = 'accepted', reopen_count = 1 WHERE id = %lld", (long long) id);
-    s_sql (db, "INSERT INTO ticket_events (ticket_id, kind, from_status, to_status, actor)"
-               " VALUES (%lld, 'reopened', 'resolved', 'reopened', 'notifier')", (long long) id);
+    tf_test_sql (db, "UPDATE tickets SET status = 'accepted', reopen_count = 1 WHERE id = %lld", (long long) id);
+    tf_test_sql (db, "INSERT INTO ticket_events (ticket_id, kind, from_status, to_status, actor)"
+                     " VALUES (%lld, 'reopened', 'resolved', 'reopened', 'notifier')", (long long) id);
     cr_assert_eq (sla_track (sla, &id, 1), 1);
     s_expect_due (db, id, "resolution", "2026-12-10 11:00+08");
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets t JOIN sla_timers s ON s.ticket_id = t.id"

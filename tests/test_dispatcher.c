@@ -20,43 +20,28 @@
 //  A hang fails its test instead of stalling CI (far above the slowest test's time)
 TestSuite (dispatcher, .timeout = 60);
 
-static void
-s_sql (tf_db_t *db, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-static void
-s_sql (tf_db_t *db, const char *fmt, ...)
-{
-    char sql [8192];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (sql, sizeof sql, fmt, ap);
-    va_end (ap);
-    PGresult *res = tf_db_query (db, sql, 0, NULL);
-    cr_assert (tf_db_ok (db, res, sql), "failed: %s", sql);
-    PQclear (res);
-}
-
 //  The rows the tests route by, as deploy/taxonomy/taxonomy.json has them,
 //  in case the loader has not filled the tables (it upserts the same rows).
 static void
 s_taxonomy_fixture (tf_db_t *db)
 {
-    s_sql (db,
-        "INSERT INTO departments (code, name, name_en) VALUES"
-        " ('frontline', '一线客服', 'Front-line agents'), ('tech', '技术支持', 'Technical support'),"
-        " ('logistics', '物流专员', 'Logistics specialists'), ('risk', '风控专员', 'Risk control')"
-        " ON CONFLICT DO NOTHING");
-    s_sql (db,
-        "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
-        "                      response_minutes, resolve_minutes, default_priority, solution_steps) VALUES"
-        " ('物流信息更新延迟', 'tracking_delay', '订单物流', 'order_logistics', 'frontline', 'logistics',"
-        "  240, 2880, 'P2', '[\"1. 查询物流单号的最新轨迹\", \"2. 联系快递公司核实\", \"3. 告知客户预计时间\"]'),"
-        " ('账号被盗', 'account_stolen', '账户安全', 'account_security', 'frontline', 'risk',"
-        "  60, 120, 'P1', '[\"1. 立即冻结账号\", \"2. 核实身份\"]'),"
-        " ('功能操作', 'how_to', '产品使用', 'product_use', 'frontline', 'frontline',"
-        "  15, 60, 'P3', '[\"1. 询问客户当前所在的操作页面\"]'),"
-        " ('界面显示异常', 'display_fault', '产品使用', 'product_use', 'frontline', 'tech',"
-        "  120, 1440, 'P2', '[\"1. 请客户清除缓存\"]')"
-        " ON CONFLICT DO NOTHING");
+    tf_test_sql (db,
+              "INSERT INTO departments (code, name, name_en) VALUES"
+              " ('frontline', '一线客服', 'Front-line agents'), ('tech', '技术支持', 'Technical support'),"
+              " ('logistics', '物流专员', 'Logistics specialists'), ('risk', '风控专员', 'Risk control')"
+              " ON CONFLICT DO NOTHING");
+    tf_test_sql (db,
+              "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
+              "                      response_minutes, resolve_minutes, default_priority, solution_steps) VALUES"
+              " ('物流信息更新延迟', 'tracking_delay', '订单物流', 'order_logistics', 'frontline', 'logistics',"
+              "  240, 2880, 'P2', '[\"1. 查询物流单号的最新轨迹\", \"2. 联系快递公司核实\", \"3. 告知客户预计时间\"]'),"
+              " ('账号被盗', 'account_stolen', '账户安全', 'account_security', 'frontline', 'risk',"
+              "  60, 120, 'P1', '[\"1. 立即冻结账号\", \"2. 核实身份\"]'),"
+              " ('功能操作', 'how_to', '产品使用', 'product_use', 'frontline', 'frontline',"
+              "  15, 60, 'P3', '[\"1. 询问客户当前所在的操作页面\"]'),"
+              " ('界面显示异常', 'display_fault', '产品使用', 'product_use', 'frontline', 'tech',"
+              "  120, 1440, 'P2', '[\"1. 请客户清除缓存\"]')"
+              " ON CONFLICT DO NOTHING");
 }
 
 //  A ticket as intake stores it; returns its id and fills no.
@@ -91,13 +76,13 @@ static void
 s_classify (tf_db_t *db, int64_t id, const char *subcategory, const char *priority)
 {
     if (subcategory)
-        s_sql (db, "UPDATE tickets SET status = 'classified', status_changed_at = now (), priority = '%s',"
-                   " subcategory = '%s', category = coalesce ((SELECT category FROM taxonomy"
-                   "                                           WHERE subcategory = '%s'), '未知')"
-                   " WHERE id = %lld", priority, subcategory, subcategory, (long long) id);
+        tf_test_sql (db, "UPDATE tickets SET status = 'classified', status_changed_at = now (), priority = '%s',"
+                         " subcategory = '%s', category = coalesce ((SELECT category FROM taxonomy"
+                         "                                           WHERE subcategory = '%s'), '未知')"
+                         " WHERE id = %lld", priority, subcategory, subcategory, (long long) id);
     else
-        s_sql (db, "UPDATE tickets SET status = 'classified', status_changed_at = now (), priority = '%s'"
-                   " WHERE id = %lld", priority, (long long) id);
+        tf_test_sql (db, "UPDATE tickets SET status = 'classified', status_changed_at = now (), priority = '%s'"
+                         " WHERE id = %lld", priority, (long long) id);
 }
 
 static long long
@@ -536,11 +521,11 @@ Test (dispatcher, queue_list_most_urgent_first_and_catch_up)
     const char *dept = s_private_department ();
     char sub [96];
     snprintf (sub, sizeof sub, "队列测试-%s", tf_test_unique ());
-    s_sql (db, "INSERT INTO departments (code, name) VALUES ('%s', '测试部') ON CONFLICT DO NOTHING", dept);
-    s_sql (db, "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
-               " response_minutes, resolve_minutes, default_priority) VALUES"
-               " ('%s', 'qtest-%s', '测试', 'test', '%s', '%s', 15, 60, 'P2') ON CONFLICT DO NOTHING",
-           sub, tf_test_unique (), dept, dept);
+    tf_test_sql (db, "INSERT INTO departments (code, name) VALUES ('%s', '测试部') ON CONFLICT DO NOTHING", dept);
+    tf_test_sql (db, "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
+                     " response_minutes, resolve_minutes, default_priority) VALUES"
+                     " ('%s', 'qtest-%s', '测试', 'test', '%s', '%s', 15, 60, 'P2') ON CONFLICT DO NOTHING",
+                       sub, tf_test_unique (), dept, dept);
     char no [7][32];
     int64_t id [7];
     for (int i = 0; i < 6; i++)
@@ -555,11 +540,11 @@ Test (dispatcher, queue_list_most_urgent_first_and_catch_up)
         "status = 'assigned', priority = 'P2', response_due_at = now () + interval '1 hour', created_at = now () - interval '5 min'",
     };
     for (int i = 0; i < 6; i++)
-        s_sql (db, "UPDATE tickets SET %s, department = '%s', subcategory = '%s', category = '测试'"
-                   " WHERE id = %lld", set [i], dept, sub, (long long) id [i]);
+        tf_test_sql (db, "UPDATE tickets SET %s, department = '%s', subcategory = '%s', category = '测试'"
+                         " WHERE id = %lld", set [i], dept, sub, (long long) id [i]);
     //  the response deadlines must be equal for 0 and 5
-    s_sql (db, "UPDATE tickets SET response_due_at = (SELECT response_due_at FROM tickets WHERE id = %lld)"
-               " WHERE id = %lld", (long long) id [0], (long long) id [5]);
+    tf_test_sql (db, "UPDATE tickets SET response_due_at = (SELECT response_due_at FROM tickets WHERE id = %lld)"
+                     " WHERE id = %lld", (long long) id [0], (long long) id [5]);
     rig_t r;
     s_rig_config (&r);
     s_rig_start (&r);
@@ -647,7 +632,7 @@ Test (dispatcher, queue_list_triage_without_a_department)
         "status = 'received', priority = 'P1', response_due_at = '2000-01-01 09:00+08'",
     };
     for (int i = 0; i < 4; i++)
-        s_sql (db, "UPDATE tickets SET %s, status_changed_at = now () WHERE id = %lld", set [i], (long long) id [i]);
+        tf_test_sql (db, "UPDATE tickets SET %s, status_changed_at = now () WHERE id = %lld", set [i], (long long) id [i]);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id IN (%lld, %lld, %lld)"
                                       " AND department IS NULL", (long long) id [0], (long long) id [1],
                                   (long long) id [2]), 3);
@@ -755,8 +740,8 @@ Test (dispatcher, accept_claims_and_refuses_the_wrong_ticket)
     zmsg_destroy (&frames);
     //  a resolved ticket: refused, naming its status, nothing changes
     int64_t resolved = s_new_ticket (db, NULL, "早就解决了", resolved_no);
-    s_sql (db, "UPDATE tickets SET status = 'resolved', department = 'tech', assignee = 'agent-1'"
-               " WHERE id = %lld", (long long) resolved);
+    tf_test_sql (db, "UPDATE tickets SET status = 'resolved', department = 'tech', assignee = 'agent-1'"
+                     " WHERE id = %lld", (long long) resolved);
     s_accept_msg (&req, resolved_no, "agent-007");
     s_request (r.endpoint, &req, &frames, &reply);
     s_expect_error (&reply, TF_ERR_ILLEGAL_TRANSITION, NULL, "resolved");
@@ -848,7 +833,7 @@ Test (dispatcher, transfer_assigns_to_the_new_department)
     s_request (r.endpoint, &req, &frames, &reply);
     cr_assert_eq (reply.type, TF_MSG_UPDATED);
     zmsg_destroy (&frames);
-    s_sql (db, "UPDATE tickets SET status = 'resolved' WHERE id = %lld", (long long) id);
+    tf_test_sql (db, "UPDATE tickets SET status = 'resolved' WHERE id = %lld", (long long) id);
     s_transfer_msg (&req, no, "frontline", "回去", NULL);
     s_request (r.endpoint, &req, &frames, &reply);
     s_expect_error (&reply, TF_ERR_ILLEGAL_TRANSITION, NULL, "resolved");
@@ -892,8 +877,8 @@ Test (dispatcher, reopened_goes_back_to_the_same_agent)
     zmsg_destroy (&frames);
     //  handled, resolved, and the customer says it is not solved (notifier's part)
     //  (by risk control, the second line the front line handed it to)
-    s_sql (db, "UPDATE tickets SET status = 'reopened', status_changed_at = now (), reopen_count = reopen_count + 1,"
-               " department = 'risk' WHERE id = %lld", (long long) id);
+    tf_test_sql (db, "UPDATE tickets SET status = 'reopened', status_changed_at = now (), reopen_count = reopen_count + 1,"
+                     " department = 'risk' WHERE id = %lld", (long long) id);
     cr_assert_eq (tf_net_send_ticket_event (r.reopened, TF_MSG_REOPENED, id, no), 0);
     cr_assert (s_wait_assigned (risk, id, 5000, &frames, &event, topic, sizeof topic),
                "no ticket.assigned for the reopened ticket");
@@ -981,12 +966,12 @@ Test (dispatcher, two_dispatchers_on_the_same_ids_assign_each_once)
         tf_msg_clear (&msgs [i]);
     }
     intake_destroy (&intake);
-    s_sql (db, "UPDATE tickets t SET status = 'classified', status_changed_at = now (), priority = 'P2',"
-               " subcategory = s.sub, category = coalesce ((SELECT category FROM taxonomy x"
-               "                                            WHERE x.subcategory = s.sub), '未知')"
-               " FROM (SELECT id, (ARRAY ['物流信息更新延迟', '账号被盗', '功能操作', '界面显示异常'])"
-               "              [1 + id %% 4] AS sub FROM tickets WHERE external_id LIKE '%s-%%') s"
-               " WHERE t.id = s.id", tag);
+    tf_test_sql (db, "UPDATE tickets t SET status = 'classified', status_changed_at = now (), priority = 'P2',"
+                     " subcategory = s.sub, category = coalesce ((SELECT category FROM taxonomy x"
+                     "                                            WHERE x.subcategory = s.sub), '未知')"
+                     " FROM (SELECT id, (ARRAY ['物流信息更新延迟', '账号被盗', '功能操作', '界面显示异常'])"
+                     "              [1 + id %% 4] AS sub FROM tickets WHERE external_id LIKE '%s-%%') s"
+                     " WHERE t.id = s.id", tag);
 
     pthread_barrier_t start;
     pthread_barrier_init (&start, NULL, 2);
@@ -1052,8 +1037,8 @@ Test (dispatcher, a_ticket_held_elsewhere_is_assigned_when_released)
     int64_t held_id = s_new_ticket (db, "物流不动", "订单号 202310270012 物流三天没更新", held_no);
     s_classify (db, free_id, "物流信息更新延迟", "P2");
     s_classify (db, held_id, "物流信息更新延迟", "P2");
-    s_sql (holder, "BEGIN");
-    s_sql (holder, "SELECT id FROM tickets WHERE id = %lld FOR UPDATE", (long long) held_id);
+    tf_test_sql (holder, "BEGIN");
+    tf_test_sql (holder, "SELECT id FROM tickets WHERE id = %lld FOR UPDATE", (long long) held_id);
     //  (the free one first: should the two arrive in two runs, the held
     //  one's wait, up to the lock timeout, must not delay the other)
     cr_assert_eq (tf_net_send_ticket_event (r.classified, TF_MSG_CLASSIFIED, free_id, free_no), 0);
@@ -1062,7 +1047,7 @@ Test (dispatcher, a_ticket_held_elsewhere_is_assigned_when_released)
     cr_assert (s_wait_status (db, free_id, "assigned", 5000));
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND status = 'classified'",
                                   (long long) held_id), 1);
-    s_sql (holder, "COMMIT");
+    tf_test_sql (holder, "COMMIT");
     cr_assert (s_wait_status (db, held_id, "assigned", 1500), "the held ticket waited for the reconciler");
     cr_assert_eq (s_history (db, held_id, "assigned"), 1);
     cr_assert_eq (s_history (db, free_id, "assigned"), 1);
@@ -1089,9 +1074,9 @@ Test (dispatcher, the_reconciler_alone_assigns_classified_and_reopened_once)
     int64_t classified = s_new_ticket (db, "物流不动了", "快递三天没有物流更新", NULL);
     s_classify (db, classified, "物流信息更新延迟", "P2");
     int64_t reopened = s_new_ticket (db, "账号又被盗了", "上次处理完还是有人登录", NULL);
-    s_sql (db, "UPDATE tickets SET status = 'reopened', status_changed_at = now (), priority = 'P1',"
-               " subcategory = '账号被盗', category = '账户安全', department = 'risk',"
-               " assignee = 'agent-lost', reopen_count = 1 WHERE id = %lld", (long long) reopened);
+    tf_test_sql (db, "UPDATE tickets SET status = 'reopened', status_changed_at = now (), priority = 'P1',"
+                     " subcategory = '账号被盗', category = '账户安全', department = 'risk',"
+                     " assignee = 'agent-lost', reopen_count = 1 WHERE id = %lld", (long long) reopened);
     cr_assert (s_wait_status (db, classified, "assigned", 10000), "the reconciler did not assign the classified ticket");
     cr_assert (s_wait_status (db, reopened, "assigned", 10000), "the reconciler did not assign the reopened ticket");
     cr_assert_geq (tf_test_wait_handled (actor, reconciled, 2, 5000), 2);
@@ -1146,8 +1131,8 @@ Test (dispatcher, two_dispatchers_assign_each_ticket_once, .timeout = 60)
         ids [i] = s_new_ticket (db, NULL, "抢单测试", nos [i]);
     for (int i = 0; i < RACE_TICKETS; i++) {
         s_classify (db, ids [i], subs [i % 5], "P2");
-        s_sql (db, "UPDATE tickets SET status_changed_at = now () - interval '1 minute' WHERE id = %lld",
-               (long long) ids [i]);
+        tf_test_sql (db, "UPDATE tickets SET status_changed_at = now () - interval '1 minute' WHERE id = %lld",
+                           (long long) ids [i]);
     }
     //  with stale-seconds 0 the reconcilers take what earlier tests left too
     long long waiting = tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE status IN ('classified', 'reopened')");

@@ -18,21 +18,6 @@
 
 TestSuite (roster, .timeout = 60);
 
-static void
-s_sql (tf_db_t *db, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-static void
-s_sql (tf_db_t *db, const char *fmt, ...)
-{
-    char sql [4096];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (sql, sizeof sql, fmt, ap);
-    va_end (ap);
-    PGresult *res = tf_db_query (db, sql, 0, NULL);
-    cr_assert (tf_db_ok (db, res, sql), "failed: %s", sql);
-    PQclear (res);
-}
-
 //  A front line and a second line of this test's own, and a sub-category
 //  whose first owner is the front line
 typedef struct {
@@ -57,12 +42,12 @@ s_desk (tf_db_t *db, desk_t *d, const char *tag)
     snprintf (d->second, sizeof d->second, "s_%s", d->tag);
     snprintf (d->sub, sizeof d->sub, "%s-%s", tag, d->tag);
     snprintf (d->code, sizeof d->code, "code_%s", d->tag);
-    s_sql (db, "INSERT INTO departments (code, name) VALUES ('%s', '一线%s'), ('%s', '二线%s')"
-               " ON CONFLICT DO NOTHING", d->front, d->tag, d->second, d->tag);
-    s_sql (db, "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
-               " response_minutes, resolution, default_priority) VALUES"
-               " ('%s', '%s', '测试', 'test', '%s', '%s', 15, '{\"hours\": 24}', 'P2') ON CONFLICT DO NOTHING",
-           d->sub, d->code, d->front, d->second);
+    tf_test_sql (db, "INSERT INTO departments (code, name) VALUES ('%s', '一线%s'), ('%s', '二线%s')"
+                     " ON CONFLICT DO NOTHING", d->front, d->tag, d->second, d->tag);
+    tf_test_sql (db, "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
+                     " response_minutes, resolution, default_priority) VALUES"
+                     " ('%s', '%s', '测试', 'test', '%s', '%s', 15, '{\"hours\": 24}', 'P2') ON CONFLICT DO NOTHING",
+                       d->sub, d->code, d->front, d->second);
 }
 
 //  A classified ticket of the desk's sub-category
@@ -84,8 +69,8 @@ s_ticket (tf_db_t *db, const desk_t *d, char *no)
     cr_assert_eq (intake_submit (intake, batch, 1, &r), 0);
     tf_msg_clear (&m);
     intake_destroy (&intake);
-    s_sql (db, "UPDATE tickets SET status = 'classified', priority = 'P2', subcategory = '%s', category = '测试'"
-               " WHERE id = %lld", d->sub, (long long) r.ticket_id);
+    tf_test_sql (db, "UPDATE tickets SET status = 'classified', priority = 'P2', subcategory = '%s', category = '测试'"
+                     " WHERE id = %lld", d->sub, (long long) r.ticket_id);
     if (no)
         snprintf (no, 32, "%s", r.ticket_no);
     return r.ticket_id;
@@ -377,8 +362,8 @@ Test (roster, unaccepted_goes_to_the_next_agent_and_off_duty_hands_back)
     dispatcher_assignment_clear (&out [0]);
     s_add (disp, b, d.front, "agent", NULL, 5, true);
     //  甲 lets 15 minutes pass
-    s_sql (db, "UPDATE sla_timers SET due_at = tf_now () - interval '1 second'"
-               " WHERE ticket_id = %lld AND kind = 'acknowledgement'", (long long) id);
+    tf_test_sql (db, "UPDATE sla_timers SET due_at = tf_now () - interval '1 second'"
+                     " WHERE ticket_id = %lld AND kind = 'acknowledgement'", (long long) id);
     int n = dispatcher_rebalance (disp, "file", 8, out);
     int mine = -1;
     for (int i = 0; i < n; i++)
@@ -463,7 +448,7 @@ Test (roster, the_second_line_takes_over_when_the_front_line_kept_it_too_long)
     sla_t *sla = sla_new (db);
     desk_t d;
     s_desk (db, &d, "移交");
-    s_sql (db, "UPDATE taxonomy SET hand_over_hours = 48 WHERE subcategory = '%s'", d.sub);
+    tf_test_sql (db, "UPDATE taxonomy SET hand_over_hours = 48 WHERE subcategory = '%s'", d.sub);
     char *a = s_name (&d, "一线"), *expert = s_name (&d, "物流");
     s_add (disp, a, d.front, "agent", NULL, 5, true);
     s_add (disp, expert, d.second, "agent", NULL, 5, true);
@@ -482,10 +467,10 @@ Test (roster, the_second_line_takes_over_when_the_front_line_kept_it_too_long)
                                       " AND s.due_at = t.created_at + interval '48 hours'",
                                   (long long) ids [0], (long long) ids [1]), 2);
     //  the second ticket went to the second line by hand meanwhile
-    s_sql (db, "UPDATE tickets SET department = '%s' WHERE id = %lld", d.second, (long long) ids [1]);
+    tf_test_sql (db, "UPDATE tickets SET department = '%s' WHERE id = %lld", d.second, (long long) ids [1]);
     //  48 hours pass
-    s_sql (db, "UPDATE sla_timers SET due_at = tf_now () - interval '1 second'"
-               " WHERE ticket_id IN (%lld, %lld) AND kind = 'hand_over'", (long long) ids [0], (long long) ids [1]);
+    tf_test_sql (db, "UPDATE sla_timers SET due_at = tf_now () - interval '1 second'"
+                     " WHERE ticket_id IN (%lld, %lld) AND kind = 'hand_over'", (long long) ids [0], (long long) ids [1]);
     int n = dispatcher_rebalance (disp, "file", 8, out);
     bool seen = false;
     for (int i = 0; i < n; i++) {

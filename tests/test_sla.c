@@ -36,30 +36,15 @@ s_serialized (void)
     return lock;                //  released when the connection closes
 }
 
-static void
-s_sql (tf_db_t *db, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-static void
-s_sql (tf_db_t *db, const char *fmt, ...)
-{
-    char sql [4096];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (sql, sizeof sql, fmt, ap);
-    va_end (ap);
-    PGresult *res = tf_db_query (db, sql, 0, NULL);
-    cr_assert (tf_db_ok (db, res, sql), "failed: %s", sql);
-    PQclear (res);
-}
-
 //  The policy as deploy/taxonomy/taxonomy.json has it, in case the loader
 //  has not filled the table (it upserts the same rows).
 static tf_db_t *
 s_db (void)
 {
     tf_db_t *db = tf_test_db ();
-    s_sql (db, "INSERT INTO sla_policy (priority, name, response_minutes, resolve_minutes) VALUES"
-               " ('P1', 'urgent', 15, 120), ('P2', 'high', 60, 1440), ('P3', 'routine', 240, 4320)"
-               " ON CONFLICT DO NOTHING");
+    tf_test_sql (db, "INSERT INTO sla_policy (priority, name, response_minutes, resolve_minutes) VALUES"
+                     " ('P1', 'urgent', 15, 120), ('P2', 'high', 60, 1440), ('P3', 'routine', 240, 4320)"
+                     " ON CONFLICT DO NOTHING");
     return db;
 }
 
@@ -86,12 +71,12 @@ s_ticket (tf_db_t *db, const char *priority, const char *status, char *ticket_no
     tf_msg_clear (&m);
     intake_destroy (&intake);
     bool accepted = strcmp (status, "assigned") != 0;
-    s_sql (db, "UPDATE tickets SET priority = %s%s%s, status = '%s', department = 'logistics',"
-               " category = '订单物流', subcategory = '物流信息更新延迟', assignee = %s,"
-               " accepted_at = %s, first_response_at = %s WHERE id = %lld",
-           priority? "'": "", priority? priority: "NULL", priority? "'": "",
-           status, accepted? "'小王'": "NULL", accepted? "now ()": "NULL",
-           accepted? "now ()": "NULL", (long long) r.ticket_id);
+    tf_test_sql (db, "UPDATE tickets SET priority = %s%s%s, status = '%s', department = 'logistics',"
+                     " category = '订单物流', subcategory = '物流信息更新延迟', assignee = %s,"
+                     " accepted_at = %s, first_response_at = %s WHERE id = %lld",
+                       priority? "'": "", priority? priority: "NULL", priority? "'": "",
+                       status, accepted? "'小王'": "NULL", accepted? "now ()": "NULL",
+                       accepted? "now ()": "NULL", (long long) r.ticket_id);
     if (ticket_no)
         snprintf (ticket_no, 32, "%s", r.ticket_no);
     return r.ticket_id;
@@ -281,10 +266,10 @@ Test (sla, claimed_creates_timers_from_the_policy)
     int64_t id = s_ticket (db, "P1", "accepted", no);
     int64_t assigned = s_ticket (db, "P3", "assigned", NULL);
     int64_t unranked = s_ticket (db, "P2", "assigned", NULL);
-    s_sql (db, "UPDATE tickets SET priority = NULL WHERE id = %lld", (long long) unranked);
+    tf_test_sql (db, "UPDATE tickets SET priority = NULL WHERE id = %lld", (long long) unranked);
     char late_no [32];
     int64_t late = s_ticket (db, "P1", "accepted", late_no);
-    s_sql (db, "UPDATE tickets SET status = 'resolved' WHERE id = %lld", (long long) late);
+    tf_test_sql (db, "UPDATE tickets SET status = 'resolved' WHERE id = %lld", (long long) late);
     cr_assert_eq (s_timers (db, id), 0);
     cr_assert_eq (tf_net_send_ticket_event (claimed, TF_MSG_CLAIMED, id, no), 0);
     cr_assert_eq (tf_net_send_ticket_event (claimed, TF_MSG_CLAIMED, unranked, "CS209901010001"), 0);
@@ -339,7 +324,7 @@ Test (sla, reconciler_creates_timers_once_with_two_instances)
         ids [i] = s_ticket (db, i % 3 == 0? "P1": i % 3 == 1? "P2": "P3", i % 2? "accepted": "assigned", NULL);
     //  resolved or closed tickets get no timers
     int64_t resolved = s_ticket (db, "P2", "accepted", NULL);
-    s_sql (db, "UPDATE tickets SET status = 'closed' WHERE id = %lld", (long long) resolved);
+    tf_test_sql (db, "UPDATE tickets SET status = 'closed' WHERE id = %lld", (long long) resolved);
     char list [N * 24];
     size_t o = 0;
     for (int i = 0; i < N; i++)
@@ -419,16 +404,16 @@ Test (sla, breach_is_published_once_and_marked)
 
     //  the response deadline of `id` passed a second ago; `paused` is overdue
     //  but paused; `met` is overdue but was answered in time
-    s_sql (db, "UPDATE sla_timers SET due_at = now () - interval '1 second'"
-               " WHERE ticket_id = %lld AND kind = 'response'", (long long) id);
-    s_sql (db, "UPDATE sla_timers SET due_at = now () - interval '1 minute', paused_at = now ()"
-               " WHERE ticket_id = %lld", (long long) paused);
+    tf_test_sql (db, "UPDATE sla_timers SET due_at = now () - interval '1 second'"
+                     " WHERE ticket_id = %lld AND kind = 'response'", (long long) id);
+    tf_test_sql (db, "UPDATE sla_timers SET due_at = now () - interval '1 minute', paused_at = now ()"
+                     " WHERE ticket_id = %lld", (long long) paused);
     //  (answered longer ago than the reconciler looks back for lost claims:
     //  the breach pass itself must tell it was met)
-    s_sql (db, "UPDATE tickets SET first_response_at = now () - interval '2 hours',"
-               " accepted_at = now () - interval '2 hours' WHERE id = %lld", (long long) met);
-    s_sql (db, "UPDATE sla_timers SET due_at = now () - interval '1 second', met_at = NULL"
-               " WHERE ticket_id = %lld AND kind = 'response'", (long long) met);
+    tf_test_sql (db, "UPDATE tickets SET first_response_at = now () - interval '2 hours',"
+                     " accepted_at = now () - interval '2 hours' WHERE id = %lld", (long long) met);
+    tf_test_sql (db, "UPDATE sla_timers SET due_at = now () - interval '1 second', met_at = NULL"
+                     " WHERE ticket_id = %lld AND kind = 'response'", (long long) met);
 
     tf_msg_t event;
     zmsg_t *frames = NULL;
@@ -514,8 +499,8 @@ Test (sla, timers_survive_a_restart)
     cr_assert_eq (sla_track (sla, &id, 1), 1);
     sla_destroy (&sla);
     //  the resolution deadline falls due in 3 s
-    s_sql (db, "UPDATE sla_timers SET due_at = now () + interval '3 seconds'"
-               " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
+    tf_test_sql (db, "UPDATE sla_timers SET due_at = now () + interval '3 seconds'"
+                     " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
 
     tf_config_t cfg;
     char claimed_endpoint [256];
@@ -671,9 +656,9 @@ Test (sla, handling_through_the_actor)
 
     //  resume: the resolution deadline gets back the time it had left, so it
     //  moves by the time on hold (as if paused 10 minutes ago)
-    s_sql (db, "UPDATE sla_timers SET paused_at = paused_at - interval '10 minutes',"
-               " due_at = due_at - interval '10 minutes' WHERE ticket_id = %lld AND kind = 'resolution'",
-           (long long) id);
+    tf_test_sql (db, "UPDATE sla_timers SET paused_at = paused_at - interval '10 minutes',"
+                     " due_at = due_at - interval '10 minutes' WHERE ticket_id = %lld AND kind = 'resolution'",
+                       (long long) id);
     long long due_before = tf_test_scalar (db, "SELECT floor (extract (epoch FROM due_at))::bigint FROM sla_timers"
                                                " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
     s_expect (endpoint, s_request (TF_MSG_RESUME, no), "in_progress");
@@ -707,7 +692,7 @@ Test (sla, handling_through_the_actor)
     zmsg_destroy (&event);
 
     //  a closed ticket cannot be resolved, held or progressed: nothing changes
-    s_sql (db, "UPDATE tickets SET status = 'closed' WHERE id = %lld", (long long) id);
+    tf_test_sql (db, "UPDATE tickets SET status = 'closed' WHERE id = %lld", (long long) id);
     history = s_history (db, id);
     m = s_request (TF_MSG_RESOLVE, no);
     tf_msg_set_cstr (&m, TF_F_RESOLVE_SUMMARY, "again");
@@ -754,7 +739,7 @@ Test (sla, illegal_transitions_name_the_status)
     cr_assert (strstr (err.message, "assigned"), "%s", err.message);
     tf_msg_clear (&m);
     //  accepted → resolved directly is allowed
-    s_sql (db, "UPDATE tickets SET status = 'accepted', assignee = '小李' WHERE id = %lld", (long long) id);
+    tf_test_sql (db, "UPDATE tickets SET status = 'accepted', assignee = '小李' WHERE id = %lld", (long long) id);
     m = s_request (TF_MSG_RESOLVE, no);
     tf_msg_set_cstr (&m, TF_F_RESOLVE_SUMMARY, "告知了优惠券的位置");
     cr_assert_eq (sla_resolve (sla, &m, &got, status, &err), 0, "%s", err.message);
@@ -801,9 +786,9 @@ Test (sla, expired_holds_resume)
     cr_assert_eq (sla_hold (sla, &m, &got, status, &err), 0, "%s", err.message);
     tf_msg_clear (&m);
     //  its expected resume time passed (an hour on hold)
-    s_sql (db, "UPDATE tickets SET hold_until = now () - interval '1 second' WHERE id = %lld", (long long) id);
-    s_sql (db, "UPDATE sla_timers SET paused_at = now () - interval '1 hour', due_at = due_at - interval '1 hour'"
-               " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
+    tf_test_sql (db, "UPDATE tickets SET hold_until = now () - interval '1 second' WHERE id = %lld", (long long) id);
+    tf_test_sql (db, "UPDATE sla_timers SET paused_at = now () - interval '1 hour', due_at = due_at - interval '1 hour'"
+                     " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
     long long due_before = tf_test_scalar (db, "SELECT floor (extract (epoch FROM due_at))::bigint FROM sla_timers"
                                                " WHERE ticket_id = %lld AND kind = 'resolution'", (long long) id);
     cr_assert_geq (sla_expire_holds (sla, 100), 1);
@@ -872,15 +857,15 @@ Test (sla, new_tickets_get_deadlines_and_the_reconciler_meets_a_lost_claim)
     sla_t *sla = sla_new (db);
     cr_assert (sla);
     cr_assert_eq (tf_db_begin (db), 0);
-    s_sql (db, "UPDATE tickets SET priority = 'P2' WHERE id = %lld", (long long) claimed);
+    tf_test_sql (db, "UPDATE tickets SET priority = 'P2' WHERE id = %lld", (long long) claimed);
     cr_assert_eq (sla_track (sla, &claimed, 1), 1);
     cr_assert_eq (tf_db_finish (db, 0), 0);
     sla_destroy (&sla);
     //  the two deadlines, their warnings, the hand-over to logistics
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld AND met_at IS NULL",
                                   (long long) claimed), 5);
-    s_sql (db, "UPDATE tickets SET status = 'accepted', status_changed_at = now (), assignee = '小王',"
-               " accepted_at = now (), first_response_at = now () WHERE id = %lld", (long long) claimed);
+    tf_test_sql (db, "UPDATE tickets SET status = 'accepted', status_changed_at = now (), assignee = '小王',"
+                     " accepted_at = now (), first_response_at = now () WHERE id = %lld", (long long) claimed);
     snprintf (sql, sizeof sql, "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
                                " WHERE t.id = %lld AND s.kind = 'response' AND s.met_at = t.first_response_at",
               (long long) claimed);

@@ -76,6 +76,19 @@ tf_test_db (void)
     return db;
 }
 
+void
+tf_test_sql (tf_db_t *db, const char *fmt, ...)
+{
+    char sql [8192];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (sql, sizeof sql, fmt, ap);
+    va_end (ap);
+    PGresult *res = tf_db_query (db, sql, 0, NULL);
+    cr_assert (tf_db_ok (db, res, sql), "failed: %s", sql);
+    PQclear (res);
+}
+
 long long
 tf_test_scalar (tf_db_t *db, const char *fmt, ...)
 {

@@ -28,6 +28,8 @@ tf_db_t *tf_test_db (void);
 //  Runs SQL with printf-style formatting and returns the first column of the
 //  first row as a number (-1 when there is no row).
 long long tf_test_scalar (tf_db_t *db, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+//  Runs a statement that must succeed (the test fails otherwise).
+void tf_test_sql (tf_db_t *db, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 //  Reads that scalar until it equals `want` (every 50 ms, up to
 //  timeout_ms); returns the last value read.
 long long tf_test_wait_scalar (tf_db_t *db, long long want, int timeout_ms, const char *fmt, ...)
