@@ -525,7 +525,7 @@ Test (dispatcher, queue_list_most_urgent_first_and_catch_up)
     tf_test_sql (db, "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
                      " response_minutes, resolve_minutes, default_priority) VALUES"
                      " ('%s', 'qtest-%s', '测试', 'test', '%s', '%s', 15, 60, 'P2') ON CONFLICT DO NOTHING",
-                       sub, tf_test_unique (), dept, dept);
+                 sub, tf_test_unique (), dept, dept);
     char no [7][32];
     int64_t id [7];
     for (int i = 0; i < 6; i++)
@@ -1132,7 +1132,7 @@ Test (dispatcher, two_dispatchers_assign_each_ticket_once, .timeout = 60)
     for (int i = 0; i < RACE_TICKETS; i++) {
         s_classify (db, ids [i], subs [i % 5], "P2");
         tf_test_sql (db, "UPDATE tickets SET status_changed_at = now () - interval '1 minute' WHERE id = %lld",
-                           (long long) ids [i]);
+                     (long long) ids [i]);
     }
     //  with stale-seconds 0 the reconcilers take what earlier tests left too
     long long waiting = tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE status IN ('classified', 'reopened')");

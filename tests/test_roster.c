@@ -47,33 +47,17 @@ s_desk (tf_db_t *db, desk_t *d, const char *tag)
     tf_test_sql (db, "INSERT INTO taxonomy (subcategory, code, category, category_code, first_owner, department,"
                      " response_minutes, resolution, default_priority) VALUES"
                      " ('%s', '%s', '测试', 'test', '%s', '%s', 15, '{\"hours\": 24}', 'P2') ON CONFLICT DO NOTHING",
-                       d->sub, d->code, d->front, d->second);
+                 d->sub, d->code, d->front, d->second);
 }
 
 //  A classified ticket of the desk's sub-category
 static int64_t
 s_ticket (tf_db_t *db, const desk_t *d, char *no)
 {
-    static int counter;
-    intake_t *intake = intake_new (db);
-    char ext [128];
-    snprintf (ext, sizeof ext, "roster-%s-%d-%d", tf_test_unique (), (int) getpid (), ++counter);
-    tf_msg_t m;
-    tf_msg_init (&m, TF_MSG_SUBMIT);
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, "分配测试");
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_EXTERNAL_ID, ext);
-    tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, "C-roster");
-    const tf_msg_t *batch [] = { &m };
-    intake_result_t r;
-    cr_assert_eq (intake_submit (intake, batch, 1, &r), 0);
-    tf_msg_clear (&m);
-    intake_destroy (&intake);
+    int64_t id = tf_test_submit (db, "C-roster", "分配测试", NULL, no);
     tf_test_sql (db, "UPDATE tickets SET status = 'classified', priority = 'P2', subcategory = '%s', category = '测试'"
-                     " WHERE id = %lld", d->sub, (long long) r.ticket_id);
-    if (no)
-        snprintf (no, 32, "%s", r.ticket_no);
-    return r.ticket_id;
+                     " WHERE id = %lld", d->sub, (long long) id);
+    return id;
 }
 
 //  Sends a roster request; returns its error code ("" when it was answered

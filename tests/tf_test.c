@@ -1,4 +1,5 @@
 #include "tf_test.h"
+#include "intake.h"
 #include "tf_actor.h"
 #include "tf_log.h"
 #include <criterion/criterion.h>
@@ -74,6 +75,33 @@ tf_test_db (void)
     tf_db_t *db = tf_db_new (url, "ticketflow-test", "Asia/Shanghai", 5000);
     cr_assert (db, "cannot connect to the test database %s", url);
     return db;
+}
+
+int64_t
+tf_test_submit (tf_db_t *db, const char *customer, const char *body, const char *contacted_at, char *ticket_no)
+{
+    static int counter;
+    intake_t *intake = intake_new (db);
+    cr_assert (intake);
+    char ext [128];
+    snprintf (ext, sizeof ext, "test-%s-%d-%d", tf_test_unique (), (int) getpid (), ++counter);
+    tf_msg_t m;
+    tf_msg_init (&m, TF_MSG_SUBMIT);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, body);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_EXTERNAL_ID, ext);
+    tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, customer);
+    if (contacted_at)
+        tf_msg_set_cstr (&m, TF_F_SUBMIT_CONTACTED_AT, contacted_at);
+    const tf_msg_t *batch [] = { &m };
+    intake_result_t r;
+    cr_assert_eq (intake_submit (intake, batch, 1, &r), 0);
+    cr_assert (r.ok, "%s", r.err.message);
+    tf_msg_clear (&m);
+    intake_destroy (&intake);
+    if (ticket_no)
+        snprintf (ticket_no, 32, "%s", r.ticket_no);
+    return r.ticket_id;
 }
 
 void
