@@ -1,5 +1,6 @@
 //  The service desk's clock, driven through a business week in seconds by
-//  moving the one clock every service reads (clock_shift, tf_now ()):
+//  moving the one clock every service reads (tf_now (), moved by the
+//  setting ticketflow.clock_shift on the test's connection):
 //  out-of-hours receipt, a weekend, a holiday and its make-up day (the
 //  shipped calendar, deploy/calendar.json), a hold across closing time,
 //  the 80 % warning, each escalation step, the P1 calls (on-duty manager
@@ -14,14 +15,16 @@
 #include <stdarg.h>
 #include <time.h>
 
-//  The clock is the whole database's: these tests run alone
+//  They run alone: each fires whatever clock is due by its moved clock,
+//  and the roster has one on-duty manager
 TestSuite (clock, .timeout = 60);
 
 //  Sets the clock to `at` (Asia/Shanghai unless it says otherwise)
 static void
 s_clock (tf_db_t *db, const char *at)
 {
-    tf_test_sql (db, "UPDATE clock_shift SET seconds = extract (epoch FROM '%s'::timestamptz - now ())", at);
+    tf_test_sql (db, "SELECT set_config ('ticketflow.clock_shift',"
+                     " extract (epoch FROM '%s'::timestamptz - now ())::text, false)", at);
 }
 
 //  True when the timestamptz expression `expr` is within 5 s of `at`
@@ -51,7 +54,7 @@ s_db (void)
 {
     tf_test_alone ();
     tf_db_t *db = tf_test_db ();
-    tf_test_sql (db, "UPDATE clock_shift SET seconds = 0");
+    tf_test_sql (db, "RESET ticketflow.clock_shift");
     //  a roster of logistics: an agent, a team lead, a supervisor; the
     //  on-duty manager of the shift
     tf_test_sql (db, "UPDATE agents SET duty_manager = false WHERE duty_manager");
@@ -70,7 +73,7 @@ s_done (tf_db_t **db)
     //  what these tickets still run is met, so no later test finds it due
     tf_test_sql (*db, "UPDATE sla_timers SET met_at = tf_now () WHERE met_at IS NULL AND breached_at IS NULL"
                       " AND ticket_id IN (SELECT id FROM tickets WHERE customer_ref = 'C-clock')");
-    tf_test_sql (*db, "UPDATE clock_shift SET seconds = 0");
+    tf_test_sql (*db, "RESET ticketflow.clock_shift");
     tf_db_destroy (db);
 }
 
@@ -181,7 +184,7 @@ Test (clock, out_of_hours_weekends_holidays_and_make_up_days)
     char contacted [64];
     time_t now = time (NULL);
     strftime (contacted, sizeof contacted, "%Y-%m-%dT%H:%M:%SZ", gmtime (&(time_t) { now - 1200 }));
-    tf_test_sql (db, "UPDATE clock_shift SET seconds = 0");
+    tf_test_sql (db, "RESET ticketflow.clock_shift");
     int64_t late = s_ticket (db, sla, "功能操作", "P3", false, contacted, NULL);
     char *expr = zsys_sprintf ("(SELECT tf_business_add ('%s'::timestamptz, 900, 'default'))", contacted);
     char *due = s_due (late, "response");

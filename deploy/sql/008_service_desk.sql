@@ -1,20 +1,20 @@
 -- 008: the service desk's clock and its people.
 --
 -- One clock. Every service reads the time from the database (tf_now ()),
--- never from its host; clock_shift is zero in production and is what a
--- test moves to drive a business week in seconds.
-CREATE TABLE clock_shift (
-    only_row        boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-    seconds         double precision NOT NULL DEFAULT 0
-);
-INSERT INTO clock_shift DEFAULT VALUES;
-
+-- never from its host: now () moved by the setting ticketflow.clock_shift
+-- (seconds; unset, so zero, in production). A test moves it to drive a
+-- business week in seconds: SET on its own connection, or ALTER DATABASE
+-- ... SET for the services that connect after. A setting rather than a
+-- row, so that the functions are inlined into every statement: read from
+-- a table, the clock cost a scan per call, twenty calls per ticket.
 CREATE FUNCTION tf_now () RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS
-$$ SELECT now () + make_interval (secs => (SELECT seconds FROM clock_shift)) $$;
+$$ SELECT now () + make_interval (secs => coalesce (nullif (current_setting ('ticketflow.clock_shift', true), ''),
+                                                   '0')::double precision) $$;
 
 -- the same, moving within a transaction (history rows are ordered by it)
 CREATE FUNCTION tf_clock_timestamp () RETURNS timestamptz LANGUAGE sql VOLATILE AS
-$$ SELECT clock_timestamp () + make_interval (secs => (SELECT seconds FROM clock_shift)) $$;
+$$ SELECT clock_timestamp () + make_interval (secs => coalesce (nullif (current_setting ('ticketflow.clock_shift', true), ''),
+                                                                '0')::double precision) $$;
 
 ALTER TABLE tickets ALTER created_at SET DEFAULT tf_now (),
                     ALTER updated_at SET DEFAULT tf_now (),
