@@ -17,7 +17,7 @@
 #    became assigned − that scheduled time, so queueing delay is not hidden;
 #    also the p99 of each second's tickets, which shows when it was slow.
 # 4. Raw PostgreSQL: the statements a ticket costs on its way to assigned,
-#    and its four clocks (which sla makes meanwhile for every ticket),
+#    and its two deadlines with their warnings (which sla makes meanwhile),
 #    run by pgbench (BENCH_CLIENTS clients, -j 2, BENCH_PGBENCH_SECONDS (15)
 #    each), one ticket per transaction (unbatched) and 100 tickets per
 #    transaction in multi-row statements (batched, what a set-based service
@@ -265,7 +265,7 @@ SQL
 # contact, history; classifier: lock, classification, status + history;
 # dispatcher: lock, taxonomy, status + history) and the clocks sla makes
 # for it while the others work (lock, the two deadlines on the service
-# hours and their warnings, the ticket's copy), one ticket per transaction. Not in it: the mass-incident links and
+# hours with their warnings, the ticket's copy), one ticket per transaction. Not in it: the mass-incident links and
 # notes, which the pipeline adds to tickets whose texts repeat.
 cat >"$work/unbatched.sql" <<'SQL'
 \set n random(1, 2000000000)
@@ -298,11 +298,10 @@ INSERT INTO ticket_events (ticket_id, kind, from_status, to_status, actor)
 COMMIT;
 BEGIN;
 SELECT id FROM tickets WHERE id = :id FOR UPDATE SKIP LOCKED;
-INSERT INTO sla_timers (ticket_id, kind, due_at, calendar)
-    VALUES (:id, 'response', tf_business_add (now (), 900, 'default'), 'default'),
-           (:id, 'response_warning', tf_business_add (now (), 720, 'default'), 'default'),
-           (:id, 'resolution', now () + interval '48 hours', NULL),
-           (:id, 'resolution_warning', now () + interval '38.4 hours', NULL);
+INSERT INTO sla_timers (ticket_id, kind, due_at, warn_at, calendar)
+    VALUES (:id, 'response', tf_business_add (now (), 900, 'default'), tf_business_add (now (), 720, 'default'),
+            'default'),
+           (:id, 'resolution', now () + interval '48 hours', now () + interval '38.4 hours', NULL);
 UPDATE tickets SET response_due_at = tf_business_add (now (), 900, 'default'), resolve_due_at = now () + interval '48 hours'
     WHERE id = :id;
 COMMIT;
@@ -350,14 +349,13 @@ INSERT INTO ticket_events (ticket_id, kind, from_status, to_status, actor)
 COMMIT;
 BEGIN;
 SELECT id FROM tickets WHERE id = ANY (:ids::int8[]) ORDER BY id FOR UPDATE SKIP LOCKED;
-INSERT INTO sla_timers (ticket_id, kind, due_at, calendar)
+INSERT INTO sla_timers (ticket_id, kind, due_at, warn_at, calendar)
     SELECT id, k, CASE k WHEN 'response' THEN tf_business_add (now (), 900, 'default')
-                         WHEN 'response_warning' THEN tf_business_add (now (), 720, 'default')
-                         WHEN 'resolution' THEN now () + interval '48 hours'
-                         ELSE now () + interval '38.4 hours' END,
-           CASE WHEN k LIKE 'response%' THEN 'default' END
-    FROM unnest (:ids::int8[]) id,
-         (VALUES ('response'), ('response_warning'), ('resolution'), ('resolution_warning')) v (k);
+                         ELSE now () + interval '48 hours' END,
+           CASE k WHEN 'response' THEN tf_business_add (now (), 720, 'default')
+                  ELSE now () + interval '38.4 hours' END,
+           CASE k WHEN 'response' THEN 'default' END
+    FROM unnest (:ids::int8[]) id, (VALUES ('response'), ('resolution')) v (k);
 UPDATE tickets SET response_due_at = tf_business_add (now (), 900, 'default'), resolve_due_at = now () + interval '48 hours'
     WHERE id = ANY (:ids::int8[]);
 COMMIT;

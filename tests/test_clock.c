@@ -110,6 +110,16 @@ s_expect_due (tf_db_t *db, int64_t id, const char *kind, const char *at)
     zstr_free (&sql);
 }
 
+//  The same for the warning at 80 % of a deadline
+static void
+s_expect_warning (tf_db_t *db, int64_t id, const char *kind, const char *at)
+{
+    char *expr = zsys_sprintf ("(SELECT warn_at FROM sla_timers WHERE ticket_id = %lld AND kind = '%s'"
+                               " ORDER BY round DESC LIMIT 1)", (long long) id, kind);
+    s_expect_near (db, "warning", expr, at);
+    zstr_free (&expr);
+}
+
 //  Runs the due clocks; returns how many signals of `signal` about `id`
 //  (and their kind in kind_out, the last one)
 static int
@@ -155,7 +165,7 @@ Test (clock, out_of_hours_weekends_holidays_and_make_up_days)
     s_expect_near (db, "received", sql, "2026-09-30 21:30+08");
     zstr_free (&sql);
     s_expect_due (db, report, "response", "2026-10-01 09:15+08");
-    s_expect_due (db, report, "response_warning", "2026-10-01 09:12+08");
+    s_expect_warning (db, report, "response", "2026-10-01 09:12+08");
     s_expect_due (db, report, "resolution", "2026-10-10 18:00+08");
     sql = zsys_sprintf ("(SELECT response_due_at FROM tickets WHERE id = %lld)", (long long) report);
     s_expect_near (db, "the ticket's response_due_at", sql, "2026-10-01 09:15+08");
@@ -176,7 +186,7 @@ Test (clock, out_of_hours_weekends_holidays_and_make_up_days)
     int64_t urgent = s_ticket (db, sla, "账号被盗", "P1", false, NULL, NULL);
     s_expect_due (db, urgent, "response", "2026-12-05 23:15+08");
     s_expect_due (db, urgent, "resolution", "2026-12-06 01:00+08");
-    s_expect_due (db, urgent, "manager_call", "2026-12-05 23:05+08");
+    s_expect_warning (db, urgent, "red_untouched", "2026-12-05 23:05+08");       //  the manager's call
     s_expect_due (db, urgent, "red_untouched", "2026-12-06 01:00+08");
     //  The hotline typed the ticket in 20 minutes after the call: the
     //  clocks start at the call
@@ -236,6 +246,8 @@ Test (clock, a_hold_across_closing_time_keeps_the_time_that_was_left)
     cr_assert_eq (sla_resume (sla, &m, &got, status, &err), 0, "%s", err.message);
     tf_msg_clear (&m);
     s_expect_due (db, id, "resolution", "2026-12-08 10:50+08");
+    //  and its warning at 80 % (48 minutes in) the 38 minutes it had left
+    s_expect_warning (db, id, "resolution", "2026-12-08 10:38+08");
     char *sql = zsys_sprintf ("(SELECT resolve_due_at FROM tickets WHERE id = %lld)", (long long) id);
     s_expect_near (db, "the ticket's resolve_due_at", sql, "2026-12-08 10:50+08");
     zstr_free (&sql);

@@ -348,15 +348,13 @@ Test (roster, unaccepted_goes_to_the_next_agent_and_off_duty_hands_back)
     //  甲 lets 15 minutes pass
     tf_test_sql (db, "UPDATE sla_timers SET due_at = tf_now () - interval '1 second'"
                      " WHERE ticket_id = %lld AND kind = 'acknowledgement'", (long long) id);
+    //  (another test's rebalance may take it first: the database tells)
     int n = dispatcher_rebalance (disp, "file", 8, out);
-    int mine = -1;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (out [i].ticket_id == id)
-            mine = i;
-    cr_assert_geq (mine, 0, "the ticket was not given to the next agent");
-    cr_assert_str_eq (out [mine].assignee, b);
-    for (int i = 0; i < n; i++)
+            cr_assert_str_eq (out [i].assignee, b);
         dispatcher_assignment_clear (&out [i]);
+    }
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND assignee = '%s'"
                                       " AND status = 'assigned'", (long long) id, b), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
@@ -455,18 +453,15 @@ Test (roster, the_second_line_takes_over_when_the_front_line_kept_it_too_long)
     //  48 hours pass
     tf_test_sql (db, "UPDATE sla_timers SET due_at = tf_now () - interval '1 second'"
                      " WHERE ticket_id IN (%lld, %lld) AND kind = 'hand_over'", (long long) ids [0], (long long) ids [1]);
+    //  (another test's rebalance may take it first: the database tells)
     int n = dispatcher_rebalance (disp, "file", 8, out);
-    bool seen = false;
     for (int i = 0; i < n; i++) {
-        if (out [i].ticket_id == ids [0]) {
-            seen = true;
-            cr_assert_str_eq (out [i].department, d.second);
-            cr_assert_str_eq (out [i].assignee, expert);
-        }
         cr_assert_neq (out [i].ticket_id, ids [1]);
         dispatcher_assignment_clear (&out [i]);
     }
-    cr_assert (seen, "the ticket was not handed over");
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE id = %lld AND department = '%s'"
+                                      " AND assignee = '%s' AND status = 'assigned'",
+                                  (long long) ids [0], d.second, expert), 1, "the ticket was not handed over");
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND kind = 'transferred' AND actor = 'dispatcher'"
                                       " AND note LIKE '48 h with the front line: handed over to %s%%'",

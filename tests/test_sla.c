@@ -262,18 +262,22 @@ Test (sla, claimed_creates_timers_from_the_policy)
     for (int i = 0; i < 50 && s_deadlines (db, id) < 2; i++)
         zclock_sleep (100);
     cr_assert_eq (s_deadlines (db, id), 2, "ticket.claimed makes both deadlines at once");
-    //  an accepted P1: both deadlines and their warnings, the on-duty
-    //  manager's 5 minutes, the owner's SMS at 2 h, the progress cadence,
-    //  and (物流信息更新延迟) the hand-over to logistics at 48 h
-    cr_assert_eq (s_timers (db, id), 8);
+    //  an accepted P1: both deadlines (their warnings on the same rows), its
+    //  watch (the on-duty manager at 5 minutes, the owner's SMS at 2 h), the
+    //  progress cadence, and (物流信息更新延迟) the hand-over to logistics at 48 h
+    cr_assert_eq (s_timers (db, id), 5);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld"
+                                      " AND kind IN ('response', 'resolution') AND warn_at < due_at"
+                                      " AND warn_at > (SELECT created_at FROM tickets WHERE id = %lld)",
+                                  (long long) id, (long long) id), 2);
     //  due = created_at + the P1 policy's minutes (15 and 120), mirrored on the ticket
     cr_assert_eq (tf_test_scalar (db,
         "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id WHERE t.id = %lld AND ("
         EXPECTED_DUE ")", (long long) id), 2);
     //  it was accepted in time: the response clocks are met, the resolution one runs
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"
-                                      " WHERE t.id = %lld AND s.kind IN ('response', 'response_warning', 'manager_call')"
-                                      " AND s.met_at = t.first_response_at", (long long) id), 3);
+                                      " WHERE t.id = %lld AND s.kind = 'response'"
+                                      " AND s.met_at = t.first_response_at", (long long) id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld"
                                       " AND kind = 'resolution' AND met_at IS NULL AND paused_at IS NULL"
                                       " AND breached_at IS NULL", (long long) id), 1);
@@ -283,7 +287,7 @@ Test (sla, claimed_creates_timers_from_the_policy)
     cr_assert_eq (tf_test_wait_handled (actor, "ticketflow_messages_received_total"
                                         "{service=\"sla\",type=\"ticket.claimed\"}", 4, 5000), 4);
     cr_assert_eq (tf_test_metric (actor, "ticketflow_events_refused_total{service=\"sla\"}"), 1);
-    cr_assert_eq (s_timers (db, id), 8);
+    cr_assert_eq (s_timers (db, id), 5);
     cr_assert_eq (s_timers (db, unranked), 0);
     cr_assert_eq (s_timers (db, late), 0);
     cr_assert_eq (s_timers (db, assigned), 0);
@@ -843,9 +847,9 @@ Test (sla, new_tickets_get_deadlines_and_the_reconciler_meets_a_lost_claim)
     cr_assert_eq (sla_track (sla, &claimed, 1), 1);
     cr_assert_eq (tf_db_finish (db, 0), 0);
     sla_destroy (&sla);
-    //  the two deadlines, their warnings, the hand-over to logistics
+    //  the two deadlines, the hand-over to logistics
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld AND met_at IS NULL",
-                                  (long long) claimed), 5);
+                                  (long long) claimed), 3);
     tf_test_sql (db, "UPDATE tickets SET status = 'accepted', status_changed_at = now (), assignee = '小王',"
                      " accepted_at = now (), first_response_at = now () WHERE id = %lld", (long long) claimed);
     snprintf (sql, sizeof sql, "SELECT count(*) FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id"

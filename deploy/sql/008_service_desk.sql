@@ -162,36 +162,43 @@ ALTER TABLE tickets
 CREATE INDEX tickets_assignee_open ON tickets (assignee) WHERE assignee IS NOT NULL
     AND status IN ('assigned', 'accepted', 'in_progress', 'on_hold', 'reopened');
 
--- Timers: every clock of a ticket is a row. Besides the two deadlines,
--- their 80 % warnings, the progress cadence, the verification after a fix,
--- the P1 clocks (on-duty manager at 5 min, the owner's SMS at 2 h), each
--- escalation step (round = the level it climbs to); and the dispatcher's
--- two: the acknowledgement of an assigned agent and the hand-over to the
--- second line. round counts reopenings for the resolution clocks.
+-- Timers: every clock of a ticket is a row: the two deadlines (each with
+-- its warning at 80 %, warn_at, on the same row: a row per warning made a
+-- third more WAL per ticket), the progress cadence, the verification
+-- after a fix, the P1 watch (one row: the on-duty manager at 5 minutes,
+-- as its warn_at, then the owner's SMS at 2 hours), each escalation step (round = the level it climbs to);
+-- and the dispatcher's two: the acknowledgement of an assigned agent and
+-- the hand-over to the second line. round counts reopenings for the
+-- resolution clocks. next_at is when the row next needs sla: its warning
+-- until that went out, then its due time.
 ALTER TABLE sla_timers DROP CONSTRAINT sla_timers_kind_check,
-    ADD CONSTRAINT sla_timers_kind_check CHECK (kind IN ('response', 'resolution', 'response_warning',
-        'resolution_warning', 'progress', 'verification', 'manager_call', 'red_untouched', 'escalation',
-        'acknowledgement', 'hand_over')),
+    ADD CONSTRAINT sla_timers_kind_check CHECK (kind IN ('response', 'resolution', 'progress', 'verification',
+        'red_untouched', 'escalation', 'acknowledgement', 'hand_over')),
     DROP CONSTRAINT sla_timers_ticket_id_kind_key,
     ADD COLUMN round integer NOT NULL DEFAULT 0,
     ADD COLUMN calendar text,                   -- the hours it counts in; NULL: around the clock
-    ADD COLUMN remaining_seconds double precision,  -- on hold: the open time that was left
+    ADD COLUMN warn_at timestamptz,             -- the warning at 80 % of a deadline; the P1 watch's 5 minutes
+    ADD COLUMN warned_at timestamptz,
+    ADD COLUMN remaining_seconds double precision,       -- on hold: the open time that was left
+    ADD COLUMN warn_remaining_seconds double precision,  -- on hold: the same to the warning
+    ADD COLUMN next_at timestamptz GENERATED ALWAYS AS
+        (CASE WHEN warned_at IS NULL AND warn_at < due_at THEN warn_at ELSE due_at END) STORED,
     ADD CONSTRAINT sla_timers_ticket_kind_round UNIQUE (ticket_id, kind, round);
 
 -- The clocks a ticket gets when sla tracks it, for round `for_round` (its
 -- reopen count): round 0 has the response clocks; every round has a
 -- resolution clock; an accepted ticket has its progress cadence; a
 -- sub-category with hand_over_hours has the hand-over to its second line
--- (the dispatcher's clock). P1 runs
--- around the clock (its policy row: respond 15 min, resolve 2 h) and has
--- the on-duty manager's 5 minutes and the owner's SMS at 2 h. Every other
--- ticket counts open time of `scope`; its resolution follows the
--- sub-category's rule (the SLA policy of its priority when it has none).
--- Each deadline comes with its warning at 80 % of the time.
+-- (the dispatcher's clock). P1 runs around the clock (its policy row:
+-- respond 15 min, resolve 2 h) and has its watch: the on-duty manager at 5
+-- minutes unaccepted, the owner's SMS at 2 h untouched. Every other ticket
+-- counts open time of `scope`; its resolution follows the sub-category's
+-- rule (the SLA policy of its priority when it has none). Each deadline
+-- comes with its warning at 80 % of the time (warn_at).
 CREATE FUNCTION tf_ticket_clocks (started timestamptz, reopened_at timestamptz, for_round integer,
                                   priority text, response_minutes integer, resolution jsonb,
                                   scope text, accepted_at timestamptz, hand_over_hours integer)
-RETURNS TABLE (kind text, round integer, due_at timestamptz, calendar text)
+RETURNS TABLE (kind text, round integer, due_at timestamptz, warn_at timestamptz, calendar text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     p1 boolean := priority = 'P1';
@@ -210,22 +217,23 @@ BEGIN
     IF for_round = 0 THEN
         seconds := 60 * CASE WHEN p1 THEN policy.response_minutes
                              ELSE coalesce (response_minutes, policy.response_minutes) END;
-        RETURN QUERY VALUES ('response', 0, tf_business_add (started, seconds, cal), cal),
-                            ('response_warning', 0, tf_business_add (started, 0.8 * seconds, cal), cal);
+        RETURN QUERY VALUES ('response', 0, tf_business_add (started, seconds, cal),
+                             tf_business_add (started, 0.8 * seconds, cal), cal);
         IF p1 THEN
-            RETURN QUERY VALUES ('manager_call', 0, started + interval '5 minutes', NULL::text),
-                                ('red_untouched', 0, started + interval '2 hours', NULL::text);
+            RETURN QUERY VALUES ('red_untouched', 0, started + interval '2 hours', started + interval '5 minutes',
+                                 NULL::text);
         END IF;
         IF hand_over_hours IS NOT NULL THEN
-            RETURN QUERY VALUES ('hand_over', 0, started + make_interval (hours => hand_over_hours), NULL::text);
+            RETURN QUERY VALUES ('hand_over', 0, started + make_interval (hours => hand_over_hours),
+                                 NULL::timestamptz, NULL::text);
         END IF;
     END IF;
     spec := CASE WHEN p1 OR resolution IS NULL
                  THEN jsonb_build_object ('business_minutes', policy.resolve_minutes) ELSE resolution END;
     IF spec ? 'business_minutes' THEN
         seconds := 60 * (spec->>'business_minutes')::double precision;
-        RETURN QUERY VALUES ('resolution', for_round, tf_business_add (start_r, seconds, cal), cal),
-            ('resolution_warning', for_round, tf_business_add (start_r, 0.8 * seconds, cal), cal);
+        RETURN QUERY VALUES ('resolution', for_round, tf_business_add (start_r, seconds, cal),
+                             tf_business_add (start_r, 0.8 * seconds, cal), cal);
     ELSE
         hours := coalesce ((spec->>'hours')::double precision, 0);
         days := coalesce ((spec->>'working_days')::double precision, 0);
@@ -234,24 +242,24 @@ BEGIN
         middle := start_r + make_interval (secs => hours * 3600);
         IF days > 0 THEN
             due := tf_business_add (middle, days * day_seconds, 'back_office');
-            RETURN QUERY VALUES ('resolution', for_round, due, 'back_office'::text),
-                ('resolution_warning', for_round,
-                 CASE WHEN hours = 0 THEN tf_business_add (start_r, 0.8 * days * day_seconds, 'back_office')
-                      ELSE start_r + 0.8 * (due - start_r) END, 'back_office'::text);
+            RETURN QUERY VALUES ('resolution', for_round, due,
+                CASE WHEN hours = 0 THEN tf_business_add (start_r, 0.8 * days * day_seconds, 'back_office')
+                     ELSE start_r + 0.8 * (due - start_r) END, 'back_office'::text);
         ELSE
-            RETURN QUERY VALUES ('resolution', for_round, middle, NULL::text),
-                ('resolution_warning', for_round, start_r + make_interval (secs => 0.8 * hours * 3600), NULL::text);
+            RETURN QUERY VALUES ('resolution', for_round, middle,
+                                 start_r + make_interval (secs => 0.8 * hours * 3600), NULL::text);
         END IF;
     END IF;
     IF accepted_at IS NOT NULL THEN
         RETURN QUERY VALUES ('progress', for_round,
-                             tf_business_add (greatest (accepted_at, start_r), CASE WHEN p1 THEN 3600 ELSE 14400 END, cal), cal);
+                             tf_business_add (greatest (accepted_at, start_r), CASE WHEN p1 THEN 3600 ELSE 14400 END, cal),
+                             NULL::timestamptz, cal);
     END IF;
 END $$;
 
 -- sla walks its clocks, the dispatcher its own two
 DROP INDEX sla_timers_open;
-CREATE INDEX sla_timers_open ON sla_timers (due_at)
+CREATE INDEX sla_timers_open ON sla_timers (next_at)
     WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL
     AND kind NOT IN ('acknowledgement', 'hand_over');
 CREATE INDEX sla_timers_dispatcher ON sla_timers (kind, due_at)

@@ -81,7 +81,7 @@ static const char *SQL_TICKET_JSON =
     "                               WHEN s.paused_at IS NOT NULL THEN 'paused' ELSE 'pending' END)"
     "                 ORDER BY s.due_at, s.id), '[]'::jsonb)"
     "               FROM sla_timers s WHERE s.ticket_id = t.id"
-    "               AND s.kind IN ('response', 'resolution', 'verification', 'progress', 'manager_call',"
+    "               AND s.kind IN ('response', 'resolution', 'verification', 'progress',"
     "                              'red_untouched', 'acknowledgement')),"
     "  'response_due_at', t.response_due_at, 'resolve_due_at', t.resolve_due_at,"
     "  'first_response_at', t.first_response_at, 'resolved_at', t.resolved_at,"

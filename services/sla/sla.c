@@ -22,9 +22,8 @@ struct sla_t {
 //  When a ticket was first answered (the dispatcher sets both at accept).
 #define RESPONDED "coalesce (t.first_response_at, t.accepted_at)"
 
-//  The clocks an answer meets: the response deadline, its warning, the
-//  on-duty manager's 5 minutes of a P1.
-#define RESPONSE_KINDS "('response', 'response_warning', 'manager_call')"
+//  The clock an answer meets: the response deadline (and its warning).
+#define RESPONSE_KINDS "('response')"
 
 //  The acknowledgement of an assigned agent and the hand-over to the
 //  second line are the dispatcher's clocks (the same words as the
@@ -50,16 +49,17 @@ struct sla_t {
     "       t.accepted_at, x.response_minutes, x.resolution, x.hand_over_hours,"                                         \
     "       tf_hours_scope (coalesce (t.department, x.first_owner), t.channel) AS scope"               \
     "  FROM tickets t LEFT JOIN taxonomy x ON x.subcategory = t.subcategory " ticket_filter "),"      \
-    " planned AS (SELECT p.id, p.status, p.responded, c.kind, c.round, c.due_at, c.calendar"          \
+    " planned AS (SELECT p.id, p.status, p.responded, c.kind, c.round, c.due_at, c.warn_at, c.calendar"          \
     "  FROM picked p CROSS JOIN LATERAL tf_ticket_clocks (p.started, p.reopened_at, p.reopen_count,"  \
     "       p.priority, p.response_minutes, p.resolution, p.scope, p.accepted_at, p.hand_over_hours) c),"                \
     " timers AS ("                                                                                    \
-    "  INSERT INTO sla_timers (ticket_id, kind, round, due_at, calendar, met_at, paused_at,"          \
-    "                          remaining_seconds)"                                                    \
-    "  SELECT id, kind, round, due_at, calendar,"                                                     \
+    "  INSERT INTO sla_timers (ticket_id, kind, round, due_at, warn_at, calendar, met_at, paused_at,"  \
+    "                          remaining_seconds, warn_remaining_seconds)"                             \
+    "  SELECT id, kind, round, due_at, warn_at, calendar,"                                            \
     "         CASE WHEN kind IN " RESPONSE_KINDS " AND responded <= due_at THEN responded END,"       \
     "         CASE WHEN status = 'on_hold' THEN tf_now () END,"                                       \
-    "         CASE WHEN status = 'on_hold' THEN tf_business_seconds (tf_now (), due_at, calendar) END" \
+    "         CASE WHEN status = 'on_hold' THEN tf_business_seconds (tf_now (), due_at, calendar) END," \
+    "         CASE WHEN status = 'on_hold' THEN tf_business_seconds (tf_now (), warn_at, calendar) END" \
     "  FROM planned ORDER BY id, kind, round"                                                         \
     "  ON CONFLICT (ticket_id, kind, round) DO NOTHING RETURNING ticket_id),"                         \
     /* the deadlines per ticket for the mirror columns: the timers made    */                        \
@@ -131,10 +131,10 @@ static const char *SQL_DUE =
     "       to_char (s.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), t.ticket_no,"
     "       coalesce (t.department, ''), coalesce (t.priority, ''), t.status,"
     "       coalesce (" RESPONDED " <= s.due_at, false), " RESPONDED " IS NOT NULL, t.reopen_count,"
-    "       coalesce (t.assignee, ''), t.escalation_level, s.due_at "
+    "       coalesce (t.assignee, ''), t.escalation_level, s.due_at, s.next_at < s.due_at AND s.due_at > tf_now () "
     "FROM sla_timers s JOIN tickets t ON t.id = s.ticket_id "
-    "WHERE s.met_at IS NULL AND s.breached_at IS NULL AND s.paused_at IS NULL AND s.due_at <= tf_now () "
-    "AND " SLA_KINDS " ORDER BY s.due_at, s.id LIMIT $1::int FOR NO KEY UPDATE OF s, t SKIP LOCKED";
+    "WHERE s.met_at IS NULL AND s.breached_at IS NULL AND s.paused_at IS NULL AND s.next_at <= tf_now () "
+    "AND " SLA_KINDS " ORDER BY s.next_at, s.id LIMIT $1::int FOR NO KEY UPDATE OF s, t SKIP LOCKED";
 
 //  Clocks whose condition held when they fell due (a response clock
 //  answered: met when answered)
@@ -143,6 +143,10 @@ static const char *SQL_MET =
     "                                      THEN least (coalesce (" RESPONDED ", tf_now ()), tf_now ())"
     "                                      ELSE tf_now () END "
     "FROM tickets t WHERE s.id = ANY ($1::int8[]) AND t.id = s.ticket_id";
+
+//  Warnings that went out (the row's next_at moves on to its due time)
+static const char *SQL_WARNED =
+    "UPDATE sla_timers SET warned_at = tf_now () WHERE id = ANY ($1::int8[]) AND warned_at IS NULL";
 
 //  Clocks that went off: breached_at is when (only where still NULL, so
 //  one instance wins)
@@ -238,9 +242,9 @@ static const char *SQL_ESCALATE =
 //  Milliseconds until due by the database's clock, so this host's clock
 //  (which may jump) only ever measures the wait, never the deadline.
 static const char *SQL_WINDOW =
-    "SELECT (extract (epoch FROM due_at - tf_now ()) * 1000)::int8 FROM sla_timers s "
+    "SELECT (extract (epoch FROM next_at - tf_now ()) * 1000)::int8 FROM sla_timers s "
     "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND " SLA_KINDS
-    " AND due_at <= tf_now () + make_interval (secs => $1::int) ORDER BY due_at LIMIT $2::int";
+    " AND next_at <= tf_now () + make_interval (secs => $1::int) ORDER BY next_at LIMIT $2::int";
 
 static const char *SQL_EXPIRED_HOLDS =
     "SELECT id FROM tickets WHERE status = 'on_hold' AND hold_until <= tf_now () "
@@ -281,13 +285,18 @@ static const char *SQL_TOUCH =
 //  hold: every clock stops, keeping the open time it had left
 static const char *SQL_PAUSE =
     "UPDATE sla_timers s SET paused_at = tf_now (),"
-    "  remaining_seconds = tf_business_seconds (tf_now (), due_at, calendar) "
+    "  remaining_seconds = tf_business_seconds (tf_now (), due_at, calendar),"
+    "  warn_remaining_seconds = CASE WHEN warned_at IS NULL AND warn_at IS NOT NULL"
+    "                                THEN tf_business_seconds (tf_now (), warn_at, calendar) END "
     "WHERE ticket_id = $1 AND met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND " SLA_KINDS;
 
 //  resume: a paused clock gets back the open time it had left
 static const char *SQL_RESUME =
     "WITH s AS (UPDATE sla_timers SET due_at = tf_business_add (tf_now (), remaining_seconds, calendar),"
-    "                  paused_at = NULL, remaining_seconds = NULL"
+    "                  warn_at = CASE WHEN warn_remaining_seconds IS NOT NULL"
+    "                                 THEN tf_business_add (tf_now (), warn_remaining_seconds, calendar)"
+    "                                 ELSE warn_at END,"
+    "                  paused_at = NULL, remaining_seconds = NULL, warn_remaining_seconds = NULL"
     "           WHERE ticket_id = ANY ($1::int8[]) AND paused_at IS NOT NULL"
     "           RETURNING ticket_id, kind, round, due_at) "
     "UPDATE tickets t SET hold_reason = NULL, hold_until = NULL,"
@@ -323,6 +332,7 @@ sla_new (tf_db_t *db)
     ||  tf_db_prepare (db, "sla_due", SQL_DUE, 1)
     ||  tf_db_prepare (db, "sla_met", SQL_MET, 1)
     ||  tf_db_prepare (db, "sla_fired", SQL_FIRED, 1)
+    ||  tf_db_prepare (db, "sla_warned", SQL_WARNED, 1)
     ||  tf_db_prepare (db, "sla_rearm", SQL_REARM, 1)
     ||  tf_db_prepare (db, "sla_record_fired", SQL_RECORD_FIRED, 6)
     ||  tf_db_prepare (db, "sla_escalate", SQL_ESCALATE, 5)
@@ -406,7 +416,7 @@ sla_meet_responses (sla_t *self)
 
 //  What a due clock does, by kind: the history event it writes when it
 //  goes off, and the signal it sends
-typedef enum { CLOCK_MET, CLOCK_BREACH, CLOCK_WARN, CLOCK_REMIND, CLOCK_MANAGER, CLOCK_SMS,
+typedef enum { CLOCK_MET, CLOCK_BREACH, CLOCK_WARN, CLOCK_REMIND, CLOCK_MANAGER, CLOCK_PASS, CLOCK_SMS,
                CLOCK_ESCALATE } clock_action_t;
 
 //  Decides one due clock from its row of SQL_DUE.
@@ -421,20 +431,20 @@ s_decide (PGresult *res, int row)
     int reopened = atoi (PQgetvalue (res, row, 11));
     bool settled = !(tf_status_open () & TF_FROM_SET (status));
     bool handling = status == TF_STATUS_ACCEPTED || status == TF_STATUS_IN_PROGRESS;
+    //  a deadline's warning at 80 %: an answer or a fix before it meets the deadline
+    bool warning = *PQgetvalue (res, row, 15) == 't';
     if (!strcmp (kind, "response"))
-        return in_time? CLOCK_MET: CLOCK_BREACH;
-    if (!strcmp (kind, "response_warning"))
-        return answered? CLOCK_MET: CLOCK_WARN;
-    if (!strcmp (kind, "manager_call"))
-        return answered? CLOCK_MET: CLOCK_MANAGER;
+        return warning? (answered? CLOCK_MET: CLOCK_WARN): in_time? CLOCK_MET: CLOCK_BREACH;
     if (!strcmp (kind, "resolution"))
-        return settled? CLOCK_MET: CLOCK_BREACH;
-    if (!strcmp (kind, "resolution_warning"))
-        return settled? CLOCK_MET: CLOCK_WARN;
+        return settled? CLOCK_MET: warning? CLOCK_WARN: CLOCK_BREACH;
     if (!strcmp (kind, "progress"))
         return handling? CLOCK_REMIND: CLOCK_MET;
     if (!strcmp (kind, "verification"))
         return status == TF_STATUS_RESOLVED && reopened == round? CLOCK_BREACH: CLOCK_MET;
+    //  the P1 watch: at 5 minutes unaccepted the on-duty manager is called
+    //  (accepted, it passes on), at 2 hours unhandled its owner gets an SMS
+    if (!strcmp (kind, "red_untouched") && warning)
+        return answered? CLOCK_PASS: CLOCK_MANAGER;
     if (!strcmp (kind, "red_untouched"))
         return settled || status == TF_STATUS_IN_PROGRESS || status == TF_STATUS_ON_HOLD? CLOCK_MET: CLOCK_SMS;
     if (!strcmp (kind, "escalation"))
@@ -458,7 +468,7 @@ s_fired_from_row (sla_fired_t *f, sla_signal_t signal, PGresult *res, int row)
 
 //  The arrays of one pass's statements
 typedef struct {
-    tf_db_array_t *met, *fired, *rearm;                         //  timer ids
+    tf_db_array_t *met, *fired, *rearm, *warned;                //  timer ids
     tf_db_array_t *ticket, *kind, *event, *due;                 //  SQL_RECORD_FIRED
     tf_db_array_t *up_ticket, *up_level, *up_reason;            //  SQL_ESCALATE
 } pass_t;
@@ -521,21 +531,33 @@ s_fire (sla_t *self, PGresult *due, pass_t *p, sla_fired_t *out)
             tf_db_array_add (p->met, id);
             continue;
         }
-        tf_db_array_add (action == CLOCK_REMIND? p->rearm: p->fired, id);
+        //  a warning stage (a deadline's 80 %, the P1 watch's 5 minutes) is
+        //  marked warned and the row runs on to its due time
+        bool stage = action == CLOCK_WARN || action == CLOCK_PASS || action == CLOCK_MANAGER;
+        tf_db_array_add (action == CLOCK_REMIND? p->rearm: stage? p->warned: p->fired, id);
+        if (action == CLOCK_PASS)
+            continue;
         const char *event = action == CLOCK_WARN || action == CLOCK_REMIND? "sla_warning"
                           : action == CLOCK_SMS? "owner_sms"
                           : action == CLOCK_MANAGER? "manager_called"
                           : action == CLOCK_ESCALATE? NULL: "sla_breached";
+        //  a warning is named after its deadline: response_warning, resolution_warning
+        char kind [32];
+        //  (the P1 watch's first stage is the manager's call)
+        snprintf (kind, sizeof kind, "%s%s", action == CLOCK_MANAGER? "manager_call": PQgetvalue (due, row, 2),
+                  action == CLOCK_WARN? "_warning": "");
         if (event) {
             tf_db_array_add (p->ticket, PQgetvalue (due, row, 1));
-            tf_db_array_add (p->kind, PQgetvalue (due, row, 2));
+            tf_db_array_add (p->kind, kind);
             tf_db_array_add (p->event, event);
             tf_db_array_add (p->due, PQgetvalue (due, row, 14));
         }
         int64_t ticket_id = strtoll (PQgetvalue (due, row, 1), NULL, 10);
         int level = atoi (PQgetvalue (due, row, 13));
-        if (action == CLOCK_BREACH || action == CLOCK_WARN || action == CLOCK_REMIND)
-            s_fired_from_row (&out [n++], action == CLOCK_BREACH? SLA_BREACHED: SLA_WARNING, due, row);
+        if (action == CLOCK_BREACH || action == CLOCK_WARN || action == CLOCK_REMIND) {
+            s_fired_from_row (&out [n], action == CLOCK_BREACH? SLA_BREACHED: SLA_WARNING, due, row);
+            snprintf (out [n++].kind, sizeof out [0].kind, "%s", kind);
+        }
         //  a missed response or resolution deadline starts the climb (once:
         //  a ticket already escalated goes on at its own pace)
         if (action == CLOCK_BREACH && level == 0 && !!strcmp (PQgetvalue (due, row, 2), "verification"))
@@ -554,6 +576,8 @@ s_fire (sla_t *self, PGresult *due, pass_t *p, sla_fired_t *out)
          && tf_db_command (self->db, "sla_fired", 1, (const char *[]) { tf_db_array_text (p->fired) }) < 0)
     ||  (tf_db_array_count (p->rearm)
          && tf_db_command (self->db, "sla_rearm", 1, (const char *[]) { tf_db_array_text (p->rearm) }) < 0)
+    ||  (tf_db_array_count (p->warned)
+         && tf_db_command (self->db, "sla_warned", 1, (const char *[]) { tf_db_array_text (p->warned) }) < 0)
     ||  (tf_db_array_count (p->ticket) && tf_db_command (self->db, "sla_record_fired", 6, record) < 0))
         return -1;
     int escalated = s_escalate (self, p, out + n);
@@ -578,7 +602,7 @@ sla_fire_due (sla_t *self, sla_fired_t *out, size_t limit, size_t *taken)
         return tf_db_finish (self->db, -1);
     }
     pass_t p;
-    tf_db_array_t **arrays [] = { &p.met, &p.fired, &p.rearm, &p.ticket, &p.kind, &p.event, &p.due,
+    tf_db_array_t **arrays [] = { &p.met, &p.fired, &p.rearm, &p.warned, &p.ticket, &p.kind, &p.event, &p.due,
                                   &p.up_ticket, &p.up_level, &p.up_reason };
     for (size_t i = 0; i < sizeof arrays / sizeof arrays [0]; i++)
         *arrays [i] = tf_db_array_new ();

@@ -36,7 +36,7 @@ typedef struct {
     sla_signal_t signal;
     int64_t ticket_id;
     char ticket_no [40];
-    char kind [24];             //  the clock: response, resolution_warning, progress, manager_call ...
+    char kind [32];             //  the clock: response, resolution_warning, progress, manager_call ...
     char due_at [40];           //  RFC 3339, UTC ("" for an escalation)
     char department [40];       //  "" when the ticket has none yet
     char priority [4];

@@ -335,8 +335,8 @@ const tf_service_t sla_service = {
     },
     //  deadlines that passed and are not marked yet: the breach pass is behind
     .waiting_sql =
-        "SELECT 'overdue_timers', count (*), extract (epoch FROM tf_now () - min (due_at)) FROM sla_timers "
-        "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND due_at <= tf_now () "
+        "SELECT 'overdue_timers', count (*), extract (epoch FROM tf_now () - min (next_at)) FROM sla_timers "
+        "WHERE met_at IS NULL AND breached_at IS NULL AND paused_at IS NULL AND next_at <= tf_now () "
         "AND kind NOT IN ('acknowledgement', 'hand_over')",
     .create = s_create,
     .destroy = s_destroy,
