@@ -109,9 +109,7 @@ static const char *SQL_HAND_OVER_DUE =
 static const char *SQL_POOL =
     "SELECT t.id, NULL FROM tickets t"
     " WHERE t.department = ANY (ARRAY (SELECT DISTINCT a.department FROM agents a"
-    "        WHERE a.on_duty AND a.role = 'agent' AND a.capacity > (SELECT count (*) FROM tickets x"
-    "          WHERE x.assignee = a.name"
-    "          AND x.status IN ('assigned', 'accepted', 'in_progress', 'on_hold', 'reopened'))))"
+    "        WHERE a.on_duty AND a.role = 'agent' AND a.capacity > " ROSTER_LOAD ("a.name") "))"
     " AND t.status = 'assigned' AND t.assignee IS NULL"
     " ORDER BY t.priority NULLS LAST, t.created_at, t.id LIMIT $1::int FOR UPDATE OF t SKIP LOCKED";
 

@@ -1,24 +1,27 @@
 //  The roster requests: agent.add, agent.update, agent.duty, agent.list.
 #include "dispatcher_private.h"
+#include "tf_json.h"
 #include "tf_log.h"
 #include "tf_ticket.h"
+#include <jansson.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define AGENT_COLUMNS                                                                           \
-    "a.name, a.department, a.role, array_to_string (a.skills, ','), a.capacity,"                \
-    " (SELECT count (*) FROM tickets t WHERE t.assignee = a.name"                               \
-    "  AND t.status IN ('assigned', 'accepted', 'in_progress', 'on_hold', 'reopened')),"        \
-    " a.on_duty, a.duty_manager, a.contact"
+//  agent.items: the agents as a JSON array, built by the database
+#define AGENTS_JSON                                                                             \
+    "SELECT coalesce (jsonb_agg (jsonb_build_object ('name', a.name, 'department', a.department," \
+    "  'role', a.role, 'skills', to_jsonb (a.skills), 'capacity', a.capacity,"                    \
+    "  'load', " ROSTER_LOAD ("a.name") ", 'on_duty', a.on_duty,"                                 \
+    "  'duty_manager', a.duty_manager, 'contact', a.contact) ORDER BY a.department, a.name),"    \
+    "  '[]')::text FROM agents a "
 
 static const char *SQL_LIST =
-    "SELECT " AGENT_COLUMNS " FROM agents a WHERE $1::text IS NULL OR a.department = $1 "
-    "ORDER BY a.department, a.name";
+    AGENTS_JSON "WHERE $1::text IS NULL OR a.department = $1";
 
 static const char *SQL_ONE =
-    "SELECT " AGENT_COLUMNS " FROM agents a WHERE a.name = $1";
+    AGENTS_JSON "WHERE a.name = $1";
 
 //  What a request names that must exist: the department, every skill
 static const char *SQL_CHECK =
@@ -68,77 +71,25 @@ dispatcher_agents_prepare (tf_db_t *db)
         || tf_db_prepare (db, "agents_their_tickets", SQL_THEIR_TICKETS, 2)? -1: 0;
 }
 
-static void
-s_pack_str (msgpack_packer *pk, const char *key, const char *value)
-{
-    msgpack_pack_str_with_body (pk, key, strlen (key));
-    if (value)
-        msgpack_pack_str_with_body (pk, value, strlen (value));
-    else
-        msgpack_pack_nil (pk);
-}
-
-static void
-s_pack_int (msgpack_packer *pk, const char *key, long long value)
-{
-    msgpack_pack_str_with_body (pk, key, strlen (key));
-    msgpack_pack_int64 (pk, value);
-}
-
-static void
-s_pack_bool (msgpack_packer *pk, const char *key, bool value)
-{
-    msgpack_pack_str_with_body (pk, key, strlen (key));
-    if (value)
-        msgpack_pack_true (pk);
-    else
-        msgpack_pack_false (pk);
-}
-
-//  agent.items from rows of AGENT_COLUMNS
-static void
-s_items (PGresult *res, tf_msg_t *reply)
-{
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    int rows = PQntuples (res);
-    msgpack_pack_array (&pk, (size_t) rows);
-    for (int r = 0; r < rows; r++) {
-        msgpack_pack_map (&pk, 9);
-        s_pack_str (&pk, "name", PQgetvalue (res, r, 0));
-        s_pack_str (&pk, "department", PQgetvalue (res, r, 1));
-        s_pack_str (&pk, "role", PQgetvalue (res, r, 2));
-        msgpack_pack_str_with_body (&pk, "skills", 6);
-        char *skills = strdup (PQgetvalue (res, r, 3));
-        size_t n = 0;
-        for (char *c = skills; *skills && c; c = strchr (c + 1, ','))
-            n++;
-        msgpack_pack_array (&pk, n);
-        for (char *save = NULL, *tok = strtok_r (skills, ",", &save); tok; tok = strtok_r (NULL, ",", &save))
-            msgpack_pack_str_with_body (&pk, tok, strlen (tok));
-        free (skills);
-        s_pack_int (&pk, "capacity", atoll (PQgetvalue (res, r, 4)));
-        s_pack_int (&pk, "load", atoll (PQgetvalue (res, r, 5)));
-        s_pack_bool (&pk, "on_duty", *PQgetvalue (res, r, 6) == 't');
-        s_pack_bool (&pk, "duty_manager", *PQgetvalue (res, r, 7) == 't');
-        s_pack_str (&pk, "contact", PQgetisnull (res, r, 8)? NULL: PQgetvalue (res, r, 8));
-    }
-    tf_msg_set_raw (reply, TF_F_AGENT_ITEMS_AGENTS, sbuf.data, sbuf.size);
-    msgpack_sbuffer_destroy (&sbuf);
-}
-
-//  Runs `statement` and answers with the rows (agent.items); 0 or -1
+//  Runs `statement` and answers with its JSON array (agent.items); 0 or -1
 static int
 s_answer (dispatcher_t *self, const char *statement, const char *param, tf_msg_t *reply, tf_error_t *err)
 {
     PGresult *res = tf_db_run (self->db, statement, 1, (const char *[]) { param });
-    int rc = tf_db_ok (self->db, res, "roster")? 0: tf_error_unavailable (err);
-    if (rc == 0)
-        s_items (res, reply);
+    json_t *agents = tf_db_ok (self->db, res, "roster")? json_loads (PQgetvalue (res, 0, 0), 0, NULL): NULL;
     PQclear (res);
-    return rc;
+    if (!agents)
+        return tf_error_unavailable (err);
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    int rc = tf_json_pack (&pk, agents);
+    json_decref (agents);
+    if (rc == 0)
+        tf_msg_set_raw (reply, TF_F_AGENT_ITEMS_AGENTS, sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc? tf_error_set (err, TF_ERR_INTERNAL, NULL, "cannot pack the roster"): 0;
 }
 
 //  Inside the transaction: refuses an unknown department or skill

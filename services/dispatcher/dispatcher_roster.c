@@ -12,9 +12,7 @@ static const char *SQL_LOCK =
 //  In its own statement, after the lock: a snapshot that sees what the
 //  dispatcher that held the lock before committed
 static const char *SQL_LOADS =
-    "SELECT a.name, (SELECT count (*) FROM tickets t WHERE t.assignee = a.name"
-    "  AND t.status IN ('assigned', 'accepted', 'in_progress', 'on_hold', 'reopened'))"
-    " FROM unnest ($1::text[]) a (name)";
+    "SELECT a.name, " ROSTER_LOAD ("a.name") " FROM unnest ($1::text[]) a (name)";
 
 static const char *SQL_ACKNOWLEDGE =
     "WITH t AS (SELECT t.id, t.priority, t.department, t.channel FROM tickets t"

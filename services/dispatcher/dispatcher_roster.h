@@ -16,6 +16,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+//  An agent's load, in SQL: their open tickets (the statuses of the
+//  partial index tickets_assignee_open, deploy/sql/008, which it walks)
+#define ROSTER_LOAD(agent_name)                                                     \
+    "(SELECT count (*) FROM tickets x WHERE x.assignee = " agent_name               \
+    " AND x.status IN ('assigned', 'accepted', 'in_progress', 'on_hold', 'reopened'))"
+
 typedef struct {
     char name [72];
     char department [40];
