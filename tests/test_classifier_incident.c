@@ -103,26 +103,15 @@ s_test_sub_remove (tf_db_t *db, const test_sub_t *sub)
 static int64_t
 s_submit (tf_db_t *db, const char *body, const char *product, char *no, size_t size)
 {
-    intake_t *intake = intake_new (db);
-    cr_assert (intake);
-    static int counter;
-    char ext [128];
-    snprintf (ext, sizeof ext, "inc-%s-%d", tf_test_unique (), ++counter);
     tf_msg_t m;
     tf_msg_init (&m, TF_MSG_SUBMIT);
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
     tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, body);
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_EXTERNAL_ID, ext);
     tf_msg_set_cstr (&m, TF_F_SUBMIT_PRODUCT, product);
     tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, "C-incident");
-    const tf_msg_t *batch [] = { &m };
-    intake_result_t r;
-    cr_assert_eq (intake_submit (intake, batch, 1, &r), 0);
-    cr_assert (r.ok);
-    snprintf (no, size, "%s", r.ticket_no);
-    tf_msg_clear (&m);
-    intake_destroy (&intake);
-    return r.ticket_id;
+    char number [32];
+    int64_t id = tf_test_submit_msg (db, &m, number);
+    snprintf (no, size, "%s", number);
+    return id;
 }
 
 //  --------------------------------------------------------------------------

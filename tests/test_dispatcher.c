@@ -48,27 +48,12 @@ s_taxonomy_fixture (tf_db_t *db)
 static int64_t
 s_new_ticket (tf_db_t *db, const char *subject, const char *body, char *no)
 {
-    static int counter;
-    intake_t *intake = intake_new (db);
-    cr_assert (intake);
-    char ext [128];
-    snprintf (ext, sizeof ext, "disp-%s-%d", tf_test_unique (), ++counter);
     tf_msg_t m;
     tf_msg_init (&m, TF_MSG_SUBMIT);
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
     tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, body);
     tf_msg_set_cstr (&m, TF_F_SUBMIT_SUBJECT, subject);
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_EXTERNAL_ID, ext);
     tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, "C-disp");
-    const tf_msg_t *batch [] = { &m };
-    intake_result_t r;
-    cr_assert_eq (intake_submit (intake, batch, 1, &r), 0);
-    cr_assert (r.ok);
-    tf_msg_clear (&m);
-    intake_destroy (&intake);
-    if (no)
-        strcpy (no, r.ticket_no);
-    return r.ticket_id;
+    return tf_test_submit_msg (db, &m, no);
 }
 
 //  What the classifier would have done (subcategory NULL: none)

@@ -78,30 +78,39 @@ tf_test_db (void)
 }
 
 int64_t
-tf_test_submit (tf_db_t *db, const char *customer, const char *body, const char *contacted_at, char *ticket_no)
+tf_test_submit_msg (tf_db_t *db, tf_msg_t *m, char *ticket_no)
 {
     static int counter;
+    if (!tf_msg_has (m, TF_F_SUBMIT_CHANNEL))
+        tf_msg_set_cstr (m, TF_F_SUBMIT_CHANNEL, "app");
+    if (!tf_msg_has (m, TF_F_SUBMIT_EXTERNAL_ID)) {
+        char ext [128];
+        snprintf (ext, sizeof ext, "test-%s-%d-%d", tf_test_unique (), (int) getpid (), ++counter);
+        tf_msg_set_cstr (m, TF_F_SUBMIT_EXTERNAL_ID, ext);
+    }
     intake_t *intake = intake_new (db);
     cr_assert (intake);
-    char ext [128];
-    snprintf (ext, sizeof ext, "test-%s-%d-%d", tf_test_unique (), (int) getpid (), ++counter);
-    tf_msg_t m;
-    tf_msg_init (&m, TF_MSG_SUBMIT);
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, body);
-    tf_msg_set_cstr (&m, TF_F_SUBMIT_EXTERNAL_ID, ext);
-    tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, customer);
-    if (contacted_at)
-        tf_msg_set_cstr (&m, TF_F_SUBMIT_CONTACTED_AT, contacted_at);
-    const tf_msg_t *batch [] = { &m };
+    const tf_msg_t *batch [] = { m };
     intake_result_t r;
     cr_assert_eq (intake_submit (intake, batch, 1, &r), 0);
     cr_assert (r.ok, "%s", r.err.message);
-    tf_msg_clear (&m);
+    tf_msg_clear (m);
     intake_destroy (&intake);
     if (ticket_no)
         snprintf (ticket_no, 32, "%s", r.ticket_no);
     return r.ticket_id;
+}
+
+int64_t
+tf_test_submit (tf_db_t *db, const char *customer, const char *body, const char *contacted_at, char *ticket_no)
+{
+    tf_msg_t m;
+    tf_msg_init (&m, TF_MSG_SUBMIT);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, body);
+    tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, customer);
+    if (contacted_at)
+        tf_msg_set_cstr (&m, TF_F_SUBMIT_CONTACTED_AT, contacted_at);
+    return tf_test_submit_msg (db, &m, ticket_no);
 }
 
 void

@@ -28,9 +28,12 @@ tf_db_t *tf_test_db (void);
 //  Runs SQL with printf-style formatting and returns the first column of the
 //  first row as a number (-1 when there is no row).
 long long tf_test_scalar (tf_db_t *db, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-//  Stores a ticket as intake does (channel app, a unique external id; the
-//  customer's contact time when contacted_at is not NULL); fills ticket_no
-//  (32 bytes) when not NULL and returns its id.
+//  Stores the ticket.submit *m as intake does, adding channel app and a
+//  unique external id where it has none; clears *m. Fills ticket_no (32
+//  bytes) when not NULL and returns the ticket's id.
+int64_t tf_test_submit_msg (tf_db_t *db, tf_msg_t *m, char *ticket_no);
+//  The same for a body and a customer (and the customer's contact time
+//  when contacted_at is not NULL).
 int64_t tf_test_submit (tf_db_t *db, const char *customer, const char *body, const char *contacted_at,
                         char *ticket_no);
 //  Runs a statement that must succeed (the test fails otherwise).
