@@ -153,6 +153,16 @@ CREATE TABLE agents (
 CREATE UNIQUE INDEX agents_one_duty_manager ON agents ((true)) WHERE duty_manager;
 CREATE INDEX agents_department_role ON agents (department, role);
 
+-- Who of `role` a department's ticket goes to: on duty first; for a
+-- manager, the shift's on-duty manager whatever the department.
+CREATE FUNCTION tf_person (department text, role text) RETURNS TABLE (name text, contact text)
+LANGUAGE sql STABLE AS $$
+    SELECT a.name, a.contact FROM agents a
+    WHERE a.role = tf_person.role
+      AND (a.department = tf_person.department OR (tf_person.role = 'manager' AND a.duty_manager))
+    ORDER BY (tf_person.role = 'manager' AND a.duty_manager) DESC, a.on_duty DESC, a.id LIMIT 1
+$$;
+
 ALTER TABLE tickets
     ADD COLUMN contacted_at      timestamptz,   -- when the customer wrote or called (the clocks start there)
     ADD COLUMN assigned_at       timestamptz,   -- when the current assignee was given it

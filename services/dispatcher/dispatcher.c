@@ -132,8 +132,7 @@ static const char *SQL_TELL_LEADS =
     "  'to_agent', l.name, 'to', l.contact, 'department', t.department, 'ticket_no', t.ticket_no,"
     "  'assignee', t.assignee, 'message', '工单 ' || t.ticket_no || ' 分配后15分钟未被接单,已'"
     "  || CASE WHEN t.assignee IS NULL THEN '退回部门待分配池' ELSE '转给 ' || t.assignee END || '。')) "
-    "FROM tickets t CROSS JOIN LATERAL (SELECT a.name, a.contact FROM agents a WHERE a.department = t.department"
-    "  AND a.role = 'team_lead' ORDER BY a.on_duty DESC, a.id LIMIT 1) l "
+    "FROM tickets t CROSS JOIN LATERAL tf_person (t.department, 'team_lead') l "
     "WHERE t.id = ANY ($1::int8[]) ON CONFLICT (ticket_id, kind, sink, payload) DO NOTHING";
 
 //  A department's open tickets: the backlog once it has a department

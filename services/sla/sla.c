@@ -181,10 +181,9 @@ static const char *SQL_RECORD_FIRED =
     "           FROM f RETURNING id),"
     " who AS (SELECT f.*, t.ticket_no, t.department, t.priority, p.name, p.contact"
     "         FROM f JOIN tickets t ON t.id = f.ticket_id"
-    "         LEFT JOIN LATERAL (SELECT a.name, a.contact FROM agents a"
-    "                            WHERE a.name = t.assignee"
-    "                               OR (t.assignee IS NULL AND a.department = t.department AND a.role = 'team_lead')"
-    "                            ORDER BY a.name = t.assignee DESC, a.on_duty DESC, a.id LIMIT 1) p ON true"
+    "         LEFT JOIN LATERAL (SELECT a.name, a.contact FROM agents a WHERE a.name = t.assignee"
+    "                            UNION ALL SELECT * FROM tf_person (t.department, 'team_lead')"
+    "                            WHERE t.assignee IS NULL) p ON true"
     "         WHERE f.kind = 'red_untouched' OR (p.name IS NOT NULL AND f.kind <> 'manager_call')),"
     " messages AS (INSERT INTO outbox (ticket_id, kind, sink, payload)"
     "   SELECT ticket_id, CASE WHEN kind = 'red_untouched' THEN 'owner_sms' ELSE 'staff_reminder' END,"
@@ -201,23 +200,20 @@ static const char *SQL_RECORD_FIRED =
     "   FROM who ON CONFLICT (ticket_id, kind, sink, payload) DO NOTHING RETURNING id) "
     "SELECT (SELECT count (*) FROM flags), (SELECT count (*) FROM notes), (SELECT count (*) FROM messages)";
 
-//  One escalation step per ($1 ticket, $2 level): the level's person (1 组长,
-//  2 主管 of the ticket's department, on duty first; 3 the on-duty manager,
-//  else a manager of the department), the ticket's level and holder, the
-//  next step's timer ($4 minutes on) below the top, a history row, a
-//  message to the person, and one row back per step for sla.escalated.
-//  $3 says why (the clock that fired).
+//  One escalation step per ($1 ticket, $2 level): the level's person
+//  (tf_person: 1 组长, 2 主管 of the ticket's department, on duty first; 3
+//  the on-duty manager, else a manager of the department), the ticket's
+//  level and holder, the next step's timer ($4 minutes on) below the top,
+//  a history row, a message to the person, and one row back per step for
+//  sla.escalated. $3 says why (the clock that fired).
 static const char *SQL_ESCALATE =
     "WITH e AS (SELECT DISTINCT ON (ticket_id) * FROM unnest ($1::int8[], $2::int[], $3::text[])"
     "           AS e (ticket_id, level, reason) ORDER BY ticket_id, level DESC),"
     " pick AS (SELECT e.*, (ARRAY ['team_lead', 'supervisor', 'manager']) [e.level] AS role,"
     "                 t.ticket_no, t.department, t.priority, p.name, p.contact"
     "          FROM e JOIN tickets t ON t.id = e.ticket_id AND t.escalation_level < e.level"
-    "          LEFT JOIN LATERAL (SELECT a.name, a.contact FROM agents a"
-    "                             WHERE a.role = (ARRAY ['team_lead', 'supervisor', 'manager']) [e.level]"
-    "                               AND (a.department = t.department OR (e.level = 3 AND a.duty_manager))"
-    "                             ORDER BY (e.level = 3 AND a.duty_manager) DESC, a.on_duty DESC, a.id"
-    "                             LIMIT 1) p ON true),"
+    "          LEFT JOIN LATERAL tf_person (t.department,"
+    "                                       (ARRAY ['team_lead', 'supervisor', 'manager']) [e.level]) p ON true),"
     " moved AS (UPDATE tickets t SET escalation_level = pick.level, escalated_to = pick.name,"
     "                                updated_at = tf_now ()"
     "           FROM pick WHERE t.id = pick.ticket_id RETURNING t.id),"
