@@ -462,7 +462,7 @@ s_route (PGresult *res, int row, bool reopened, dispatcher_assignment_t *a, char
 //  Inside the caller's transaction: gives each of the moved tickets an
 //  agent of its department when one is free (out[i].assignee, for those
 //  without one), and every ticket with an agent its acknowledgement
-//  clock. Two statements for the roster (none when nobody is on duty
+//  clock. Two statements for the roster (one when nobody is on duty
 //  there), one for the clocks. Returns 0 or -1.
 static int
 s_give_agents (dispatcher_t *self, dispatcher_assignment_t *out, const char *const *codes, size_t n)

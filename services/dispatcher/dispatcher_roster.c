@@ -15,7 +15,7 @@ static const char *SQL_LOADS =
     "SELECT a.name, " ROSTER_LOAD ("a.name") " FROM unnest ($1::text[]) a (name)";
 
 static const char *SQL_ACKNOWLEDGE =
-    "WITH t AS (SELECT t.id, t.priority, t.department, t.channel FROM tickets t"
+    "WITH t AS (SELECT t.id, t.priority, t.department, t.channel, t.assignee FROM tickets t"
     "           WHERE t.id = ANY ($1::int8[])),"
     " met AS (UPDATE sla_timers s SET met_at = tf_now () FROM t"
     "         WHERE s.ticket_id = t.id AND s.kind = 'acknowledgement' AND s.met_at IS NULL"
@@ -27,7 +27,7 @@ static const char *SQL_ACKNOWLEDGE =
     "       tf_business_add (tf_now (), 900, c.calendar), c.calendar "
     "FROM t CROSS JOIN LATERAL (SELECT CASE WHEN t.priority = 'P1' THEN NULL"
     "                           ELSE tf_hours_scope (t.department, t.channel) END AS calendar) c "
-    "JOIN tickets x ON x.id = t.id WHERE x.assignee IS NOT NULL "
+    "WHERE t.assignee IS NOT NULL "
     "ON CONFLICT (ticket_id, kind, round) DO NOTHING";
 
 int
