@@ -8,7 +8,7 @@
 #   tests/test_*.c             → build/tests/test_* (Criterion), other tests/*.c → test support
 
 CC       ?= gcc
-PKGS     := libczmq libzmq msgpack libpq libmicrohttpd jansson libcurl
+PKGS     := libczmq libzmq msgpack libpq libmicrohttpd jansson libcurl libcrypto
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icommon -Iproto -MMD -MP
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

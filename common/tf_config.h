@@ -53,6 +53,18 @@ typedef struct {
     const char *sms_sink;
     const char *notifier_file;
     const char *notifier_webhook_url;
+    const char *notifier_webhook_secret;
+    const char *notifier_sms_url;
+    const char *notifier_smtp_url;
+    const char *notifier_smtp_from;
+    const char *notifier_routes;
+    const char *notifier_channels;
+    const char *notifier_quiet_hours;
+    const char *notifier_rate_limits;
+    const char *notifier_digest_at;
+    int notifier_close_days;
+    int notifier_lease_seconds;
+    const char *messages_file;
     int notifier_max_attempts;
     int notifier_retry_seconds;
     int intake_ops_port;

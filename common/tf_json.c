@@ -140,3 +140,17 @@ tf_json_from_body (const void *data, size_t size)
     }
     return json;
 }
+
+int
+tf_json_set_field (tf_msg_t *msg, tf_field_id_t field, const json_t *value)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    int rc = tf_json_pack (&pk, value);
+    if (rc == 0)
+        tf_msg_set_raw (msg, field, sbuf.data, sbuf.size);
+    msgpack_sbuffer_destroy (&sbuf);
+    return rc;
+}

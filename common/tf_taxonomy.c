@@ -58,6 +58,15 @@ static const char *SQL_DAYS =
     "SELECT (w #>> '{}')::date, true, h->>'name' || ' (调休)' FROM jsonb_array_elements ($1::jsonb -> 'holidays') h,"
     "       jsonb_array_elements (h->'work') w";
 
+//  The templates replace what was there; tf_template_check fails the
+//  statement on an unknown kind or variable and names it
+static const char *SQL_TEMPLATES_CLEAR = "DELETE FROM message_templates WHERE $1::jsonb IS NOT NULL";
+static const char *SQL_TEMPLATES =
+    "INSERT INTO message_templates (kind, channel, subject, text) "
+    "SELECT m->>'kind', coalesce (m->>'channel', '*'), coalesce (m->>'subject', ''), m->>'text' "
+    "FROM jsonb_array_elements ($1::jsonb -> 'templates') m "
+    "WHERE tf_template_check (m->>'kind', coalesce (m->>'channel', '*'), coalesce (m->>'text', '') || ' ' || coalesce (m->>'subject', ''))";
+
 typedef struct {
     const char *sql;
     const char *what;
@@ -135,4 +144,15 @@ tf_calendar_load (tf_db_t *db, const char *path, char *err, size_t errlen)
         { NULL, NULL }
     };
     return s_load (db, path, (const char *[]) { "service_hours", "holidays", NULL }, steps, 3, err, errlen);
+}
+
+int
+tf_templates_load (tf_db_t *db, const char *path, char *err, size_t errlen)
+{
+    const step_t steps [] = {
+        { SQL_TEMPLATES_CLEAR, "templates" },
+        { SQL_TEMPLATES, "templates (kind, channel, subject, text)" },
+        { NULL, NULL }
+    };
+    return s_load (db, path, (const char *[]) { "templates", NULL }, steps, 1, err, errlen);
 }

@@ -15,9 +15,11 @@ PACKAGES=(
     build-essential pkg-config
     libzmq3-dev libczmq-dev libmsgpack-dev libpq-dev libcriterion-dev
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
+    libssl-dev                                      # HMAC-SHA256 of signed webhooks (libcrypto)
     postgresql postgresql-client postgresql-contrib # server, psql, pgbench
     python3-zmq python3-msgpack                     # test clients
     python3-prometheus-client                       # tests/check_metrics.py parses /metrics
+    python3-aiosmtpd                                # SMTP server that tests/test_sinks.c mails to
     procps psmisc                                   # pgrep, ps, killall/fuser
 )
 DEV_PACKAGES=(valgrind clang)

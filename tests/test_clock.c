@@ -328,7 +328,7 @@ Test (clock, a_p1_calls_the_duty_manager_and_texts_its_owner)
     s_fire (sla, red, SLA_BREACHED, NULL);
     cr_assert_eq (s_events (db, red, "owner_sms"), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'owner_sms'"
-                                      " AND sink = 'sms' AND status = 'pending' AND payload->>'to_agent' = 'clock-小李'"
+                                      " AND sink = 'sms' AND status = 'queued' AND payload->>'to_agent' = 'clock-小李'"
                                       " AND payload->>'message' LIKE '%%红色投诉%%'", (long long) red), 1);
     //  the accepted one was answered: no manager call for it
     cr_assert_eq (s_events (db, red, "manager_called"), 0);

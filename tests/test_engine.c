@@ -659,6 +659,8 @@ Test (engine, runs_of_different_types_keep_the_order)
     svc.ops_port_setting = "intake-ops-port";
     svc.handlers = (const tf_handler_t []) {
         { .type = TF_MSG_SUBMIT, .handle = s_summary, .needs_database = false }, { .type = TF_MSG_GET, .handle = s_summary, .needs_database = false }, { .type = TF_MSG_FEEDBACK, .handle = s_summary, .needs_database = false },
+        { .type = TF_MSG_MESSAGE, .handle = s_summary, .needs_database = false },
+        { .type = TF_MSG_SURVEY, .handle = s_summary, .needs_database = false },
         { .type = TF_MSG_NONE }
     };
     char *endpoint;

@@ -194,7 +194,7 @@ s_wait_asked (tf_db_t *db, const char *ticket_no, int round)
     for (int i = 0; i < 150; i++) {
         if (tf_test_scalar (db, "SELECT count(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id"
                                 " WHERE t.ticket_no = '%s' AND o.kind = 'confirm_request'"
-                                " AND (o.payload->>'round')::int = %d", ticket_no, round) > 0)
+                                " AND o.dedupe_key = 'confirm_request:' || t.id || ':' || %d", ticket_no, round) > 0)
             return;
         zclock_sleep (100);
     }

@@ -1,12 +1,12 @@
-//  The confirm stage: confirmation requests in the outbox (once per sink and
-//  resolution), the file and webhook sinks, retries with back-off and dead
-//  letters, feedback that confirms, reopens or is ignored, the reconcilers,
-//  and the actor end to end.
+//  The confirm stage: confirmation requests in the outbox (once per
+//  resolution), the file and webhook sinks, routing, retries with back-off
+//  and dead letters, feedback that confirms, reopens or is ignored, the
+//  reconcilers, and the actor end to end.
 //
-//  Tests share one database and run two at a time: the direct tests give
-//  their sinks names unique to the test, so no other notifier delivers
-//  their rows; the actor tests use the production names, so each runs
-//  alone (tf_test_alone).
+//  Tests share one database and run two at a time: the direct tests put
+//  their tickets on a channel of their own that only their notifier
+//  serves (s_isolate), so no other notifier delivers their rows; the actor
+//  tests serve every channel, so each runs alone (tf_test_alone).
 #include "intake.h"
 #include "notifier.h"
 #include "notifier_service.h"
@@ -30,6 +30,9 @@ typedef struct {
     int64_t id;
     char no [40];
 } ticket_t;
+
+//  The test's own channel once s_isolate made one (each test is a process)
+static char s_channel [64];
 
 static void
 s_tag (char *out, size_t size, const char *what)
@@ -65,11 +68,11 @@ s_ticket (tf_db_t *db, const char *status, const char *summary)
     snprintf (sql, sizeof sql,
               "UPDATE tickets SET status = $2, category = '产品使用', subcategory = '功能操作', priority = 'P3',"
               " department = 'frontline', assignee = 'agent-7', resolution_summary = $3, resolved_at = now (),"
-              " status_changed_at = now () WHERE id = $1");
+              " status_changed_at = now (), channel = coalesce ($4, channel) WHERE id = $1");
     char id [24];
     snprintf (id, sizeof id, "%lld", (long long) t.id);
-    const char *params [] = { id, status, summary };
-    PGresult *res = tf_db_query (db, sql, 3, params);
+    const char *params [] = { id, status, summary, *s_channel? s_channel: NULL };
+    PGresult *res = tf_db_query (db, sql, 4, params);
     cr_assert (tf_db_ok (db, res, "move ticket"));
     PQclear (res);
     return t;
@@ -99,6 +102,14 @@ s_feedback (tf_db_t *db, int64_t ticket_id, bool solved, const char *csat, const
                                " VALUES (%lld, %s, %s, %s%s%s) RETURNING id",
               (long long) ticket_id, solved? "true": "false", csat? csat: "NULL",
               comment? "'": "", comment? comment: "NULL", comment? "'": "");
+    return tf_test_scalar (db, "%s", sql);
+}
+
+static long long
+s_count (tf_db_t *db, const char *sql_fmt, long long id)
+{
+    char sql [512];
+    snprintf (sql, sizeof sql, sql_fmt, id);
     return tf_test_scalar (db, "%s", sql);
 }
 
@@ -213,7 +224,7 @@ s_webhook (hook_t *hook, char *name, size_t size)
     char url [128];
     snprintf (url, sizeof url, "http://127.0.0.1:%d/hook", hook->port);
     s_tag (name, size, "webhook");
-    notifier_sink_t *sink = notifier_sink_webhook_new (name, url, 5000);
+    notifier_sink_t *sink = notifier_sink_webhook_new (name, url, 5000, NULL);
     cr_assert (sink);
     return sink;
 }
@@ -262,7 +273,7 @@ Test (notifier, webhook_sink_answers)
     notifier_sink_destroy (&sink);
     s_hook_destroy (&hook);
     //  nobody listening: a quick failure with a reason
-    sink = notifier_sink_webhook_new ("webhook", "http://127.0.0.1:1/hook", 5000);
+    sink = notifier_sink_webhook_new ("webhook", "http://127.0.0.1:1/hook", 5000, NULL);
     int64_t start = zclock_mono ();
     cr_assert_eq (notifier_sink_deliver (sink, "{}", 2, error, sizeof error), -1);
     cr_assert (zclock_mono () - start < 3000);
@@ -273,60 +284,72 @@ Test (notifier, webhook_sink_answers)
 //  --------------------------------------------------------------------------
 //  Confirmation requests
 
-Test (notifier, resolved_ticket_gets_one_request_per_sink_once)
+//  A notifier whose customer messages are this test's alone: its tickets
+//  (s_ticket) are on a channel of their own, which it alone serves, and
+//  every channel goes to `sink` (already added). No quiet hours.
+
+static void
+s_isolate (notifier_t *notifier, const char *sink)
+{
+    if (!*s_channel)
+        snprintf (s_channel, sizeof s_channel, "t%s", tf_test_unique ());
+    char routes [160];
+    snprintf (routes, sizeof routes, "*=%s", sink);
+    notifier_policy_t policy = { .routes = routes, .quiet_hours = "", .channels = s_channel };
+    cr_assert_eq (notifier_configure (notifier, &policy), 0);
+}
+
+Test (notifier, resolved_ticket_gets_one_request_once_per_round)
 {
     tf_db_t *db = tf_test_db ();
     notifier_t *notifier = notifier_new (db, 3, 1);
     cr_assert (notifier);
-    char file_name [128], path [256], hook_name [128];
+    char file_name [128], path [256];
     s_tag (file_name, sizeof file_name, "file");
     snprintf (path, sizeof path, "/tmp/tf-notifier-%s/queue.jsonl", tf_test_unique ());
     cr_assert_eq (notifier_add_sink (notifier, notifier_sink_file_new (file_name, path)), 0);
-    snprintf (hook_name, sizeof hook_name, "webhook-%s", tf_test_unique ());
-    cr_assert_eq (notifier_add_sink (notifier, notifier_sink_webhook_new (hook_name, "http://127.0.0.1:1/", 1000)), 0);
     //  two sinks of one name are refused
     cr_assert_eq (notifier_add_sink (notifier, notifier_sink_file_new (file_name, path)), -1);
-    cr_assert_eq (notifier_sink_count (notifier), 2);
+    cr_assert_eq (notifier_sink_count (notifier), 1);
+    s_isolate (notifier, file_name);
 
     ticket_t t = s_ticket (db, "resolved", "已发送优惠券使用路径,客户已完成下单。");
     ticket_t other = s_ticket (db, "in_progress", "not yet");
     int64_t ids [] = { t.id, other.id, 999999999 };
     cr_assert_eq (notifier_request_confirmation (notifier, ids, 3), 1);
     long long id = (long long) t.id;
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld", id), 2);
+    const char *requests = "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'confirm_request'";
+    cr_assert_eq (s_count (db, requests, id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'confirm_request'"
-                                      " AND status = 'pending' AND attempts = 0 AND sink IN ('%s', '%s')",
-                                  id, file_name, hook_name), 2);
-    //  the payload: ticket, customer, summary, the manual's closing words, how to answer
+                                      " AND status = 'queued' AND attempts = 0 AND sink = 'customer'"
+                                      " AND audience = 'customer' AND priority = 'P3'", id), 1);
+    //  the template's text: ticket, summary, the manual's closing words, how to answer
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox o, taxonomy x"
-                                      " WHERE o.ticket_id = %lld AND x.subcategory = '功能操作'"
-                                      " AND o.payload->>'ticket_no' = '%s' AND o.payload->>'channel' = 'app'"
-                                      " AND o.payload->>'customer_id' = 'C-notify' AND (o.payload->>'round')::int = 1"
-                                      " AND o.payload->>'resolution_summary' = '已发送优惠券使用路径,客户已完成下单'"
+                                      " WHERE o.ticket_id = %lld AND o.kind = 'confirm_request'"
+                                      " AND x.subcategory = '功能操作'"
+                                      " AND o.payload->>'ticket_no' = '%s' AND o.payload->>'customer_id' = 'C-notify'"
+                                      " AND strpos (o.payload->>'message', '已发送优惠券使用路径,客户已完成下单。') > 0"
                                       " AND strpos (o.payload->>'message', x.phrases->>'closing') > 0"
                                       " AND strpos (o.payload->>'message', '%s') > 0"
-                                      " AND o.payload->'reply'->>'request' = 'ticket.feedback'"
+                                      " AND strpos (o.payload->>'message', '1-5分') > 0"
                                       " AND NOT o.payload ? 'to' AND o.payload::text NOT LIKE '%%13812345678%%'",
-                                  id, t.no, t.no), 2);
+                                  id, t.no, t.no), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND kind = 'confirmation_requested' AND actor = 'notifier'"
-                                      " AND data->'sinks' ? '%s' AND data->'sinks' ? '%s'", id, file_name, hook_name), 1);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld", (long long) other.id), 0);
+                                      " AND (data->>'round')::int = 1", id), 1);
+    cr_assert_eq (s_count (db, requests, (long long) other.id), 0);
 
     //  a repeated ticket.resolved adds nothing
     cr_assert_eq (notifier_request_confirmation (notifier, ids, 1), 0);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld", id), 2);
+    cr_assert_eq (s_count (db, requests, id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND kind = 'confirmation_requested'", id), 1);
     //  reopened and resolved again: a new request for the new round
-    char sql [256];
-    snprintf (sql, sizeof sql, "UPDATE tickets SET reopen_count = 1 WHERE id = %lld", id);
-    s_sql (db, sql);
+    tf_test_sql (db, "UPDATE tickets SET reopen_count = 1 WHERE id = %lld", id);
     cr_assert_eq (notifier_request_confirmation (notifier, ids, 1), 1);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld"
-                                      " AND (payload->>'round')::int = 2", id), 2);
+    cr_assert_eq (s_count (db, requests, id), 2);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
-                                      " AND kind = 'confirmation_requested'", id), 2);
+                                      " AND kind = 'confirmation_requested' AND (data->>'round')::int = 2", id), 1);
     notifier_destroy (&notifier);
     notifier_destroy (&notifier);           //  safe twice
     tf_db_destroy (&db);
@@ -347,38 +370,40 @@ Test (notifier, a_sink_that_needs_the_phone_gets_it_and_no_other_does)
 {
     tf_db_t *db = tf_test_db ();
     notifier_t *notifier = notifier_new (db, 3, 1);
-    char sms [128], file [128], path [256];
+    char sms [128];
     s_tag (sms, sizeof sms, "sms");
-    s_tag (file, sizeof file, "file");
-    snprintf (path, sizeof path, "/tmp/tf-notifier-%s/sms.jsonl", tf_test_unique ());
-    cr_assert_eq (notifier_add_sink (notifier, notifier_sink_file_new (file, path)), 0);
     notifier_sink_t *phone_sink = notifier_sink_new (sms, "phone", NULL, s_sms_deliver, NULL);
     cr_assert_str_eq (notifier_sink_contact (phone_sink), "phone");
     cr_assert_eq (notifier_add_sink (notifier, phone_sink), 0);
+    s_isolate (notifier, sms);
     ticket_t with = s_ticket (db, "resolved", "已处理");
     ticket_t without = s_ticket (db, "resolved", "已处理");
-    char sql [256];
-    snprintf (sql, sizeof sql, "UPDATE ticket_contacts SET phone = NULL WHERE ticket_id = %lld", (long long) without.id);
-    s_sql (db, sql);
+    tf_test_sql (db, "UPDATE ticket_contacts SET phone = NULL WHERE ticket_id = %lld", (long long) without.id);
     int64_t ids [] = { with.id, without.id };
     cr_assert_eq (notifier_request_confirmation (notifier, ids, 2), 2);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = '%s'"
-                                      " AND payload->>'to' = '13812345678'", (long long) with.id, sms), 1);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = '%s'"
-                                      " AND NOT payload ? 'to'", (long long) with.id, file), 1);
-    //  no phone: no SMS row, the file row still goes
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld", (long long) without.id), 1);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = '%s'",
-                                  (long long) without.id, file), 1);
-    //  the history names the sinks, never the number
+    //  the number is in no stored row: it is added on the way out
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id IN (%lld, %lld)"
+                                      " AND payload::text LIKE '%%13812345678%%'",
+                                  (long long) with.id, (long long) without.id), 0);
+    tf_test_sql (db, "UPDATE outbox SET status = 'dead' WHERE ticket_id IN (%lld, %lld) AND kind = 'receipt'",
+                 (long long) with.id, (long long) without.id);
+    notifier_delivery_t stats;
+    cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 2);
+    cr_assert_eq (stats.sent, 1);
+    cr_assert_eq (stats.dead, 1);
+    cr_assert (strstr (s_sms_seen, "\"to\":\"13812345678\""), "sms got %s", s_sms_seen);
+    //  no phone: dead at once, with the reason, and never retried
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'confirm_request'"
+                                      " AND status = 'dead' AND attempts = 1"
+                                      " AND last_error = 'the customer left no phone number'",
+                                  (long long) without.id), 1);
+    //  the history names the sink, never the number
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND coalesce (data::text, '') || coalesce (note, '') LIKE '%%13812345678%%'",
                                   (long long) with.id), 0);
-    notifier_delivery_t stats;
-    cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 3);
-    cr_assert_eq (stats.sent, 3);
-    cr_assert (strstr (s_sms_seen, "\"to\": \"13812345678\""), "sms got %s", s_sms_seen);
-    unlink (path);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                      " AND kind = 'notification_sent' AND data->>'sink' = '%s'",
+                                  (long long) with.id, sms), 1);
     notifier_destroy (&notifier);
     tf_db_destroy (&db);
 }
@@ -387,22 +412,17 @@ Test (notifier, reconciler_requests_what_the_event_missed)
 {
     tf_db_t *db = tf_test_db ();
     notifier_t *notifier = notifier_new (db, 3, 1);
-    char name [128], path [256];
-    s_tag (name, sizeof name, "file");
-    snprintf (path, sizeof path, "/tmp/tf-notifier-%s/reconcile.jsonl", tf_test_unique ());
-    cr_assert_eq (notifier_add_sink (notifier, notifier_sink_file_new (name, path)), 0);
     ticket_t lost = s_ticket (db, "resolved", "已处理");
     ticket_t fresh = s_ticket (db, "resolved", "刚处理");
-    char sql [256];
-    snprintf (sql, sizeof sql, "UPDATE tickets SET status_changed_at = now () - interval '2 hours'"
-                               " WHERE id = %lld", (long long) lost.id);
-    s_sql (db, sql);
+    tf_test_sql (db, "UPDATE tickets SET status_changed_at = now () - interval '2 hours' WHERE id = %lld",
+                 (long long) lost.id);
+    const char *requests = "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'confirm_request'";
     cr_assert_geq (notifier_reconcile_resolved (notifier, 5400, 100), 1);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = '%s'",
-                                  (long long) lost.id, name), 1);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld", (long long) fresh.id), 0);
+    cr_assert_eq (s_count (db, requests, (long long) lost.id), 1);
+    cr_assert_eq (s_count (db, requests, (long long) fresh.id), 0);
     //  once requested, the reconciler leaves it alone
-    cr_assert_eq (notifier_reconcile_resolved (notifier, 5400, 100), 0);
+    notifier_reconcile_resolved (notifier, 5400, 100);
+    cr_assert_eq (s_count (db, requests, (long long) lost.id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND kind = 'confirmation_requested'", (long long) lost.id), 1);
     notifier_destroy (&notifier);
@@ -420,20 +440,22 @@ Test (notifier, file_sink_delivers_the_json_line)
     s_tag (name, sizeof name, "file");
     snprintf (path, sizeof path, "/tmp/tf-notifier-%s/%s.jsonl", tf_test_unique (), name);
     cr_assert_eq (notifier_add_sink (notifier, notifier_sink_file_new (name, path)), 0);
-    ticket_t t = s_ticket (db, "resolved", "已重新发送验证码");
+    s_isolate (notifier, name);
+    ticket_t t = s_ticket (db, "resolved", "已重新发送验证码,客户电话13812345678");
+    tf_test_sql (db, "UPDATE outbox SET status = 'dead' WHERE ticket_id = %lld", (long long) t.id);
     cr_assert_eq (notifier_request_confirmation (notifier, &t.id, 1), 1);
     notifier_delivery_t stats;
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 1);
     cr_assert_eq (stats.sent, 1);
-    cr_assert_eq (stats.retried + stats.dead + stats.deferred, 0);
-    long long outbox_id = tf_test_scalar (db, "SELECT id FROM outbox WHERE ticket_id = %lld AND sink = '%s'"
+    cr_assert_eq (stats.retried + stats.dead + stats.deferred + stats.quiet, 0);
+    long long outbox_id = tf_test_scalar (db, "SELECT id FROM outbox WHERE ticket_id = %lld AND delivered_via = '%s'"
                                               " AND status = 'sent' AND sent_at IS NOT NULL AND attempts = 1"
-                                              " AND last_error IS NULL", (long long) t.id, name);
+                                              " AND last_error IS NULL AND claimed_at IS NULL", (long long) t.id, name);
     cr_assert_gt (outbox_id, 0);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND kind = 'notification_sent' AND (data->>'outbox_id')::bigint = %lld",
                                   (long long) t.id, outbox_id), 1);
-    //  one line, the payload with its message id
+    //  one line, the payload with its message id, the text masked on the way out
     char *data = s_read_file (path);
     cr_assert (data);
     char *newline = strchr (data, '\n');
@@ -444,7 +466,10 @@ Test (notifier, file_sink_delivers_the_json_line)
     cr_assert_str_eq (json_string_value (json_object_get (line, "ticket_no")), t.no);
     cr_assert_str_eq (json_string_value (json_object_get (line, "kind")), "confirm_request");
     cr_assert_eq (json_integer_value (json_object_get (line, "message_id")), outbox_id);
-    cr_assert (strstr (json_string_value (json_object_get (line, "message")), "已重新发送验证码"));
+    const char *message = json_string_value (json_object_get (line, "message"));
+    cr_assert (strstr (message, "已重新发送验证码"));
+    cr_assert (strstr (message, "138****5678") && !strstr (data, "13812345678"), "not masked: %s", data);
+    cr_assert (json_is_string (json_object_get (line, "subject")));
     json_decref (line);
     free (data);
     //  nothing more is due
@@ -461,7 +486,9 @@ Test (notifier, webhook_delivery_marks_sent)
     hook_t *hook = s_hook_new (200);
     char name [128];
     cr_assert_eq (notifier_add_sink (notifier, s_webhook (hook, name, sizeof name)), 0);
+    s_isolate (notifier, name);
     ticket_t t = s_ticket (db, "resolved", "退款已原路退回");
+    tf_test_sql (db, "UPDATE outbox SET status = 'dead' WHERE ticket_id = %lld", (long long) t.id);
     cr_assert_eq (notifier_request_confirmation (notifier, &t.id, 1), 1);
     notifier_delivery_t stats;
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 1);
@@ -473,7 +500,7 @@ Test (notifier, webhook_delivery_marks_sent)
     cr_assert_str_eq (json_string_value (json_object_get (body, "ticket_no")), t.no);
     cr_assert_str_eq (json_string_value (json_object_get (body, "customer_id")), "C-notify");
     json_decref (body);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = '%s'"
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND delivered_via = '%s'"
                                       " AND status = 'sent' AND attempts = 1 AND sent_at IS NOT NULL",
                                   (long long) t.id, name), 1);
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 0);
@@ -483,13 +510,13 @@ Test (notifier, webhook_delivery_marks_sent)
     tf_db_destroy (&db);
 }
 
-//  Seconds from now to the row's next attempt.
+//  Seconds from now to the confirmation request's next attempt.
 static double
-s_wait_left (tf_db_t *db, long long ticket_id, const char *sink)
+s_wait_left (tf_db_t *db, long long ticket_id)
 {
     char sql [512];
     snprintf (sql, sizeof sql, "SELECT extract (epoch FROM next_attempt_at - now ()) FROM outbox"
-                               " WHERE ticket_id = %lld AND sink = '%s'", ticket_id, sink);
+                               " WHERE ticket_id = %lld AND kind = 'confirm_request'", ticket_id);
     char *text = s_text (db, sql);
     cr_assert (text);
     double left = atof (text);
@@ -504,18 +531,20 @@ Test (notifier, webhook_failure_retries_with_back_off_then_dead, .timeout = 30)
     hook_t *hook = s_hook_new (500);
     char name [128];
     cr_assert_eq (notifier_add_sink (notifier, s_webhook (hook, name, sizeof name)), 0);
+    s_isolate (notifier, name);
     ticket_t t = s_ticket (db, "resolved", "已补发配件");
     long long id = (long long) t.id;
+    tf_test_sql (db, "UPDATE outbox SET status = 'dead' WHERE ticket_id = %lld", id);
     cr_assert_eq (notifier_request_confirmation (notifier, &t.id, 1), 1);
     notifier_delivery_t stats;
 
-    //  attempt 1 fails: retry in 1 s
+    //  attempt 1 fails: the state says so; retry in 1 s
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 1);
     cr_assert_eq (stats.retried, 1);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = '%s'"
-                                      " AND status = 'pending' AND attempts = 1 AND last_error = 'webhook: HTTP 500'"
-                                      " AND sent_at IS NULL", id, name), 1);
-    double first = s_wait_left (db, id, name);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'confirm_request'"
+                                      " AND status = 'failed' AND attempts = 1 AND last_error = 'webhook: HTTP 500'"
+                                      " AND sent_at IS NULL AND delivered_via = '%s'", id, name), 1);
+    double first = s_wait_left (db, id);
     cr_assert (first > 0.3 && first <= 1.05, "first retry in %.2f s", first);
     //  not due yet
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 0);
@@ -525,27 +554,24 @@ Test (notifier, webhook_failure_retries_with_back_off_then_dead, .timeout = 30)
     zclock_sleep ((int) (first * 1000) + 150);
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 1);
     cr_assert_eq (stats.retried, 1);
-    double second = s_wait_left (db, id, name);
+    double second = s_wait_left (db, id);
     cr_assert (second > 1.3 && second <= 2.05, "second retry in %.2f s", second);
     cr_assert_gt (second, first);
-    cr_assert_eq (tf_test_scalar (db, "SELECT attempts FROM outbox WHERE ticket_id = %lld AND sink = '%s'"
-                                      " AND status = 'pending'", id, name), 2);
+    cr_assert_eq (tf_test_scalar (db, "SELECT attempts FROM outbox WHERE ticket_id = %lld AND kind = 'confirm_request'"
+                                      " AND status = 'failed'", id), 2);
 
     //  attempt 3 of 3 fails: dead, and the history says so
     zclock_sleep ((int) (second * 1000) + 150);
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 1);
     cr_assert_eq (stats.dead, 1);
     cr_assert_eq (s_hook_requests (hook), 3);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = '%s'"
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'confirm_request'"
                                       " AND status = 'dead' AND attempts = 3 AND last_error = 'webhook: HTTP 500'",
-                                  id, name), 1);
+                                  id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND kind = 'notification_dead' AND note = 'webhook: HTTP 500'", id), 1);
     //  the dead stay dead, even once their next attempt would be due
-    char sql [256];
-    snprintf (sql, sizeof sql, "UPDATE outbox SET next_attempt_at = now () - interval '1 minute'"
-                               " WHERE ticket_id = %lld AND sink = '%s'", id, name);
-    s_sql (db, sql);
+    tf_test_sql (db, "UPDATE outbox SET next_attempt_at = now () - interval '1 minute' WHERE ticket_id = %lld", id);
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 0);
     cr_assert_eq (s_hook_requests (hook), 3);
     s_hook_destroy (&hook);
@@ -742,10 +768,11 @@ Test (notifier, actor_end_to_end, .timeout = 60)
     ticket_t t = s_ticket (db, "resolved", "已指导客户完成操作");
     cr_assert_eq (tf_net_send_ticket_event (sla, TF_MSG_RESOLVED, t.id, t.no), 0);
     char sql [512];
-    snprintf (sql, sizeof sql, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = 'file'"
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND delivered_via = 'file'"
                                " AND kind = 'confirm_request' AND status = 'sent'", (long long) t.id);
     cr_assert_eq (s_wait_scalar (db, 1, sql), 1);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld", (long long) t.id), 1);
+    const char *requests = "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'confirm_request'";
+    cr_assert_eq (s_count (db, requests, (long long) t.id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND kind = 'confirmation_requested'", (long long) t.id), 1);
     char *data = s_read_file (path);
@@ -755,7 +782,7 @@ Test (notifier, actor_end_to_end, .timeout = 60)
     cr_assert_eq (tf_net_send_ticket_event (sla, TF_MSG_RESOLVED, t.id, t.no), 0);
     cr_assert_eq (tf_test_wait_handled (actor, "ticketflow_messages_received_total"
                                         "{service=\"notifier\",type=\"ticket.resolved\"}", 2, 5000), 2);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld", (long long) t.id), 1);
+    cr_assert_eq (s_count (db, requests, (long long) t.id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND kind = 'confirmation_requested'", (long long) t.id), 1);
 
@@ -769,7 +796,13 @@ Test (notifier, actor_end_to_end, .timeout = 60)
                                       " AND from_status = 'resolved' AND to_status = 'confirmed'", (long long) t.id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM feedback WHERE ticket_id = %lld AND outcome = 'confirmed'"
                                       " AND processed_at IS NOT NULL", (long long) t.id), 1);
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld", (long long) t.id), 1);
+    cr_assert_eq (s_count (db, requests, (long long) t.id), 1);
+    //  4 points: the customer is tagged satisfied; the follow-up call and survey are queued
+    cr_assert_eq (s_count (db, "SELECT count(*) FROM tickets WHERE id = %lld AND '满意' = ANY (tags)", (long long) t.id), 1);
+    cr_assert_eq (s_count (db, "SELECT count(*) FROM followups WHERE ticket_id = %lld AND kind = 'call'"
+                               " AND assignee = 'agent-7' AND done_at IS NULL", (long long) t.id), 1);
+    cr_assert_eq (s_count (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'survey'"
+                               " AND next_attempt_at > now () + interval '20 hours'", (long long) t.id), 1);
 
     //  another says not solved → reopened, ticket.reopened for the dispatcher
     ticket_t u = s_ticket (db, "resolved", "已重置密码");
@@ -848,13 +881,6 @@ s_alone_stop (alone_t *self)
     rmdir (self->path);
 }
 
-static long long
-s_count (tf_db_t *db, const char *sql_fmt, long long id)
-{
-    char sql [512];
-    snprintf (sql, sizeof sql, sql_fmt, id);
-    return tf_test_scalar (db, "%s", sql);
-}
 
 Test (notifier, the_reconciler_alone_asks_for_confirmation_and_the_worker_delivers_it)
 {
@@ -865,7 +891,7 @@ Test (notifier, the_reconciler_alone_asks_for_confirmation_and_the_worker_delive
     const char *reconciled = "ticketflow_reconciled_total{service=\"notifier\"}";
     //  resolved, and its ticket.resolved was lost
     ticket_t t = s_ticket (db, "resolved", "已补发配件");
-    const char *sent = "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = 'file'"
+    const char *sent = "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND delivered_via = 'file'"
                        " AND kind = 'confirm_request' AND status = 'sent' AND attempts = 1";
     char sql [512];
     snprintf (sql, sizeof sql, sent, (long long) t.id);
@@ -883,11 +909,12 @@ Test (notifier, the_reconciler_alone_asks_for_confirmation_and_the_worker_delive
     cr_assert_geq (tf_test_wait_handled (a.actor, reconciled, 2, 5000), 2);
     for (int i = 0; i < 2; i++) {
         long long id = (long long) (i? later.id: t.id);
-        cr_assert_eq (s_count (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld", id), 1);
+        cr_assert_eq (s_count (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld"
+                                   " AND kind = 'confirm_request'", id), 1);
         cr_assert_eq (s_count (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                    " AND kind = 'confirmation_requested' AND actor = 'notifier'", id), 1);
         cr_assert_eq (s_count (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
-                                   " AND kind = 'notification_sent'", id), 1);
+                                   " AND kind = 'notification_sent' AND data->>'kind' = 'confirm_request'", id), 1);
     }
     s_alone_stop (&a);
     tf_db_destroy (&db);
@@ -958,30 +985,32 @@ Test (notifier, the_worker_retries_a_failed_delivery_by_itself)
     cfg.notifier_file = path;
     cfg.notifier_retry_seconds = 1;
     cfg.notifier_max_attempts = 5;
-    zactor_t *actor = tf_test_service (&notifier_service, &cfg, "ENDPOINT", NULL);
+    cfg.notifier_quiet_hours = "";          //  a webhook is quiet at night
+    //  the ticket's receipt is not this test's business
     ticket_t t = s_ticket (db, "resolved", "已更换新品");
+    tf_test_sql (db, "UPDATE outbox SET status = 'dead' WHERE ticket_id = %lld", (long long) t.id);
+    zactor_t *actor = tf_test_service (&notifier_service, &cfg, "ENDPOINT", NULL);
     cr_assert_eq (tf_net_send_ticket_event (sla, TF_MSG_RESOLVED, t.id, t.no), 0);
     char sql [512];
-    snprintf (sql, sizeof sql, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = 'webhook'"
-                               " AND status = 'pending' AND attempts = 1 AND last_error = 'webhook: HTTP 500'",
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND delivered_via = 'webhook'"
+                               " AND status = 'failed' AND attempts = 1 AND last_error = 'webhook: HTTP 500'",
               (long long) t.id);
     cr_assert_eq (s_wait_scalar (db, 1, sql), 1, "the first delivery was not tried");
     long long retry_at = s_count (db, "SELECT (extract (epoch FROM next_attempt_at) * 1000)::int8 FROM outbox"
-                                      " WHERE ticket_id = %lld AND sink = 'webhook'", (long long) t.id);
+                                      " WHERE ticket_id = %lld AND kind = 'confirm_request'", (long long) t.id);
     pthread_mutex_lock (&hook->lock);
     hook->status = 200;
     pthread_mutex_unlock (&hook->lock);
-    snprintf (sql, sizeof sql, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = 'webhook'"
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND delivered_via = 'webhook'"
                                " AND status = 'sent' AND attempts = 2 AND sent_at IS NOT NULL", (long long) t.id);
     cr_assert_eq (s_wait_scalar (db, 1, sql), 1, "the worker did not try again");
     //  the retry came after its back-off, and once
     cr_assert_geq (s_count (db, "SELECT (extract (epoch FROM sent_at) * 1000)::int8 FROM outbox"
-                                " WHERE ticket_id = %lld AND sink = 'webhook'", (long long) t.id), retry_at);
+                                " WHERE ticket_id = %lld AND kind = 'confirm_request'", (long long) t.id), retry_at);
     cr_assert_eq (s_hook_requests (hook), 2);
+    //  one message, to the sink its channel routes to: not the file as well
     cr_assert_eq (s_count (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
-                               " AND kind = 'notification_sent'", (long long) t.id), 2);     //  file and webhook
-    cr_assert_eq (s_count (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND sink = 'file'"
-                               " AND status = 'sent' AND attempts = 1", (long long) t.id), 1);
+                               " AND kind = 'notification_sent'", (long long) t.id), 1);
     zactor_destroy (&actor);
     zsock_destroy (&sla);
     s_hook_destroy (&hook);

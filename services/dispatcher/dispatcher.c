@@ -133,7 +133,7 @@ static const char *SQL_TELL_LEADS =
     "  'assignee', t.assignee, 'message', '工单 ' || t.ticket_no || ' 分配后15分钟未被接单,已'"
     "  || CASE WHEN t.assignee IS NULL THEN '退回部门待分配池' ELSE '转给 ' || t.assignee END || '。')) "
     "FROM tickets t CROSS JOIN LATERAL tf_person (t.department, 'team_lead') l "
-    "WHERE t.id = ANY ($1::int8[]) ON CONFLICT (ticket_id, kind, sink, payload) DO NOTHING";
+    "WHERE t.id = ANY ($1::int8[]) ON CONFLICT DO NOTHING";
 
 //  A department's open tickets: the backlog once it has a department
 #define DEPARTMENT_OPEN (tf_status_open () & ~(TF_FROM (RECEIVED) | TF_FROM (TRIAGE) | TF_FROM (CLASSIFIED)))

@@ -80,15 +80,8 @@ s_answer (dispatcher_t *self, const char *statement, const char *param, tf_msg_t
     PQclear (res);
     if (!agents)
         return tf_error_unavailable (err);
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    int rc = tf_json_pack (&pk, agents);
+    int rc = tf_json_set_field (reply, TF_F_AGENT_ITEMS_AGENTS, agents);
     json_decref (agents);
-    if (rc == 0)
-        tf_msg_set_raw (reply, TF_F_AGENT_ITEMS_AGENTS, sbuf.data, sbuf.size);
-    msgpack_sbuffer_destroy (&sbuf);
     return rc? tf_error_set (err, TF_ERR_INTERNAL, NULL, "cannot pack the roster"): 0;
 }
 

@@ -13,7 +13,7 @@ struct intake_t {
 
 //  A submission as it is stored: masked texts, NUL-terminated copies.
 typedef struct {
-    char *channel, *external_id, *source, *customer_ref, *customer_type;
+    char *channel, *external_id, *thread_id, *source, *customer_ref, *customer_type;
     char *subject, *body, *order_no, *product, *wants, *expected_at, *contacted_at;
     char *error_text, *steps, *alert_type, *alert_scope;
     char *name, *phone, *email;
@@ -56,12 +56,51 @@ static const char *SQL_INSERT =
     "ON CONFLICT (channel, external_id) WHERE external_id IS NOT NULL DO NOTHING "
     "RETURNING id";
 
+//  The customer's open ticket each submission joins (same thread, or the
+//  same order), if any: only rows with a thread id or an order number
+//  look, through the customer's index.
+static const char *SQL_THREADS =
+    "SELECT x.ord, t.id, t.ticket_no FROM unnest ($1::text[], $2::text[], $3::text[], $4::text[])"
+    "  WITH ORDINALITY AS x (channel, thread_id, customer_ref, order_no, ord), "
+    "LATERAL (SELECT t.id, t.ticket_no FROM tickets t"
+    "         WHERE t.customer_ref = x.customer_ref AND tf_threadable (t.status)"
+    "           AND (t.id = (SELECT h.ticket_id FROM ticket_threads h"
+    "                        WHERE h.channel = x.channel AND h.thread_id = x.thread_id)"
+    "                OR t.order_no = x.order_no)"
+    "         ORDER BY t.id DESC LIMIT 1) t "
+    "WHERE x.thread_id IS NOT NULL OR x.order_no IS NOT NULL";
+
+//  A customer's message into their ticket ($1 id, $2 channel, $3 thread, $4 masked body)
+static const char *SQL_MESSAGE_IN = "SELECT tf_message_in ($1::int8, $2, $3, $4)";
+
+//  ticket.message's ticket: by number, else thread, else the customer's
+//  open ticket about the order; locked
+static const char *SQL_MESSAGE_TICKET =
+    "SELECT t.id, t.ticket_no, t.status, t.customer_ref FROM tickets t WHERE t.id = coalesce ("
+    "  (SELECT id FROM tickets WHERE ticket_no = $1),"
+    "  (SELECT ticket_id FROM ticket_threads WHERE channel = $2 AND thread_id = $3),"
+    "  (SELECT id FROM tickets WHERE customer_ref = $4 AND order_no = $5 AND tf_threadable (status)"
+    "   ORDER BY id DESC LIMIT 1)) FOR UPDATE";
+
+//  New customer tickets' thread ids and receipts
+static const char *SQL_OPENED = "SELECT tf_ticket_opened ($1::int8[], $2::text[], $3::text[])";
+
+//  $1 ticket, $2-$6 the scores, $7 the masked comment
+static const char *SQL_SURVEY =
+    "WITH s AS (INSERT INTO surveys (ticket_id, csat, nps, efficiency, attitude, result, comment, source)"
+    "           VALUES ($1, $2, $3, $4, $5, $6, $7, 'customer') RETURNING id, ticket_id),"
+    " e AS (INSERT INTO ticket_events (ticket_id, kind, actor, note, data)"
+    "       SELECT ticket_id, 'survey', 'customer', $7, jsonb_strip_nulls (jsonb_build_object ('survey_id', id,"
+    "              'csat', $2::int, 'nps', $3::int, 'efficiency', $4::int, 'attitude', $5::int, 'result', $6::int))"
+    "       FROM s) "
+    "SELECT tf_ticket_scored ($1, $2::int) FROM s";
+
 static const char *SQL_CONTACTS =
     "INSERT INTO ticket_contacts (ticket_id, customer_ref, name, phone, email) "
     "SELECT * FROM unnest ($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])";
 
 static const char *SQL_TICKET_JSON =
-    "SELECT jsonb_build_object ("
+    "SELECT (jsonb_build_object ("
     "  'ticket_no', t.ticket_no, 'ticket_id', t.id, 'status', t.status,"
     "  'channel', t.channel, 'external_id', t.external_id, 'source', t.source,"
     "  'customer_id', t.customer_ref, 'customer_type', t.customer_type,"
@@ -91,7 +130,35 @@ static const char *SQL_TICKET_JSON =
     "                 'at', e.at, 'event', e.kind, 'from', e.from_status, 'to', e.to_status,"
     "                 'actor', e.actor, 'note', e.note) ORDER BY e.id), '[]'::jsonb)"
     "              FROM ticket_events e WHERE e.ticket_id = t.id)"
-    ")::text FROM tickets t WHERE t.ticket_no = $1";
+    ") || jsonb_build_object ("
+    "  'tags', to_jsonb (t.tags), 'awaiting_customer', t.awaiting_customer,"
+    "  'thread', (SELECT coalesce (jsonb_agg (jsonb_build_object ("
+    "                 'at', m.at, 'direction', m.direction, 'author', m.author, 'channel', m.channel,"
+    "                 'body', m.body, 'delivery', o.status) ORDER BY m.id), '[]'::jsonb)"
+    "             FROM ticket_messages m LEFT JOIN outbox o ON o.id = m.outbox_id WHERE m.ticket_id = t.id),"
+    "  'messages', (SELECT coalesce (jsonb_agg (jsonb_build_object ("
+    "                 'id', o.id, 'kind', o.kind, 'to', o.audience, 'state', o.status, 'attempts', o.attempts,"
+    "                 'sink', coalesce (o.delivered_via, o.sink), 'queued_at', o.created_at, 'sent_at', o.sent_at,"
+    "                 'not_before', o.next_attempt_at, 'error', o.last_error) ORDER BY o.id), '[]'::jsonb)"
+    "               FROM outbox o WHERE o.ticket_id = t.id),"
+    "  'followups', (SELECT coalesce (jsonb_agg (jsonb_build_object ('kind', f.kind, 'assignee', f.assignee,"
+    "                 'opens_at', f.opens_at, 'due_at', f.due_at, 'done_at', f.done_at, 'done_by', f.done_by)"
+    "                 ORDER BY f.id), '[]'::jsonb) FROM followups f WHERE f.ticket_id = t.id),"
+    "  'surveys', (SELECT coalesce (jsonb_agg (jsonb_strip_nulls (jsonb_build_object ('at', v.at, 'source', v.source,"
+    "                 'csat', v.csat, 'nps', v.nps, 'efficiency', v.efficiency, 'attitude', v.attitude,"
+    "                 'result', v.result, 'comment', v.comment)) ORDER BY v.id), '[]'::jsonb)"
+    "              FROM surveys v WHERE v.ticket_id = t.id),"
+    "  'customer_history', (SELECT jsonb_build_object ("
+    "                 'tickets', count (*), 'open', count (*) FILTER (WHERE tf_threadable (c.status)),"
+    "                 'complaints_90_days', count (*) FILTER (WHERE (c.category = '服务态度' OR c.subcategory LIKE '%投诉%')"
+    "                                                          AND c.created_at > tf_now () - interval '90 days'),"
+    "                 'same_problem', count (*) FILTER (WHERE c.subcategory = t.subcategory),"
+    "                 'recent', coalesce ((SELECT jsonb_agg (r ORDER BY r.created_at DESC) FROM ("
+    "                     SELECT r.ticket_no, r.status, r.subcategory, r.created_at, r.csat FROM tickets r"
+    "                     WHERE r.customer_ref = t.customer_ref AND r.id <> t.id"
+    "                     ORDER BY r.created_at DESC LIMIT 5) r), '[]'::jsonb))"
+    "               FROM tickets c WHERE c.customer_ref = t.customer_ref AND c.id <> t.id)"
+    "))::text FROM tickets t WHERE t.ticket_no = $1";
 
 static const char *SQL_FEEDBACK =
     "WITH t AS (SELECT id FROM tickets WHERE id = $1 AND status = 'resolved' FOR UPDATE),"
@@ -113,7 +180,12 @@ intake_new (tf_db_t *db)
     ||  tf_db_prepare (db, "intake_insert", SQL_INSERT, 17)
     ||  tf_db_prepare (db, "intake_contacts", SQL_CONTACTS, 5)
     ||  tf_db_prepare (db, "intake_ticket_json", SQL_TICKET_JSON, 1)
-    ||  tf_db_prepare (db, "intake_feedback", SQL_FEEDBACK, 4))
+    ||  tf_db_prepare (db, "intake_feedback", SQL_FEEDBACK, 4)
+    ||  tf_db_prepare (db, "intake_threads", SQL_THREADS, 4)
+    ||  tf_db_prepare (db, "intake_message_in", SQL_MESSAGE_IN, 4)
+    ||  tf_db_prepare (db, "intake_message_ticket", SQL_MESSAGE_TICKET, 5)
+    ||  tf_db_prepare (db, "intake_opened", SQL_OPENED, 3)
+    ||  tf_db_prepare (db, "intake_survey", SQL_SURVEY, 7))
         intake_destroy (&self);
     return self;
 }
@@ -171,6 +243,7 @@ s_row_fill (row_t *r, const tf_msg_t *m)
     memset (r, 0, sizeof *r);
     r->channel = s_copy (m, TF_F_SUBMIT_CHANNEL);
     r->external_id = s_copy (m, TF_F_SUBMIT_EXTERNAL_ID);
+    r->thread_id = s_copy (m, TF_F_SUBMIT_THREAD_ID);
     r->source = s_copy (m, TF_F_SUBMIT_SOURCE);
     if (!r->source)
         r->source = strdup (strcmp (r->channel, "monitor") == 0? "monitor": "customer");
@@ -195,7 +268,7 @@ s_row_fill (row_t *r, const tf_msg_t *m)
 static void
 s_row_free (row_t *r)
 {
-    char **fields [] = { &r->channel, &r->external_id, &r->source, &r->customer_ref,
+    char **fields [] = { &r->channel, &r->external_id, &r->thread_id, &r->source, &r->customer_ref,
                          &r->customer_type, &r->subject, &r->body, &r->order_no, &r->product,
                          &r->wants, &r->expected_at, &r->contacted_at, &r->error_text, &r->steps, &r->alert_type,
                          &r->alert_scope, &r->name, &r->phone, &r->email };
@@ -234,6 +307,54 @@ s_duplicates (intake_t *self, row_t *rows, size_t n, intake_result_t *results)
     }
     PQclear (res);
     return 0;
+}
+
+//  The rows (not duplicates) that join their customer's open ticket: their
+//  messages go into its thread, and results say so. Returns 0 or -1.
+static int
+s_threads (intake_t *self, row_t *rows, size_t n, intake_result_t *results)
+{
+    tf_db_array_t *a [4];
+    bool any = false;
+    for (int c = 0; c < 4; c++)
+        a [c] = tf_db_array_new ();
+    for (size_t i = 0; i < n; i++) {
+        bool looks = !results [i].ok && (rows [i].thread_id || rows [i].order_no);
+        any = any || looks;
+        tf_db_array_add (a [0], rows [i].channel);
+        tf_db_array_add (a [1], looks? rows [i].thread_id: NULL);
+        tf_db_array_add (a [2], rows [i].customer_ref);
+        tf_db_array_add (a [3], looks? rows [i].order_no: NULL);
+    }
+    PGresult *res = NULL;
+    if (any) {
+        const char *params [] = { tf_db_array_text (a [0]), tf_db_array_text (a [1]),
+                                  tf_db_array_text (a [2]), tf_db_array_text (a [3]) };
+        res = tf_db_run (self->db, "intake_threads", 4, params);
+    }
+    for (int c = 0; c < 4; c++)
+        tf_db_array_destroy (&a [c]);
+    if (!any)
+        return 0;
+    if (!tf_db_ok (self->db, res, "find the customers' open tickets")) {
+        PQclear (res);
+        return -1;
+    }
+    int rc = 0;
+    for (int r = 0; r < PQntuples (res) && rc == 0; r++) {
+        size_t i = (size_t) strtoll (PQgetvalue (res, r, 0), NULL, 10) - 1;
+        if (i >= n)
+            continue;
+        intake_result_t *result = &results [i];
+        result->ok = true;
+        result->threaded = true;
+        result->ticket_id = strtoll (PQgetvalue (res, r, 1), NULL, 10);
+        snprintf (result->ticket_no, sizeof result->ticket_no, "%s", PQgetvalue (res, r, 2));
+        const char *params [] = { PQgetvalue (res, r, 1), rows [i].channel, rows [i].thread_id, rows [i].body };
+        rc = tf_db_command (self->db, "intake_message_in", 4, params) < 0? -1: 0;
+    }
+    PQclear (res);
+    return rc;
 }
 
 //  The row of the batch that repeats row i's (channel, external_id)
@@ -333,8 +454,8 @@ s_insert (intake_t *self, row_t *rows, intake_result_t *results, const bool *fre
             }
     }
     PQclear (res);
-    tf_db_array_t *c [5];
-    for (int k = 0; k < 5; k++)
+    tf_db_array_t *c [7];
+    for (int k = 0; k < 7; k++)
         c [k] = tf_db_array_new ();
     int64_t *ids = calloc (nstored + 1, sizeof *ids);
     char **data = calloc (nstored + 1, sizeof *data);
@@ -354,6 +475,8 @@ s_insert (intake_t *self, row_t *rows, intake_result_t *results, const bool *fre
         tf_db_array_add (c [2], r->name);
         tf_db_array_add (c [3], r->phone);
         tf_db_array_add (c [4], r->email);
+        tf_db_array_add (c [5], r->channel);
+        tf_db_array_add (c [6], r->thread_id);
         ids [k] = results [i].ticket_id;
         json_t *json = json_pack ("{s:s, s:i}", "channel", r->channel, "masked", r->masked);
         data [k++] = json_dumps (json, JSON_COMPACT);
@@ -364,10 +487,12 @@ s_insert (intake_t *self, row_t *rows, intake_result_t *results, const bool *fre
     for (int j = 0; j < 5; j++)
         contact_params [j] = tf_db_array_text (c [j]);
     int rc = 0;
+    const char *opened_params [] = { tf_db_array_text (c [0]), tf_db_array_text (c [5]), tf_db_array_text (c [6]) };
     if (k > 0 && (tf_db_command (self->db, "intake_contacts", 5, contact_params) < 0
-              ||  tf_ticket_created (self->db, TF_SVC_INTAKE, ids, (const char *const *) data, k)))
+              ||  tf_ticket_created (self->db, TF_SVC_INTAKE, ids, (const char *const *) data, k)
+              ||  tf_db_command (self->db, "intake_opened", 3, opened_params) < 0))
         rc = -1;
-    for (int j = 0; j < 5; j++)
+    for (int j = 0; j < 7; j++)
         tf_db_array_destroy (&c [j]);
     for (size_t j = 0; j < k; j++)
         free (data [j]);
@@ -399,6 +524,8 @@ s_submit_tx (intake_t *self, row_t *rows, size_t n, intake_result_t *results)
     bool *fresh = calloc (n + 1, sizeof *fresh);
     assert (fresh);
     int rc = s_duplicates (self, rows, n, results);
+    if (rc == 0)
+        rc = s_threads (self, rows, n, results);
     size_t count = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         fresh [i] = !results [i].ok && s_repeat_of (rows, i) == i;
@@ -532,4 +659,92 @@ intake_feedback (intake_t *self, const tf_msg_t *request, int64_t *ticket_id, tf
     PQclear (res);
     free (comment);
     return feedback_id;
+}
+
+int
+intake_message (intake_t *self, const tf_msg_t *request, char *ticket_no_out, char *status_out, tf_error_t *err)
+{
+    assert (request->type == TF_MSG_MESSAGE);
+    char *no = tf_msg_strdup (request, TF_F_MESSAGE_TICKET_NO);
+    char *channel = tf_msg_strdup (request, TF_F_MESSAGE_CHANNEL);
+    char *thread = tf_msg_strdup (request, TF_F_MESSAGE_THREAD_ID);
+    char *customer = tf_msg_strdup (request, TF_F_MESSAGE_CUSTOMER_ID);
+    char *order = tf_msg_strdup (request, TF_F_MESSAGE_ORDER_NO);
+    char *body = tf_mask_text (request->v [TF_F_MESSAGE_BODY].str, request->v [TF_F_MESSAGE_BODY].len, NULL);
+    int rc = -1;
+    if (!no && !thread && !(customer && order))
+        tf_error_set (err, TF_ERR_MISSING_FIELD, "ticket_no",
+                      "name the ticket: ticket_no, or thread_id, or customer_id with order_no");
+    else
+    if (tf_db_begin (self->db))
+        tf_error_unavailable (err);
+    else {
+        const char *params [] = { no, channel, thread, customer, order };
+        PGresult *res = tf_db_run (self->db, "intake_message_ticket", 5, params);
+        if (!tf_db_ok (self->db, res, "find the message's ticket"))
+            tf_error_unavailable (err);
+        else
+        if (PQntuples (res) == 0)
+            tf_error_set (err, TF_ERR_NOT_FOUND, no? "ticket_no": thread? "thread_id": "order_no",
+                          "no open ticket for this message: send ticket.submit");
+        else
+        if (customer && !streq (customer, PQgetvalue (res, 0, 3)))
+            tf_error_set (err, TF_ERR_BAD_VALUE, "customer_id", "the ticket is another customer's");
+        else
+        if (!tf_status_in (tf_status_open () | TF_FROM (RESOLVED), tf_status_lookup (PQgetvalue (res, 0, 2))))
+            tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",
+                          "ticket %s is %s: a new problem is a new ticket (ticket.submit)",
+                          PQgetvalue (res, 0, 1), PQgetvalue (res, 0, 2));
+        else {
+            snprintf (ticket_no_out, 32, "%s", PQgetvalue (res, 0, 1));
+            snprintf (status_out, 16, "%s", PQgetvalue (res, 0, 2));
+            const char *in [] = { PQgetvalue (res, 0, 0), channel, thread, body };
+            rc = tf_db_command (self->db, "intake_message_in", 4, in) < 0? tf_error_unavailable (err): 0;
+        }
+        PQclear (res);
+        if (tf_db_finish (self->db, rc) < 0 && rc == 0)
+            rc = tf_error_unavailable (err);
+    }
+    free (no);
+    free (channel);
+    free (thread);
+    free (customer);
+    free (order);
+    free (body);
+    return rc;
+}
+
+int
+intake_survey (intake_t *self, const tf_msg_t *request, char *status_out, tf_error_t *err)
+{
+    assert (request->type == TF_MSG_SURVEY);
+    const tf_value_t *no = &request->v [TF_F_SURVEY_TICKET_NO];
+    int64_t id;
+    tf_status_t status;
+    if (tf_ticket_find (self->db, no->str, no->len, &id, &status, err))
+        return -1;
+    if (tf_status_in (tf_status_open (), status))
+        return tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ticket_no",
+                             "ticket %.*s is %s; the survey is for settled tickets",
+                             (int) no->len, no->str, tf_status_name (status));
+    const tf_field_id_t fields [] = { TF_F_SURVEY_CSAT, TF_F_SURVEY_NPS, TF_F_SURVEY_EFFICIENCY,
+                                      TF_F_SURVEY_ATTITUDE, TF_F_SURVEY_RESULT };
+    char id_text [24], values [5][8];
+    snprintf (id_text, sizeof id_text, "%lld", (long long) id);
+    const char *params [7] = { id_text };
+    for (int i = 0; i < 5; i++) {
+        snprintf (values [i], sizeof values [i], "%d", (int) tf_msg_int (request, fields [i]));
+        params [1 + i] = tf_msg_has (request, fields [i])? values [i]: NULL;
+    }
+    char *comment = NULL;
+    if (tf_msg_has (request, TF_F_SURVEY_COMMENT))
+        comment = tf_mask_text (request->v [TF_F_SURVEY_COMMENT].str, request->v [TF_F_SURVEY_COMMENT].len, NULL);
+    params [6] = comment;
+    int rc = tf_db_begin (self->db) == 0 && tf_db_command (self->db, "intake_survey", 7, params) >= 0? 0: -1;
+    rc = tf_db_finish (self->db, rc);
+    free (comment);
+    if (rc)
+        return tf_error_unavailable (err);
+    snprintf (status_out, 16, "%s", tf_status_name (status));
+    return 0;
 }

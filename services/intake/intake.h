@@ -16,6 +16,7 @@ typedef struct {
     int64_t ticket_id;
     char ticket_no [32];
     bool duplicate;
+    bool threaded;              //  joined the customer's open ticket as a message
 } intake_result_t;
 
 //  Prepares the statements on db (which stays the caller's).
@@ -23,7 +24,11 @@ intake_t *intake_new (tf_db_t *db);
 void intake_destroy (intake_t **self_p);
 
 //  Stores n decoded `ticket.submit` messages in one transaction and fills
-//  results[i] for each. Returns 0 when the batch committed; -1 when the
+//  results[i] for each. A submission from a customer who has an open (or
+//  resolved) ticket on the same (channel, thread_id), or about the same
+//  order_no, joins that ticket's thread instead (threaded). A new
+//  customer ticket gets its receipt (out of service hours: the auto-reply
+//  with the next opening) in the outbox. Returns 0 when the batch committed; -1 when the
 //  database failed (every result then carries `unavailable`, nothing is
 //  stored, and the client may simply retry: intake is idempotent).
 int intake_submit (intake_t *self, const tf_msg_t *const *requests, size_t n, intake_result_t *results);
@@ -42,6 +47,22 @@ char *intake_ticket_json (intake_t *self, const char *ticket_no, size_t len, tf_
 //  with a history note. Returns the feedback id and fills *ticket_id, or
 //  -1 with err: not_found, illegal_transition (not resolved), unavailable.
 int64_t intake_feedback (intake_t *self, const tf_msg_t *request, int64_t *ticket_id, tf_error_t *err);
+
+//  ticket.message: finds the ticket (ticket_no, else (channel, thread_id),
+//  else the customer's open ticket about order_no), refuses another
+//  customer's, and appends the masked message to its thread (a ticket
+//  waiting for the customer's information resumes). Returns 0 with the
+//  ticket's number and status (ticket_no_out 32, status_out 16 bytes), or
+//  -1 with err: not_found, illegal_transition (a closed ticket),
+//  bad_value (another customer's ticket), unavailable.
+int intake_message (intake_t *self, const tf_msg_t *request, char *ticket_no_out, char *status_out,
+                    tf_error_t *err);
+
+//  ticket.survey on a settled ticket: stores the answers (comment masked)
+//  with a history row; a CSAT of 4-5 tags the ticket 满意, 1-2 opens the
+//  supervisor's review. Returns 0 with the status in status_out (16
+//  bytes), or -1 with err: not_found, illegal_transition (not settled).
+int intake_survey (intake_t *self, const tf_msg_t *request, char *status_out, tf_error_t *err);
 
 //  Formats a ticket number: CS + YYYYMMDD + serial of at least 4 digits.
 //  Returns 0, or -1 when the date or serial is out of range.

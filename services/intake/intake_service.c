@@ -87,9 +87,11 @@ s_submit (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
         tf_msg_set_cstr (&reply, TF_F_ACCEPTED_TICKET_NO, r->ticket_no);
         tf_msg_set_int (&reply, TF_F_ACCEPTED_TICKET_ID, r->ticket_id);
         tf_msg_set_bool (&reply, TF_F_ACCEPTED_DUPLICATE, r->duplicate);
+        if (r->threaded)
+            tf_msg_set_bool (&reply, TF_F_ACCEPTED_THREADED, true);
         tf_engine_reply (engine, stored [i], &reply);
         tf_msg_clear (&reply);
-        if (!r->duplicate)
+        if (!r->duplicate && !r->threaded)
             tf_engine_send_ticket (engine, OUTPUT_RECEIVED, TF_MSG_RECEIVED, r->ticket_id, r->ticket_no);
     }
 }
@@ -109,18 +111,12 @@ s_get (void *state, tf_engine_t *engine, tf_request_t *request)
         tf_engine_refuse (engine, request, &err);
         return;
     }
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init (&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
-    tf_json_pack (&pk, json);
-    json_decref (json);
     tf_msg_t reply;
     tf_msg_init (&reply, TF_MSG_INFO);
-    tf_msg_set_raw (&reply, TF_F_INFO_TICKET, sbuf.data, sbuf.size);
+    tf_json_set_field (&reply, TF_F_INFO_TICKET, json);
+    json_decref (json);
     tf_engine_reply (engine, request, &reply);
     tf_msg_clear (&reply);
-    msgpack_sbuffer_destroy (&sbuf);
 }
 
 static void
@@ -145,6 +141,32 @@ s_feedback (void *state, tf_engine_t *engine, tf_request_t *request)
     tf_engine_send_ticket (engine, OUTPUT_FEEDBACK, TF_MSG_FEEDBACK_RECEIVED, ticket_id, ticket_no);
 }
 
+//  ticket.message: into the ticket's thread
+static void
+s_message (void *state, tf_engine_t *engine, tf_request_t *request)
+{
+    state_t *self = state;
+    tf_error_t err;
+    char ticket_no [32], status [16];
+    if (intake_message (self->intake, &request->msg, ticket_no, status, &err))
+        tf_engine_refuse (engine, request, &err);
+    else
+        tf_engine_reply_updated (engine, request, ticket_no, status);
+}
+
+static void
+s_survey (void *state, tf_engine_t *engine, tf_request_t *request)
+{
+    state_t *self = state;
+    tf_error_t err;
+    char ticket_no [40], status [16];
+    tf_ticket_no_copy (&request->msg, TF_F_SURVEY_TICKET_NO, ticket_no, sizeof ticket_no);
+    if (intake_survey (self->intake, &request->msg, status, &err))
+        tf_engine_refuse (engine, request, &err);
+    else
+        tf_engine_reply_updated (engine, request, ticket_no, status);
+}
+
 static const char *
 s_query (void *state, tf_engine_t *engine, const char *command)
 {
@@ -166,8 +188,12 @@ const tf_service_t intake_service = {
         "masks personal numbers, numbers and stores each ticket, answers only after\n"
         "the commit, and publishes ticket.received. What waits on the socket is\n"
         "committed together: a batch of up to --batch-size costs a few statements.\n"
-        "Takes the customer's ticket.feedback on resolved tickets and hands it to the\n"
-        "notifier. /healthz, /readyz and /metrics on --intake-ops-port.\n"
+        "A customer's new submission about the same thread or order joins their open\n"
+        "ticket as a message (threaded); a new customer ticket gets its receipt (out\n"
+        "of service hours, the auto-reply with the next opening) in the outbox.\n"
+        "Takes ticket.message (a customer's further message, into the ticket's thread),\n"
+        "ticket.survey (the follow-up survey's answers) and the customer's\n"
+        "ticket.feedback on resolved tickets, which goes on to the notifier. /healthz, /readyz and /metrics on --intake-ops-port.\n"
         "See proto/events.md.\n\n"
         "Usage: ticketflow-intake [--SETTING=VALUE ...]",
     .settings = s_settings,
@@ -182,6 +208,8 @@ const tf_service_t intake_service = {
         { .type = TF_MSG_SUBMIT, .handle = s_submit, .needs_database = true },
         { .type = TF_MSG_GET, .one = s_get, .needs_database = true },
         { .type = TF_MSG_FEEDBACK, .one = s_feedback, .needs_database = true },
+        { .type = TF_MSG_MESSAGE, .one = s_message, .needs_database = true },
+        { .type = TF_MSG_SURVEY, .one = s_survey, .needs_database = true },
         { .type = TF_MSG_NONE }
     },
     .create = s_create,

@@ -197,7 +197,7 @@ static const char *SQL_RECORD_FIRED =
     "              WHEN 'resolution_warning' THEN '工单 ' || ticket_no || ' 解决时限已用去80%,请抓紧处理。'"
     "              WHEN 'verification' THEN '工单 ' || ticket_no || ' 已修复1小时,请联系客户确认是否解决。'"
     "              ELSE '工单 ' || ticket_no || ' 已超出时限(' || kind || '),请立即处理。' END))"
-    "   FROM who ON CONFLICT (ticket_id, kind, sink, payload) DO NOTHING RETURNING id) "
+    "   FROM who ON CONFLICT DO NOTHING RETURNING id) "
     "SELECT (SELECT count (*) FROM flags), (SELECT count (*) FROM notes), (SELECT count (*) FROM messages)";
 
 //  One escalation step per ($1 ticket, $2 level): the level's person
@@ -230,7 +230,7 @@ static const char *SQL_ESCALATE =
     "          'to', contact, 'role', role, 'level', level, 'department', department,"
     "          'ticket_no', ticket_no, 'priority', priority, 'reason', reason,"
     "          'message', '工单 ' || ticket_no || ' 已升级到您(第' || level || '级),原因: ' || reason || '。'))"
-    "   FROM pick WHERE name IS NOT NULL ON CONFLICT (ticket_id, kind, sink, payload) DO NOTHING RETURNING id) "
+    "   FROM pick WHERE name IS NOT NULL ON CONFLICT DO NOTHING RETURNING id) "
     "SELECT ticket_id, ticket_no, coalesce (department, ''), coalesce (priority, ''), level, role,"
     "       coalesce (name, ''), reason, (SELECT count (*) FROM moved), (SELECT count (*) FROM next),"
     "       (SELECT count (*) FROM notes), (SELECT count (*) FROM messages) FROM pick ORDER BY ticket_id";
@@ -256,6 +256,22 @@ static const char *SQL_FIRST_RESPONSE =
 //  A hold's expected resume time is in the future by the one clock
 static const char *SQL_IN_FUTURE =
     "SELECT $1::timestamptz > tf_now ()";
+
+//  A message in the thread ($2 direction out|note, $3 author, $4 masked
+//  text) and, for one the customer reads, its message of kind $5 with
+//  variables $6 in the outbox (the thread row keeps its outbox id; a NULL
+//  kind has no template: a note queues nothing)
+static const char *SQL_SAY =
+    "WITH id AS (SELECT nextval ('ticket_messages_id_seq') AS id),"
+    " o AS (SELECT * FROM tf_customer_messages ($5, ARRAY [$1::int8], ARRAY [$6::jsonb],"
+    "                                           ARRAY [(SELECT id FROM id)::text])) "
+    "INSERT INTO ticket_messages (id, ticket_id, direction, author, channel, body, outbox_id) "
+    "SELECT (SELECT id FROM id), t.id, $2, $3, t.channel, $4, (SELECT outbox_id FROM o) FROM tickets t WHERE t.id = $1";
+
+//  A request for information: the ticket waits on the customer, 3 days at most
+static const char *SQL_AWAIT =
+    "UPDATE tickets SET awaiting_customer = true WHERE id = $1";
+static const char *SQL_AWAIT_UNTIL = "SELECT (tf_now () + interval '3 days')::text";
 
 //  What each move sets on the ticket, in the statement that moves it
 static const tf_ticket_columns_t s_started = {
@@ -295,7 +311,7 @@ static const char *SQL_RESUME =
     "                  paused_at = NULL, remaining_seconds = NULL, warn_remaining_seconds = NULL"
     "           WHERE ticket_id = ANY ($1::int8[]) AND paused_at IS NOT NULL"
     "           RETURNING ticket_id, kind, round, due_at) "
-    "UPDATE tickets t SET hold_reason = NULL, hold_until = NULL,"
+    "UPDATE tickets t SET hold_reason = NULL, hold_until = NULL, awaiting_customer = false,"
     "  response_due_at = coalesce ((SELECT due_at FROM s WHERE s.ticket_id = t.id AND kind = 'response'),"
     "                              response_due_at),"
     "  resolve_due_at = coalesce ((SELECT due_at FROM s WHERE s.ticket_id = t.id AND kind = 'resolution'"
@@ -340,7 +356,10 @@ sla_new (tf_db_t *db)
     ||  tf_db_prepare (db, "sla_first_response", SQL_FIRST_RESPONSE, 1)
     ||  tf_db_prepare (db, "sla_pause", SQL_PAUSE, 1)
     ||  tf_db_prepare (db, "sla_resume", SQL_RESUME, 1)
-    ||  tf_db_prepare (db, "sla_resolve", SQL_RESOLVE, 1))
+    ||  tf_db_prepare (db, "sla_resolve", SQL_RESOLVE, 1)
+    ||  tf_db_prepare (db, "sla_say", SQL_SAY, 6)
+    ||  tf_db_prepare (db, "sla_await", SQL_AWAIT, 1)
+    ||  tf_db_prepare (db, "sla_await_until", SQL_AWAIT_UNTIL, 0))
         sla_destroy (&self);
     return self;
 }
@@ -706,6 +725,23 @@ s_masked (const tf_msg_t *m, tf_field_id_t f)
     return text;
 }
 
+//  A thread message (direction "out" or "note") with, for "out", the
+//  customer's message of `kind` whose variable `variable` is the text
+static int
+s_say (sla_t *self, const ticket_t *t, const char *direction, const char *text, const char *kind,
+       const char *variable, tf_error_t *err)
+{
+    json_t *vars = json_object ();
+    if (variable)
+        json_object_set_new (vars, variable, json_string (text));
+    char *vars_text = json_dumps (vars, JSON_COMPACT);
+    json_decref (vars);
+    const char *params [] = { t->id_text, direction, t->actor, text, kind, vars_text };
+    int rc = tf_db_command (self->db, "sla_say", 6, params) < 0? tf_error_unavailable (err): 0;
+    free (vars_text);
+    return rc;
+}
+
 //  One request in one transaction: lock, act, commit. The status it leaves
 //  goes to status_out.
 typedef int (handler_fn) (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err);
@@ -755,6 +791,8 @@ s_progress (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
         rc = s_step (self, "sla_meet_ticket", t->id_text, err);
     if (rc == 0)
         rc = s_step (self, "sla_touch", t->id_text, err);
+    if (rc == 0 && tf_msg_bool (request, TF_F_PROGRESS_PUBLIC))
+        rc = s_say (self, t, "out", note, "progress", "step", err);
     free (note);
     return rc;
 }
@@ -862,6 +900,81 @@ sla_resolve (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *sta
 {
     assert (self && request && request->type == TF_MSG_RESOLVE);
     return s_handle (self, request, TF_F_RESOLVE_TICKET_NO, TF_F_RESOLVE_ACTOR, s_resolve, ticket_id, status_out, err);
+}
+
+//  ask: an accepted or in-progress ticket goes on hold for the customer's
+//  answer (3 days at most: then it resumes by itself)
+static int
+s_await (sla_t *self, ticket_t *t, const char *question, tf_error_t *err)
+{
+    PGresult *res = tf_db_run (self->db, "sla_await_until", 0, NULL);
+    char until [64] = "";
+    if (tf_db_ok (self->db, res, "3 days from now") && PQntuples (res) == 1)
+        snprintf (until, sizeof until, "%s", PQgetvalue (res, 0, 0));
+    PQclear (res);
+    if (!*until)
+        return tf_error_unavailable (err);
+    char *reason = NULL;
+    if (asprintf (&reason, "等待客户补充信息:%s", question) < 0)
+        return tf_error_unavailable (err);
+    int rc = s_move (self, t, TF_MOVE_HOLD, reason, NULL, &s_held, (const char *[]) { reason, until }, err);
+    if (rc == 0) {
+        t->status = TF_STATUS_ON_HOLD;
+        rc = s_step (self, "sla_pause", t->id_text, err);
+    }
+    if (rc == 0)
+        rc = s_step (self, "sla_await", t->id_text, err);
+    free (reason);
+    return rc;
+}
+
+static int
+s_reply (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
+{
+    char *text = s_masked (request, TF_F_REPLY_TEXT);
+    bool ask = tf_msg_bool (request, TF_F_REPLY_ASK);
+    int rc = 0;
+    if (ask && !tf_move_allowed (TF_MOVE_HOLD, TF_SVC_SLA, t->status))
+        rc = tf_error_set (err, TF_ERR_ILLEGAL_TRANSITION, "ask",
+                           "ticket is %s: only an accepted or in-progress ticket can wait for the customer",
+                           tf_status_name (t->status));
+    if (rc == 0 && ask)
+        rc = s_await (self, t, text, err);
+    else
+    if (rc == 0 && (t->status == TF_STATUS_ACCEPTED || t->status == TF_STATUS_IN_PROGRESS))
+        rc = s_step (self, "sla_touch", t->id_text, err);
+    if (rc == 0)
+        rc = tf_ticket_note (self->db, t->id, ask? "info_requested": "replied", t->actor, text, NULL)?
+             tf_error_unavailable (err): 0;
+    if (rc == 0)
+        rc = s_say (self, t, "out", text, ask? "info_request": "reply", ask? "question": "text", err);
+    free (text);
+    return rc;
+}
+
+int
+sla_reply (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out, tf_error_t *err)
+{
+    assert (self && request && request->type == TF_MSG_REPLY);
+    return s_handle (self, request, TF_F_REPLY_TICKET_NO, TF_F_REPLY_ACTOR, s_reply, ticket_id, status_out, err);
+}
+
+static int
+s_note (sla_t *self, const tf_msg_t *request, ticket_t *t, tf_error_t *err)
+{
+    char *text = s_masked (request, TF_F_NOTE_TEXT);
+    int rc = tf_ticket_note (self->db, t->id, "note", t->actor, text, NULL)? tf_error_unavailable (err): 0;
+    if (rc == 0)
+        rc = s_say (self, t, "note", text, NULL, NULL, err);
+    free (text);
+    return rc;
+}
+
+int
+sla_note (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out, tf_error_t *err)
+{
+    assert (self && request && request->type == TF_MSG_NOTE);
+    return s_handle (self, request, TF_F_NOTE_TICKET_NO, TF_F_NOTE_ACTOR, s_note, ticket_id, status_out, err);
 }
 
 int

@@ -106,7 +106,8 @@ int sla_expire_holds (sla_t *self, size_t limit);
 //  or returns -1 with err: not_found, illegal_transition (naming the
 //  current status), bad_value (a hold `until` not in the future),
 //  unavailable. Nothing changes on an error.
-//  progress: accepted | in_progress → in_progress, note masked.
+//  progress: accepted | in_progress → in_progress, note masked; with
+//  `public` the step is also the customer's `progress` message.
 int sla_progress (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
                   tf_error_t *err);
 //  hold: accepted | in_progress → on_hold; pauses the resolution clock.
@@ -115,6 +116,12 @@ int sla_hold (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *st
 //  resume: on_hold → in_progress; the resolution deadline moves by the pause.
 int sla_resume (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
                 tf_error_t *err);
+//  reply: a public reply in the thread and the customer's `reply` message;
+//  with ask, an information request (`info_request`) and accepted |
+//  in_progress → on_hold until the customer answers (3 days at most).
+int sla_reply (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out, tf_error_t *err);
+//  note: an internal note in the thread; the status does not change.
+int sla_note (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out, tf_error_t *err);
 //  resolve: accepted | in_progress → resolved; the caller then sends ticket.resolved.
 int sla_resolve (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *status_out,
                  tf_error_t *err);

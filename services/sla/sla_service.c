@@ -278,6 +278,18 @@ s_resolve (void *state, tf_engine_t *engine, tf_request_t *request)
     s_request (state, engine, request, sla_resolve, TF_F_RESOLVE_TICKET_NO);
 }
 
+static void
+s_reply (void *state, tf_engine_t *engine, tf_request_t *request)
+{
+    s_request (state, engine, request, sla_reply, TF_F_REPLY_TICKET_NO);
+}
+
+static void
+s_note (void *state, tf_engine_t *engine, tf_request_t *request)
+{
+    s_request (state, engine, request, sla_note, TF_F_NOTE_TICKET_NO);
+}
+
 static const char *const s_settings [] = {
     "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
     "reconcile-seconds", "sla-window-seconds", "sla-endpoint", "sla-events-endpoint",
@@ -289,7 +301,10 @@ const tf_service_t sla_service = {
     .id = TF_SVC_SLA,
     .summary =
         "ticketflow-sla — the handle stage and every clock of a ticket.\n"
-        "Answers ticket.progress (accepted|in_progress → in_progress, note masked), ticket.hold\n"
+        "Answers ticket.progress (accepted|in_progress → in_progress, note masked; with\n"
+        "public the customer gets the step), ticket.reply (a public reply to the customer;\n"
+        "with ask, a request for information and the ticket waits on hold for the answer),\n"
+        "ticket.note (an internal note in the thread), ticket.hold\n"
         "(reason and a future expected resume time; every clock pauses), ticket.resume (each\n"
         "clock gets back the open time it had left) and ticket.resolve (then sends\n"
         "ticket.resolved to the notifier) on its ROUTER, each with ticket.updated or error.\n"
@@ -327,6 +342,8 @@ const tf_service_t sla_service = {
         { .type = TF_MSG_HOLD, .one = s_hold, .needs_database = true },
         { .type = TF_MSG_RESUME, .one = s_resume, .needs_database = true },
         { .type = TF_MSG_RESOLVE, .one = s_resolve, .needs_database = true },
+        { .type = TF_MSG_REPLY, .one = s_reply, .needs_database = true },
+        { .type = TF_MSG_NOTE, .one = s_note, .needs_database = true },
         { .type = TF_MSG_NONE }
     },
     .consumers = (const tf_consumer_t []) {

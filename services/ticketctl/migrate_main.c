@@ -8,7 +8,7 @@
 int
 main (int argc, char **argv)
 {
-    static const char *settings [] = { "database-url", "log-level", "taxonomy-file", "calendar-file", NULL };
+    static const char *settings [] = { "database-url", "log-level", "taxonomy-file", "calendar-file", "messages-file", NULL };
     tf_config_t cfg;
     int rc = tf_config_load (&cfg, settings, argc, argv, "ticketflow-migrate",
         "ticketflow-migrate — applies the numbered SQL migrations in deploy/sql/ that the\n"
@@ -17,7 +17,8 @@ main (int argc, char **argv)
         "Then loads the taxonomy file (departments, sub-categories with their owners,\n"
         "deadlines, keywords, solution steps and phrases, and the SLA policy) into the\n"
         "database, updating what changed, and the calendar file (service hours, public\n"
-        "holidays and make-up working days), replacing what was there.\n\n"
+        "holidays and make-up working days) and the messages file (the templates of\n"
+        "what customers are sent), each replacing what was there.\n\n"
         "Usage: ticketflow-migrate [--database-url=URL]", NULL, NULL);
     if (rc)
         return rc > 0? 0: 2;
@@ -36,29 +37,29 @@ main (int argc, char **argv)
         return 1;
     }
     printf ("migrations: %d applied\n", applied);
-    char taxonomy [4200];
-    if (*cfg.taxonomy_file)
-        snprintf (taxonomy, sizeof taxonomy, "%s", cfg.taxonomy_file);
-    else
-        snprintf (taxonomy, sizeof taxonomy, "%s/deploy/taxonomy/taxonomy.json", tf_home ());
-    int loaded = tf_taxonomy_load (db, taxonomy, err, sizeof err);
-    if (loaded < 0) {
-        fprintf (stderr, "error: %s\n", err);
-        tf_db_destroy (&db);
-        return 1;
+    //  each reference file: its setting (empty: the default under deploy/)
+    const struct {
+        const char *label, *setting, *fallback, *what;
+        int (*load) (tf_db_t *, const char *, char *, size_t);
+    } files [] = {
+        { "taxonomy", cfg.taxonomy_file, "deploy/taxonomy/taxonomy.json", "sub-categories", tf_taxonomy_load },
+        { "calendar", cfg.calendar_file, "deploy/calendar.json", "holidays and make-up days", tf_calendar_load },
+        { "messages", cfg.messages_file, "deploy/messages.json", "message templates", tf_templates_load },
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files [0]; i++) {
+        char path [4200];
+        if (*files [i].setting)
+            snprintf (path, sizeof path, "%s", files [i].setting);
+        else
+            snprintf (path, sizeof path, "%s/%s", tf_home (), files [i].fallback);
+        int loaded = files [i].load (db, path, err, sizeof err);
+        if (loaded < 0) {
+            fprintf (stderr, "error: %s\n", err);
+            tf_db_destroy (&db);
+            return 1;
+        }
+        printf ("%s: %d %s from %s\n", files [i].label, loaded, files [i].what, path);
     }
-    printf ("taxonomy: %d sub-categories from %s\n", loaded, taxonomy);
-    char calendar [4200];
-    if (*cfg.calendar_file)
-        snprintf (calendar, sizeof calendar, "%s", cfg.calendar_file);
-    else
-        snprintf (calendar, sizeof calendar, "%s/deploy/calendar.json", tf_home ());
-    loaded = tf_calendar_load (db, calendar, err, sizeof err);
     tf_db_destroy (&db);
-    if (loaded < 0) {
-        fprintf (stderr, "error: %s\n", err);
-        return 1;
-    }
-    printf ("calendar: %d holidays and make-up days from %s\n", loaded, calendar);
     return 0;
 }

@@ -34,6 +34,7 @@ static const ticketctl_command_t s_commands [] = {
         { "--steps", TF_F_SUBMIT_STEPS, "steps to reproduce" },
         { "--alert-type", TF_F_SUBMIT_ALERT_TYPE, "monitor alert type" },
         { "--alert-scope", TF_F_SUBMIT_ALERT_SCOPE, "monitor alert scope" },
+        { "--thread-id", TF_F_SUBMIT_THREAD_ID, "the channel's conversation id (later messages join this ticket)" },
         END_FLAGS } },
     //  read by s_feed, which sends a ticket.submit per object of the file
     { "feed", "submit every ticket of a JSON array (objects with the ticket.submit fields)",
@@ -106,6 +107,19 @@ static const ticketctl_command_t s_commands [] = {
       TF_F_PROGRESS_TICKET_NO, "TICKET_NO", {
         { "--note", TF_F_PROGRESS_NOTE, "what was done (required)" },
         { "--actor", TF_F_PROGRESS_ACTOR, "who" },
+        { "--public", TF_F_PROGRESS_PUBLIC, "yes: the customer gets this step (the progress message)" },
+        END_FLAGS } },
+    { "reply", "a public reply to the customer (in the thread and sent); --ask yes: a request for\n"
+      "      missing information, and the ticket waits on hold for the answer", TF_MSG_REPLY, TICKETCTL_SLA,
+      TF_F_REPLY_TICKET_NO, "TICKET_NO", {
+        { "--text", TF_F_REPLY_TEXT, "what the customer reads (required)" },
+        { "--ask", TF_F_REPLY_ASK, "yes: ask the customer for missing information" },
+        { "--actor", TF_F_REPLY_ACTOR, "who" },
+        END_FLAGS } },
+    { "note", "an internal note in the thread (never sent to the customer)", TF_MSG_NOTE, TICKETCTL_SLA,
+      TF_F_NOTE_TICKET_NO, "TICKET_NO", {
+        { "--text", TF_F_NOTE_TEXT, "the note (required)" },
+        { "--actor", TF_F_NOTE_ACTOR, "who" },
         END_FLAGS } },
     { "hold", "put a ticket on hold", TF_MSG_HOLD, TICKETCTL_SLA, TF_F_HOLD_TICKET_NO, "TICKET_NO", {
         { "--reason", TF_F_HOLD_REASON, "why it waits (required)" },
@@ -125,6 +139,44 @@ static const ticketctl_command_t s_commands [] = {
         { "--csat", TF_F_FEEDBACK_CSAT, "satisfaction 1-5" },
         { "--comment", TF_F_FEEDBACK_COMMENT, "free text" },
         END_FLAGS } },
+    { "message", "a customer's further message, into their ticket's thread (as a channel adapter\n"
+      "      sends it): by --ticket, else --thread-id, else --customer with --order-no", TF_MSG_MESSAGE,
+      TICKETCTL_INTAKE, NO_POSITIONAL, NULL, {
+        { "--channel", TF_F_MESSAGE_CHANNEL, "the channel it came on (required)" },
+        { "--text", TF_F_MESSAGE_BODY, "the message (required)" },
+        { "--ticket", TF_F_MESSAGE_TICKET_NO, "the ticket number" },
+        { "--thread-id", TF_F_MESSAGE_THREAD_ID, "the channel's conversation id" },
+        { "--customer", TF_F_MESSAGE_CUSTOMER_ID, "the customer's id (a ticket of another customer never matches)" },
+        { "--order-no", TF_F_MESSAGE_ORDER_NO, "the order it is about" },
+        END_FLAGS } },
+    { "survey", "the customer's answers to the follow-up survey of a settled ticket", TF_MSG_SURVEY,
+      TICKETCTL_INTAKE, TF_F_SURVEY_TICKET_NO, "TICKET_NO", {
+        { "--csat", TF_F_SURVEY_CSAT, "satisfaction 1-5 (4-5 tags the ticket 满意, 1-2 opens a review)" },
+        { "--nps", TF_F_SURVEY_NPS, "how likely to recommend us, 0-10" },
+        { "--efficiency", TF_F_SURVEY_EFFICIENCY, "处理效率 1-5" },
+        { "--attitude", TF_F_SURVEY_ATTITUDE, "服务态度 1-5" },
+        { "--result", TF_F_SURVEY_RESULT, "处理结果 1-5" },
+        { "--comment", TF_F_SURVEY_COMMENT, "free text" },
+        END_FLAGS } },
+    { "queue --followups", "open follow-up tasks, soonest due first: calls after settled tickets, reviews\n"
+      "      after low scores", TF_MSG_FOLLOWUP_LIST, TICKETCTL_NOTIFIER, NO_POSITIONAL, NULL, {
+        { "--department", TF_F_FOLLOWUP_LIST_DEPARTMENT, "only this department" },
+        { "--agent", TF_F_FOLLOWUP_LIST_AGENT, "only this person's" },
+        { "--limit", TF_F_FOLLOWUP_LIST_LIMIT, "at most this many (default 100)" },
+        END_FLAGS } },
+    { "followup done", "a follow-up task is done, with the customer's answers when the call got them",
+      TF_MSG_FOLLOWUP_DONE, TICKETCTL_NOTIFIER, TF_F_FOLLOWUP_DONE_TICKET_NO, "TICKET_NO", {
+        { "--kind", TF_F_FOLLOWUP_DONE_KIND, "call (default) or review" },
+        { "--note", TF_F_FOLLOWUP_DONE_NOTE, "what came of it" },
+        { "--actor", TF_F_FOLLOWUP_DONE_ACTOR, "who" },
+        { "--csat", TF_F_FOLLOWUP_DONE_CSAT, "satisfaction 1-5" },
+        { "--nps", TF_F_FOLLOWUP_DONE_NPS, "0-10" },
+        { "--efficiency", TF_F_FOLLOWUP_DONE_EFFICIENCY, "处理效率 1-5" },
+        { "--attitude", TF_F_FOLLOWUP_DONE_ATTITUDE, "服务态度 1-5" },
+        { "--result", TF_F_FOLLOWUP_DONE_RESULT, "处理结果 1-5" },
+        END_FLAGS } },
+    { "digest", "send today's digest now (one message per customer with open tickets; once a day)",
+      TF_MSG_DIGEST_SEND, TICKETCTL_NOTIFIER, NO_POSITIONAL, NULL, { END_FLAGS } },
     { "report", "the summary report; each list of counts most first", TF_MSG_REPORT_SUMMARY, TICKETCTL_REPORTING,
       NO_POSITIONAL, NULL, { END_FLAGS } },
     { "ping", "check that a service answers", TF_MSG_PING, TICKETCTL_INTAKE, NO_POSITIONAL, NULL, {
@@ -264,6 +316,55 @@ s_print_ticket (FILE *out, json_t *t)
     json_t *d;
     json_array_foreach (json_object_get (t, "deadlines"), k, d)
         fprintf (out, "    %-16s %s  %s\n", s_str (d, "kind"), s_str (d, "due_at"), s_str (d, "state"));
+    size_t j;
+    json_t *item;
+    json_t *tags = json_object_get (t, "tags");
+    if (json_array_size (tags) > 0) {
+        fprintf (out, "  tags       ");
+        json_array_foreach (tags, j, item)
+            fprintf (out, " %s", json_string_value (item));
+        fprintf (out, "\n");
+    }
+    json_t *customer = json_object_get (t, "customer_history");
+    if (json_integer_value (json_object_get (customer, "tickets")) > 0) {
+        fprintf (out, "  customer    %lld earlier ticket(s), %lld open, %lld complaint(s) in 90 days, "
+                      "%lld about the same problem\n",
+                 (long long) json_integer_value (json_object_get (customer, "tickets")),
+                 (long long) json_integer_value (json_object_get (customer, "open")),
+                 (long long) json_integer_value (json_object_get (customer, "complaints_90_days")),
+                 (long long) json_integer_value (json_object_get (customer, "same_problem")));
+        json_array_foreach (json_object_get (customer, "recent"), j, item)
+            fprintf (out, "    %-16s %-12s %s\n", s_str (item, "ticket_no"), s_str (item, "status"),
+                     s_str (item, "subcategory"));
+    }
+    json_t *thread = json_object_get (t, "thread");
+    if (json_array_size (thread) > 0) {
+        fprintf (out, "  thread\n");
+        json_array_foreach (thread, j, item) {
+            const char *direction = s_str (item, "direction");
+            fprintf (out, "    %s  %-10s %s%s%s  %s\n", s_str (item, "at"), s_str (item, "author"),
+                     streq (direction, "in")? "← customer": streq (direction, "out")? "→ customer": "(internal note)",
+                     json_is_string (json_object_get (item, "delivery"))? ", ": "",
+                     json_is_string (json_object_get (item, "delivery"))? s_str (item, "delivery"): "",
+                     s_str (item, "body"));
+        }
+    }
+    json_t *messages = json_object_get (t, "messages");
+    if (json_array_size (messages) > 0) {
+        fprintf (out, "  messages\n");
+        json_array_foreach (messages, j, item) {
+            fprintf (out, "    %-22s %-8s %-6s via %-8s attempts %lld", s_str (item, "kind"), s_str (item, "to"),
+                     s_str (item, "state"), s_str (item, "sink"),
+                     (long long) json_integer_value (json_object_get (item, "attempts")));
+            if (json_is_string (json_object_get (item, "error")))
+                fprintf (out, "  (%s)", s_str (item, "error"));
+            fprintf (out, "\n");
+        }
+    }
+    json_array_foreach (json_object_get (t, "followups"), j, item)
+        fprintf (out, "  follow-up   %s by %s, due %s%s%s\n", s_str (item, "kind"), s_str (item, "assignee"),
+                 s_str (item, "due_at"), json_is_string (json_object_get (item, "done_at"))? ", done ": "",
+                 json_is_string (json_object_get (item, "done_at"))? s_str (item, "done_at"): "");
     fprintf (out, "  history\n");
     size_t i;
     json_t *e;
@@ -344,8 +445,9 @@ s_print_report (FILE *out, json_t *r)
              (long long) json_integer_value (json_object_get (sla, "response_breached")),
              (long long) json_integer_value (json_object_get (sla, "resolve_breached")));
     json_t *outbox = json_object_get (r, "outbox");
-    fprintf (out, "  %-14s pending %lld, sent %lld, dead %lld\n", "outbox",
-             (long long) json_integer_value (json_object_get (outbox, "pending")),
+    fprintf (out, "  %-14s queued %lld, failed %lld, sent %lld, dead %lld\n", "outbox",
+             (long long) json_integer_value (json_object_get (outbox, "queued")),
+             (long long) json_integer_value (json_object_get (outbox, "failed")),
              (long long) json_integer_value (json_object_get (outbox, "sent")),
              (long long) json_integer_value (json_object_get (outbox, "dead")));
 }
@@ -392,6 +494,24 @@ s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
         case TF_MSG_REPORT:
             s_print_report (out, json_object_get (body, "summary"));
             break;
+        case TF_MSG_DIGEST_SENT:
+            fprintf (out, "digest of %s: %lld customer(s)\n", s_str (body, "day"),
+                     (long long) json_integer_value (json_object_get (body, "customers")));
+            break;
+        case TF_MSG_FOLLOWUP_ITEMS: {
+            size_t i;
+            json_t *f;
+            json_t *items = json_object_get (body, "followups");
+            fprintf (out, "%zu follow-up task(s)\n", json_array_size (items));
+            json_array_foreach (items, i, f) {
+                fprintf (out, "  %-16s %-6s %-3s %-12s %-10s due %s", s_str (f, "ticket_no"), s_str (f, "kind"),
+                         s_str (f, "priority"), s_str (f, "status"), s_str (f, "assignee"), s_str (f, "due_at"));
+                if (json_is_integer (json_object_get (f, "csat")))
+                    fprintf (out, "  csat %lld", (long long) json_integer_value (json_object_get (f, "csat")));
+                fprintf (out, "\n");
+            }
+            break;
+        }
         case TF_MSG_AGENT_ITEMS: {
             size_t i, k;
             json_t *a, *skill;
@@ -544,10 +664,17 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
         free (rest);
         return nrest? 0: 2;
     }
-    //  "agent add" and its kin are two words
+    //  "agent add", "followup done" and "queue --followups" are two words
     char compound [64];
-    if (nrest >= 2 && streq (rest [0], "agent")) {
-        snprintf (compound, sizeof compound, "agent %s", rest [1]);
+    for (int i = 1; streq (rest [0], "queue") && i < nrest; i++)
+        if (streq (rest [i], "--followups")) {
+            memmove (rest + 2, rest + 1, (size_t) (i - 1) * sizeof *rest);
+            rest [1] = "--followups";
+            break;
+        }
+    if (nrest >= 2 && (streq (rest [0], "agent") || streq (rest [0], "followup")
+                   ||  (streq (rest [0], "queue") && streq (rest [1], "--followups")))) {
+        snprintf (compound, sizeof compound, "%s %s", rest [0], rest [1]);
         rest [0] = compound;
         memmove (rest + 1, rest + 2, (size_t) (nrest - 2) * sizeof *rest);
         nrest--;
