@@ -4,9 +4,11 @@
 # services, puts a roster on duty, feeds the demo tickets
 # (deploy/demo/tickets.json), drives a few of them through the whole flow —
 # accept, progress, hold and resume, resolve, the customer's feedback, a
-# reopen — shows an unaccepted ticket going to the next agent and a P1
-# escalated to the on-duty manager, prints where to look, and stops
-# everything on Ctrl-C.
+# reopen, a request for information and the customer's answer — shows an
+# unaccepted ticket going to the next agent and a P1 escalated to the
+# on-duty manager, sends the digest, shows what customers were sent
+# (receipts, progress, digest, survey in var/notifications.jsonl), prints
+# where to look, and stops everything on Ctrl-C.
 #
 #   deploy/run.sh              all of the above
 #   deploy/run.sh --endpoints  only print where the services listen; start nothing
@@ -140,11 +142,14 @@ wait_for () {   # ticket status
 
 echo
 echo "== driving three tickets through the flow"
-a=$(ticket assigned 0); b=$(ticket assigned 1); c=$(ticket assigned 2)
+# a P2 first: its follow-up call and survey come at once (P3's the next day)
+a=$(sql "SELECT ticket_no FROM tickets WHERE status = 'assigned' ORDER BY priority = 'P2' DESC, id LIMIT 1")
+b=$(sql "SELECT ticket_no FROM tickets WHERE status = 'assigned' AND ticket_no <> '$a' ORDER BY id LIMIT 1")
+c=$(sql "SELECT ticket_no FROM tickets WHERE status = 'assigned' AND ticket_no NOT IN ('$a', '$b') ORDER BY id LIMIT 1")
 if [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ]; then
     step accept "$a" --agent 王芳
-    step progress "$a" --note "已联系物流公司核实，包裹在中转站"
-    step resolve "$a" --summary "包裹已重新派送，预计明天送达"
+    step progress "$a" --note "已核实问题原因，正在为您处理" --public yes
+    step resolve "$a" --summary "问题已处理，请您再试一次"
     wait_for "$a" resolved
     step feedback "$a" --solved yes --csat 5 --comment "谢谢，很快"
     wait_for "$a" closed
@@ -164,6 +169,9 @@ if [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ]; then
 
     step accept "$c" --agent 张敏
     step progress "$c" --note "正在排查"
+    step note "$c" --text "客户之前投诉过一次，回复注意语气"
+    step reply "$c" --ask yes --text "请提供出现问题时的截图和订单号"
+    step message --channel app --ticket "$c" --text "截图已上传，订单号 2026112512345678"
 fi
 triage=$(ticket triage 0)
 if [ -n "$triage" ]; then
@@ -200,9 +208,31 @@ if [ -n "$p1" ]; then
         [ "$(sql "SELECT escalation_level FROM tickets WHERE ticket_no = '$p1'")" = 3 ] && break
         sleep 0.2
     done
-    $ctl show "$p1" | sed -n '1p;/escalated/p;/deadlines/,/history/p' | grep -v '^  history' | sed 's/^/  /'
+    $ctl show "$p1" | sed -n '1p;/^  escalated/p;/^  deadlines/,/^  [^ d]/{/^  [^ d]/!p}' | sed 's/^/  /'
 fi
 
+echo
+echo "== what customers hear: the 17:00 digest (sent now), follow-up calls, the outbound messages"
+step digest
+step queue --followups
+notifications=$(setting notifier-file notifier)
+notifications=${notifications:-${TICKETFLOW_HOME:-$PWD}/var/notifications.jsonl}
+for _ in $(seq 1 30); do
+    [ "$(sql "SELECT count(*) FROM outbox WHERE kind IN ('digest', 'survey', 'progress')
+              AND status = 'queued' AND next_attempt_at <= tf_now ()")" = 0 ] && break
+    sleep 0.2
+done
+if [ -f "$notifications" ]; then
+    echo "  $notifications: $(wc -l < "$notifications") messages; one of each kind:"
+    for kind in receipt out_of_hours progress info_request confirm_request digest survey; do
+        line=$(grep -m1 "\"kind\":\"$kind\"" "$notifications" || true)
+        [ -n "$line" ] && echo "    $line"
+    done
+fi
+
+echo
+echo "== a ticket with its thread, messages and history"
+[ -n "$c" ] && $ctl show "$c"
 echo
 echo "== a ticket with its history"
 [ -n "$b" ] && $ctl show "$b"
@@ -217,11 +247,10 @@ if [ -n "$reporting_http" ] && command -v curl >/dev/null; then
     echo
 fi
 
-notifications=$(setting notifier-file notifier)
 echo
 echo "ticketflow is running."
 endpoints
 echo "Logs: ${TICKETFLOW_LOG_DIR:-var/log}/*.log   Outbound messages:" \
-    "${notifications:-${TICKETFLOW_HOME:-$PWD}/var/notifications.jsonl}   Database: psql \"$DATABASE_URL\""
+    "$notifications   Database: psql \"$DATABASE_URL\""
 echo "Press Ctrl-C to stop everything."
 while true; do sleep 3600 & wait $!; done

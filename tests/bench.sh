@@ -29,7 +29,15 @@
 # are not all assigned BENCH_DRAIN (60) s after the last send, is measured
 # as far as it got, and says so.
 # 5. sla with a million live clocks (sla_bench below).
-# Last two lines:
+# 6. The notifier (notifier_bench below): BENCH_NOTIFY (100000) customer
+#    messages, and a tenth of that, queued at once and drained to the file
+#    sink (rate = messages / (last sent − release)); raw PostgreSQL doing
+#    the same drain (batches of 500: claim, mark sent, history row, the
+#    payloads written to a file by psql); the digest for BENCH_DIGEST
+#    (100000) customers with an open ticket each, and a tenth, from
+#    `ticketctl digest` until the last one is in the file.
+# Last three lines:
+#   notifier: <N> messages/s, digest <N> customers in <s> s
 #   sla: <N> timers, p99 lateness <ms> ms, reload <s> s
 #   bench: <N> tickets/s receive→assigned, p99 <ms> ms at 1000/s, p99 <ms> ms at 2000/s, raw postgres batched <N> tickets/s, ratio <r>
 # with N the large closed-loop run's rate and ratio = N / raw batched.
@@ -456,7 +464,83 @@ sla_bench () {
     stack_down
 }
 
+# notifier_bench: sets notifier_line
+notifier_bench () {
+    local notify=${BENCH_NOTIFY:-100000} digest_n=${BENCH_DIGEST:-100000} n start rate raw_s raw_rate secs
+    local -A drain digest
+    export TICKETFLOW_NOTIFIER_FILE=$work/notifications.jsonl
+    echo "== notifier: $((notify / 10)) and $notify messages drained to the file sink; the digest for" \
+         "$((digest_n / 10)) and $digest_n customers"
+    for n in $((notify / 10)) $notify; do
+        stack_up
+        q -c "INSERT INTO tickets (ticket_no, channel, source, customer_ref, body, status, priority, department)
+              SELECT 'NB' || g, 'app', 'customer', 'nb-' || g, 'notifier bench', 'in_progress', 'P3', 'frontline'
+              FROM generate_series (1, $n) g" >/dev/null
+        #  held back until all are in, then released at once
+        q -c "INSERT INTO outbox (ticket_id, kind, sink, audience, channel, customer_ref, priority, next_attempt_at, payload)
+              SELECT id, 'reply', 'customer', 'customer', 'app', customer_ref, 'P3', now () + interval '1 day',
+                     jsonb_build_object ('ticket_no', ticket_no, 'channel', 'app', 'customer_id', customer_ref,
+                       'subject', '回复:工单 ' || ticket_no,
+                       'message', '您好,关于工单 ' || ticket_no || ':已为您重新发货,快递单号 SF1234567890,请留意查收。(王芳)')
+              FROM tickets" >/dev/null
+        start=$(q -c "UPDATE outbox SET next_attempt_at = now (); SELECT extract (epoch FROM clock_timestamp ())" | tail -1)
+        for _ in $(seq 1 600); do
+            [ "$(q -c "SELECT count(*) FROM outbox WHERE status <> 'sent'")" = 0 ] && break
+            sleep 0.2
+        done
+        rate=$(q -c "SELECT round (count(*) / greatest (extract (epoch FROM max (sent_at)) - $start, 0.001))
+                     FROM outbox WHERE status = 'sent'")
+        [ "$(wc -l < "$TICKETFLOW_NOTIFIER_FILE")" = "$n" ] || echo "notifier: the file has $(wc -l < "$TICKETFLOW_NOTIFIER_FILE") lines for $n messages"
+        drain[$n]=$rate
+        #  the same drain by SQL alone, on the same rows made due again
+        deploy/services.sh stop notifier >/dev/null
+        q -c "UPDATE outbox SET status = 'queued', sent_at = NULL, next_attempt_at = now ()" >/dev/null
+        for _ in $(seq 1 $(( (n + 499) / 500 ))); do
+            echo "WITH c AS (UPDATE outbox o SET status = 'sent', sent_at = now (), attempts = attempts + 1
+                  FROM (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= now ()
+                        ORDER BY next_attempt_at, id LIMIT 500 FOR UPDATE SKIP LOCKED) d WHERE o.id = d.id
+                  RETURNING o.id, o.ticket_id, o.kind, o.payload),
+             e AS (INSERT INTO ticket_events (ticket_id, kind, actor, data) SELECT ticket_id, 'notification_sent',
+                   'raw', jsonb_build_object ('outbox_id', id, 'kind', kind) FROM c)
+             SELECT payload || jsonb_build_object ('message_id', id) FROM c;"
+        done >"$work/raw_drain.sql"
+        start=$(date +%s.%N)
+        q -f "$work/raw_drain.sql" -o "$work/raw_drain.jsonl"
+        raw_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+        raw_rate=$(awk -v n="$n" -v s="$raw_s" 'BEGIN { printf "%.0f", n / s }')
+        echo "notifier: $n messages: $rate messages/s; raw postgres batched $raw_rate messages/s," \
+             "ratio $(awk -v a="$rate" -v b="$raw_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+        rm -f "$TICKETFLOW_NOTIFIER_FILE"
+    done
+    for n in $((digest_n / 10)) $digest_n; do
+        stack_up
+        q -c "INSERT INTO tickets (ticket_no, channel, source, customer_ref, body, subject, status, priority,
+                                   department, subcategory, category, assignee, resolve_due_at)
+              SELECT 'DG' || g, 'app', 'customer', 'dg-' || g, '优惠券用不了', '优惠券', 'in_progress', 'P3',
+                     'frontline', '功能操作', '产品使用', '王芳', now () + interval '1 day'
+              FROM generate_series (1, $n) g" >/dev/null
+        q -c "ANALYZE tickets" >/dev/null
+        start=$(q -c "SELECT extract (epoch FROM clock_timestamp ())")
+        bin/ticketctl digest --request-timeout-ms=120000 >/dev/null
+        for _ in $(seq 1 1200); do
+            [ "$(q -c "SELECT count(*) FROM outbox WHERE kind = 'digest' AND status <> 'sent'")" = 0 ] && break
+            sleep 0.1
+        done
+        read -r made secs < <(q -c "SELECT count(*), round ((extract (epoch FROM max (sent_at)) - $start)::numeric, 2)
+                                    FROM outbox WHERE kind = 'digest' AND status = 'sent'")
+        digest[$n]=$secs
+        echo "notifier: digest for $made of $n customers out in $secs s"
+        rm -f "$TICKETFLOW_NOTIFIER_FILE"
+    done
+    unset TICKETFLOW_NOTIFIER_FILE
+    stack_down
+    echo "notifier: drain $((notify / 10)) → $notify messages: ${drain[$((notify / 10))]} → ${drain[$notify]} messages/s;" \
+         "digest $((digest_n / 10)) → $digest_n customers: ${digest[$((digest_n / 10))]} → ${digest[$digest_n]} s"
+    notifier_line="notifier: ${drain[$notify]} messages/s, digest $digest_n customers in ${digest[$digest_n]} s"
+}
+
 sla_bench
+notifier_bench
 
 echo "== raw postgres: the same statements through pgbench, $clients clients, $pgbench_seconds s each"
 stack_down
@@ -479,5 +563,6 @@ line="bench: ${rate[large]} tickets/s receive→assigned"
 for r in $rates; do
     line+=", p99 ${p99[$r]} ms at $r/s"
 done
+echo "$notifier_line"
 echo "$sla_line"
 echo "$line, raw postgres batched $raw_batched tickets/s, ratio $ratio"

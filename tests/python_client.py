@@ -44,13 +44,14 @@ def main():
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(endpoint)
     ext = f"py-{os.getpid()}"
+    customer = f"wx-openid-{os.getpid()}"
 
     kind, body = request(sock, "service.ping", {})
     assert kind == "service.pong" and body["service"] == "intake", body
 
     submit = {"channel": "wechat", "external_id": ext, "source": "customer",
               "body": "快递三天没有更新了，电话13812345678", "subject": "物流",
-              "customer": {"id": "wx-openid-1", "type": "returning", "name": "张三"},
+              "customer": {"id": customer, "type": "returning", "name": "张三"},
               "order_no": "2023102712345678", "wants": "information",
               "expected_at": "2026-11-24T12:00:00+08:00"}
     kind, body = request(sock, "ticket.submit", submit)
@@ -67,6 +68,22 @@ def main():
     ticket = info["ticket"]
     assert ticket["status"] == "received" and "138****5678" in ticket["body"], ticket
     assert ticket["history"][0]["to"] == "received", ticket
+
+    # the same customer about the same order: a message in that ticket's thread
+    more = dict(submit, external_id=ext + "-2", body="还是没有更新")
+    kind, joined = request(sock, "ticket.submit", more)
+    assert kind == "ticket.accepted" and joined.get("threaded") is True, joined
+    assert joined["ticket_no"] == number and joined["duplicate"] is False, joined
+    kind, updated = request(sock, "ticket.message", {"channel": "wechat", "ticket_no": number,
+                                                     "customer_id": customer, "body": "补充:快递单号SF123"})
+    assert kind == "ticket.updated" and updated["ticket_no"] == number, updated
+    kind, err = request(sock, "ticket.message", {"channel": "wechat", "ticket_no": number,
+                                                 "customer_id": "someone-else", "body": "x"})
+    assert kind == "error" and err["code"] == "bad_value" and err["field"] == "customer_id", err
+    kind, info = request(sock, "ticket.get", {"ticket_no": number})
+    thread = info["ticket"]["thread"]
+    assert [m["direction"] for m in thread] == ["in", "in"], thread
+    assert [m["body"] for m in thread] == ["还是没有更新", "补充:快递单号SF123"], thread
 
     for bad_type, payload, code in [
         ("ticket.submit", b"\xdd\xff\x00\x00\x00", "bad_msgpack"),

@@ -338,8 +338,9 @@ Test (intake, concurrent_clients_over_zeromq_and_http_on_two_instances)
         }
     }
     tf_db_t *db = tf_test_db ();
-    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE external_id LIKE 'load-%s-%%'",
-                                  tf_test_unique ()), distinct);
+    long long stored = tf_test_scalar (db, "SELECT count(*) FROM tickets WHERE external_id LIKE 'load-%s-%%'",
+                                       tf_test_unique ());
+    cr_assert_eq (stored, distinct, "%lld tickets stored, %d numbers handed out", stored, distinct);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(DISTINCT ticket_no) FROM tickets WHERE external_id LIKE 'load-%s-%%'",
                                   tf_test_unique ()), distinct);
     //  each stored ticket has exactly one 'received' history row

@@ -1,8 +1,10 @@
-//  The notifier's sinks on their own, without a database: the webhook's
-//  signature and idempotency key (checked by an HTTP server in the test),
-//  the e-mail sink against a real SMTP server the test starts (aiosmtpd,
-//  storing into a maildir), the file sink's memory of what it delivered,
-//  the rate limit and the quiet flag.
+//  The notifier's sinks: the webhook's signature and idempotency key
+//  (checked by an HTTP server in the test), the e-mail sink against a real
+//  SMTP server the test starts (aiosmtpd, storing into a maildir), alone and
+//  through the notifier (routing, the customer's address, a server that
+//  goes away: retried, then dead), the file sink's memory of what it
+//  delivered, the rate limit and the quiet flag.
+#include "notifier.h"
 #include "notifier_sink.h"
 #include "tf_test.h"
 #include "tf_utf8.h"
@@ -666,6 +668,67 @@ Test (sinks, smtp_fails_when_the_server_is_down, .init = s_smtp_start, .fini = s
     cr_assert_null (strstr (error, s_to), "the error quotes the address: %s", error);
     cr_assert_null (strchr (error, '\n'));
     notifier_sink_destroy (&sink);
+}
+
+//  Through the notifier: a customer on the e-mail channel gets the message
+//  at their address; with the server gone the message fails, is retried
+//  after its back-off and is dead after the last attempt
+Test (sinks, the_notifier_mails_the_customer_and_retries_then_gives_up, .init = s_smtp_start, .fini = s_smtp_fini)
+{
+    tf_db_t *db = tf_test_db ();
+    char channel [64], customer [64];
+    snprintf (channel, sizeof channel, "mail%s", tf_test_unique ());
+    snprintf (customer, sizeof customer, "mail-%s", tf_test_unique ());
+    tf_msg_t m;
+    tf_msg_init (&m, TF_MSG_SUBMIT);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "email");
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, "发票抬头开错了");
+    tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, customer);
+    tf_msg_set_cstr (&m, TF_F_CUSTOMER_EMAIL, s_to);
+    char no [32];
+    int64_t id = tf_test_submit_msg (db, &m, no);
+    //  this test's tickets on a channel its notifier alone serves
+    tf_test_sql (db, "UPDATE tickets SET channel = '%s' WHERE id = %lld", channel, (long long) id);
+    tf_test_sql (db, "DELETE FROM outbox WHERE ticket_id = %lld", (long long) id);
+    notifier_t *notifier = notifier_new (db, 2, 1);
+    cr_assert_eq (notifier_add_sink (notifier, s_smtp_sink ()), 0);
+    char routes [128];
+    snprintf (routes, sizeof routes, "%s=email", channel);
+    notifier_policy_t policy = { .routes = routes, .channels = channel, .quiet_hours = "" };
+    cr_assert_eq (notifier_configure (notifier, &policy), 0);
+    cr_assert_str_eq (notifier_route (notifier, "customer", channel), "email");
+    const char *queue = "SELECT outbox_id FROM tf_customer_messages ('reply', ARRAY [%lld::int8],"
+                        " ARRAY ['{\"text\": \"发票已重开\"}'::jsonb], ARRAY ['%s'])";
+    long long first = tf_test_scalar (db, queue, (long long) id, "first");
+    notifier_delivery_t stats;
+    cr_assert_eq (notifier_deliver (notifier, 50, 5000, &stats), 1);
+    cr_assert_eq (stats.sent, 1);
+    char *mails [4];
+    cr_assert_eq (s_mails (mails, 4), 1);
+    cr_assert (strstr (mails [0], s_to), "%s", mails [0]);
+    char message_id [64];
+    snprintf (message_id, sizeof message_id, "<ticketflow-%lld@", first);
+    cr_assert (strstr (mails [0], message_id), "%s", mails [0]);
+    free (mails [0]);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE id = %lld AND status = 'sent'"
+                                      " AND delivered_via = 'email' AND NOT payload ? 'to'", first), 1);
+    //  the server goes away
+    s_smtp_stop ();
+    long long second = tf_test_scalar (db, queue, (long long) id, "second");
+    cr_assert_eq (notifier_deliver (notifier, 50, 5000, &stats), 1);
+    cr_assert_eq (stats.retried, 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE id = %lld AND status = 'failed'"
+                                      " AND attempts = 1 AND last_error LIKE 'smtp: %%'", second), 1);
+    zclock_sleep (1200);
+    cr_assert_eq (notifier_deliver (notifier, 50, 5000, &stats), 1);
+    cr_assert_eq (stats.dead, 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE id = %lld AND status = 'dead'"
+                                      " AND attempts = 2", second), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
+                                      " AND kind = 'notification_dead' AND note NOT LIKE '%%%s%%'",
+                                  (long long) id, s_to), 1);
+    notifier_destroy (&notifier);
+    tf_db_destroy (&db);
 }
 
 //  --------------------------------------------------------------------------

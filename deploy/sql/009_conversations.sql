@@ -107,6 +107,12 @@ CREATE FUNCTION tf_local_text (at timestamptz) RETURNS text LANGUAGE sql STABLE 
                                               'Asia/Shanghai'), 'MM"月"DD"日" HH24:MI')
 $$;
 
+-- A standard phrase as a customer may read it: one with blanks for the
+-- agent to fill ({节点}, {时间}) is not sent as it stands
+CREATE FUNCTION tf_phrase (phrase text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN phrase ~ '[{}]' OR phrase = '' THEN NULL ELSE phrase END
+$$;
+
 -- The variables every ticket message has, from the ticket and its
 -- sub-category's standard phrases
 CREATE FUNCTION tf_ticket_vars (t tickets) RETURNS jsonb LANGUAGE sql STABLE AS $$
@@ -115,9 +121,9 @@ CREATE FUNCTION tf_ticket_vars (t tickets) RETURNS jsonb LANGUAGE sql STABLE AS 
         'subject', coalesce (nullif (t.subject, ''), left (t.body, 30)),
         'agent', coalesce (t.assignee, '客服'),
         'resolve_by', coalesce (tf_local_text (t.resolve_due_at), '尽快'),
-        'greeting', coalesce (x.phrases->>'greeting', '您好'),
-        'progress_phrase', coalesce (x.phrases->>'progress', ''),
-        'closing', coalesce (nullif (x.phrases->>'closing', ''), '请问问题是否已经解决?对本次处理结果是否满意?'))
+        'greeting', coalesce (tf_phrase (x.phrases->>'greeting'), '您好'),
+        'progress_phrase', coalesce (tf_phrase (x.phrases->>'progress'), ''),
+        'closing', coalesce (tf_phrase (x.phrases->>'closing'), '请问问题是否已经解决?对本次处理结果是否满意?'))
     FROM (SELECT 1) one LEFT JOIN taxonomy x ON x.subcategory = t.subcategory
 $$;
 
