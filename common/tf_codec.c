@@ -553,6 +553,15 @@ tf_msg_strdup (const tf_msg_t *m, tf_field_id_t f)
     return strndup (m->v [f].str, m->v [f].len);
 }
 
+const char *
+tf_msg_int_param (const tf_msg_t *m, tf_field_id_t f, char *buf, size_t size)
+{
+    if (!m->v [f].present)
+        return NULL;
+    snprintf (buf, size, "%lld", (long long) m->v [f].i);
+    return buf;
+}
+
 //  --------------------------------------------------------------------------
 //  Building and encoding
 

@@ -152,6 +152,9 @@ static inline int64_t tf_msg_int (const tf_msg_t *m, tf_field_id_t f) { return m
 static inline bool tf_msg_bool (const tf_msg_t *m, tf_field_id_t f) { return m->v[f].b; }
 //  Returns a freshly allocated NUL-terminated copy (or NULL when absent)
 char *tf_msg_strdup (const tf_msg_t *m, tf_field_id_t f);
+//  An integer field as decimal text in buf (a statement parameter), or NULL
+//  when absent (SQL NULL)
+const char *tf_msg_int_param (const tf_msg_t *m, tf_field_id_t f, char *buf, size_t size);
 
 //  Building messages. Values are copied, so callers may free theirs.
 void tf_msg_init (tf_msg_t *m, tf_msg_type_t type);

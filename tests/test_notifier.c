@@ -16,7 +16,6 @@
 #include "tf_ticket.h"
 #include <criterion/criterion.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -113,113 +112,12 @@ s_count (tf_db_t *db, const char *sql_fmt, long long id)
     return tf_test_scalar (db, "%s", sql);
 }
 
-static char *
-s_read_file (const char *path)
-{
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
-    char *data = calloc (1, 1 << 20);
-    size_t n = fread (data, 1, (1 << 20) - 1, f);
-    data [n] = 0;
-    fclose (f);
-    return data;
-}
 
 //  --------------------------------------------------------------------------
-//  A tiny HTTP server for the webhook: answers every POST with `status`
-
-typedef struct {
-    struct MHD_Daemon *daemon;
-    int port;
-    int status;
-    pthread_mutex_t lock;
-    int requests;
-    char body [8192];
-    char content_type [128];
-} hook_t;
-
-typedef struct {
-    char data [8192];
-    size_t size;
-} upload_t;
-
-static enum MHD_Result
-s_hook_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-               const char *version, const char *data, size_t *data_size, void **con_cls)
-{
-    (void) url; (void) method; (void) version;
-    hook_t *hook = cls;
-    upload_t *up = *con_cls;
-    if (!up) {
-        *con_cls = calloc (1, sizeof (upload_t));
-        return MHD_YES;
-    }
-    if (*data_size) {
-        size_t n = *data_size < sizeof up->data - 1 - up->size? *data_size: sizeof up->data - 1 - up->size;
-        memcpy (up->data + up->size, data, n);
-        up->size += n;
-        *data_size = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock (&hook->lock);
-    hook->requests++;
-    snprintf (hook->body, sizeof hook->body, "%.*s", (int) up->size, up->data);
-    const char *type = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Type");
-    snprintf (hook->content_type, sizeof hook->content_type, "%s", type? type: "");
-    int status = hook->status;
-    pthread_mutex_unlock (&hook->lock);
-    struct MHD_Response *response = MHD_create_response_from_buffer (2, (void *) "ok", MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result rc = MHD_queue_response (conn, (unsigned) status, response);
-    MHD_destroy_response (response);
-    return rc;
-}
-
-static void
-s_hook_completed (void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode code)
-{
-    (void) cls; (void) conn; (void) code;
-    free (*con_cls);
-    *con_cls = NULL;
-}
-
-static hook_t *
-s_hook_new (int status)
-{
-    hook_t *hook = calloc (1, sizeof *hook);
-    hook->status = status;
-    pthread_mutex_init (&hook->lock, NULL);
-    hook->daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-                                     s_hook_handle, hook,
-                                     MHD_OPTION_NOTIFY_COMPLETED, s_hook_completed, NULL,
-                                     MHD_OPTION_END);
-    cr_assert (hook->daemon, "cannot start the test HTTP server");
-    hook->port = MHD_get_daemon_info (hook->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
-    cr_assert (hook->port > 0);
-    return hook;
-}
-
-static int
-s_hook_requests (hook_t *hook)
-{
-    pthread_mutex_lock (&hook->lock);
-    int n = hook->requests;
-    pthread_mutex_unlock (&hook->lock);
-    return n;
-}
-
-static void
-s_hook_destroy (hook_t **hook_p)
-{
-    hook_t *hook = *hook_p;
-    MHD_stop_daemon (hook->daemon);
-    pthread_mutex_destroy (&hook->lock);
-    free (hook);
-    *hook_p = NULL;
-}
+//  The webhook test server is tf_test_hook_t
 
 static notifier_sink_t *
-s_webhook (hook_t *hook, char *name, size_t size)
+s_webhook (tf_test_hook_t *hook, char *name, size_t size)
 {
     char url [128];
     snprintf (url, sizeof url, "http://127.0.0.1:%d/hook", hook->port);
@@ -244,7 +142,7 @@ Test (notifier, file_sink_appends_lines_and_creates_its_folder)
     char error [256];
     cr_assert_eq (notifier_sink_deliver (sink, "{\"a\": 1}", 8, error, sizeof error), 0);
     cr_assert_eq (notifier_sink_deliver (sink, "{\"b\":\n2}", 8, error, sizeof error), 0);
-    char *data = s_read_file (path);
+    char *data = tf_test_read_file (path);
     cr_assert (data);
     cr_assert_str_eq (data, "{\"a\": 1}\n{\"b\": 2}\n");
     free (data);
@@ -258,20 +156,20 @@ Test (notifier, file_sink_appends_lines_and_creates_its_folder)
 Test (notifier, webhook_sink_answers)
 {
     char error [256];
-    hook_t *hook = s_hook_new (204);
+    tf_test_hook_t *hook = tf_test_hook_new (204);
     char name [128];
     notifier_sink_t *sink = s_webhook (hook, name, sizeof name);
     cr_assert_eq (notifier_sink_deliver (sink, "{\"x\":1}", 7, error, sizeof error), 0);
-    cr_assert_eq (s_hook_requests (hook), 1);
+    cr_assert_eq (tf_test_hook_requests (hook), 1);
     cr_assert_str_eq (hook->body, "{\"x\":1}");
     cr_assert_str_eq (hook->content_type, "application/json");
-    hook->status = 500;
+    tf_test_hook_set_status (hook, 500);
     cr_assert_eq (notifier_sink_deliver (sink, "{\"x\":2}", 7, error, sizeof error), -1);
     cr_assert_str_eq (error, "webhook: HTTP 500");
-    hook->status = 302;
+    tf_test_hook_set_status (hook, 302);
     cr_assert_eq (notifier_sink_deliver (sink, "{\"x\":3}", 7, error, sizeof error), -1);
     notifier_sink_destroy (&sink);
-    s_hook_destroy (&hook);
+    tf_test_hook_destroy (&hook);
     //  nobody listening: a quick failure with a reason
     sink = notifier_sink_webhook_new ("webhook", "http://127.0.0.1:1/hook", 5000, NULL);
     int64_t start = zclock_mono ();
@@ -456,7 +354,7 @@ Test (notifier, file_sink_delivers_the_json_line)
                                       " AND kind = 'notification_sent' AND (data->>'outbox_id')::bigint = %lld",
                                   (long long) t.id, outbox_id), 1);
     //  one line, the payload with its message id, the text masked on the way out
-    char *data = s_read_file (path);
+    char *data = tf_test_read_file (path);
     cr_assert (data);
     char *newline = strchr (data, '\n');
     cr_assert (newline && newline [1] == 0, "exactly one line expected: %s", data);
@@ -483,7 +381,7 @@ Test (notifier, webhook_delivery_marks_sent)
 {
     tf_db_t *db = tf_test_db ();
     notifier_t *notifier = notifier_new (db, 3, 1);
-    hook_t *hook = s_hook_new (200);
+    tf_test_hook_t *hook = tf_test_hook_new (200);
     char name [128];
     cr_assert_eq (notifier_add_sink (notifier, s_webhook (hook, name, sizeof name)), 0);
     s_isolate (notifier, name);
@@ -493,7 +391,7 @@ Test (notifier, webhook_delivery_marks_sent)
     notifier_delivery_t stats;
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 1);
     cr_assert_eq (stats.sent, 1);
-    cr_assert_eq (s_hook_requests (hook), 1);
+    cr_assert_eq (tf_test_hook_requests (hook), 1);
     cr_assert_str_eq (hook->content_type, "application/json");
     json_t *body = json_loads (hook->body, 0, NULL);
     cr_assert (body, "not JSON: %s", hook->body);
@@ -504,8 +402,8 @@ Test (notifier, webhook_delivery_marks_sent)
                                       " AND status = 'sent' AND attempts = 1 AND sent_at IS NOT NULL",
                                   (long long) t.id, name), 1);
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 0);
-    cr_assert_eq (s_hook_requests (hook), 1);
-    s_hook_destroy (&hook);
+    cr_assert_eq (tf_test_hook_requests (hook), 1);
+    tf_test_hook_destroy (&hook);
     notifier_destroy (&notifier);
     tf_db_destroy (&db);
 }
@@ -528,7 +426,7 @@ Test (notifier, webhook_failure_retries_with_back_off_then_dead, .timeout = 30)
 {
     tf_db_t *db = tf_test_db ();
     notifier_t *notifier = notifier_new (db, 3, 1);
-    hook_t *hook = s_hook_new (500);
+    tf_test_hook_t *hook = tf_test_hook_new (500);
     char name [128];
     cr_assert_eq (notifier_add_sink (notifier, s_webhook (hook, name, sizeof name)), 0);
     s_isolate (notifier, name);
@@ -548,7 +446,7 @@ Test (notifier, webhook_failure_retries_with_back_off_then_dead, .timeout = 30)
     cr_assert (first > 0.3 && first <= 1.05, "first retry in %.2f s", first);
     //  not due yet
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 0);
-    cr_assert_eq (s_hook_requests (hook), 1);
+    cr_assert_eq (tf_test_hook_requests (hook), 1);
 
     //  attempt 2 fails: retry in 2 s
     zclock_sleep ((int) (first * 1000) + 150);
@@ -564,7 +462,7 @@ Test (notifier, webhook_failure_retries_with_back_off_then_dead, .timeout = 30)
     zclock_sleep ((int) (second * 1000) + 150);
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 1);
     cr_assert_eq (stats.dead, 1);
-    cr_assert_eq (s_hook_requests (hook), 3);
+    cr_assert_eq (tf_test_hook_requests (hook), 3);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'confirm_request'"
                                       " AND status = 'dead' AND attempts = 3 AND last_error = 'webhook: HTTP 500'",
                                   id), 1);
@@ -573,8 +471,8 @@ Test (notifier, webhook_failure_retries_with_back_off_then_dead, .timeout = 30)
     //  the dead stay dead, even once their next attempt would be due
     tf_test_sql (db, "UPDATE outbox SET next_attempt_at = now () - interval '1 minute' WHERE ticket_id = %lld", id);
     cr_assert_eq (notifier_deliver (notifier, 50, 1000, &stats), 0);
-    cr_assert_eq (s_hook_requests (hook), 3);
-    s_hook_destroy (&hook);
+    cr_assert_eq (tf_test_hook_requests (hook), 3);
+    tf_test_hook_destroy (&hook);
     notifier_destroy (&notifier);
     tf_db_destroy (&db);
 }
@@ -775,7 +673,7 @@ Test (notifier, actor_end_to_end, .timeout = 60)
     cr_assert_eq (s_count (db, requests, (long long) t.id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                       " AND kind = 'confirmation_requested'", (long long) t.id), 1);
-    char *data = s_read_file (path);
+    char *data = tf_test_read_file (path);
     cr_assert (data && strstr (data, t.no), "the file sink did not write %s", t.no);
     free (data);
     //  the same event again: nothing new, once it was handled
@@ -899,7 +797,7 @@ Test (notifier, the_reconciler_alone_asks_for_confirmation_and_the_worker_delive
     cr_assert_geq (tf_test_wait_handled (a.actor, reconciled, 1, 5000), 1);
     cr_assert_eq (tf_test_metric (a.actor, "ticketflow_messages_received_total"
                                   "{service=\"notifier\",type=\"ticket.resolved\"}"), 0);
-    char *data = s_read_file (a.path);
+    char *data = tf_test_read_file (a.path);
     cr_assert (data && strstr (data, t.no), "the file sink did not write %s", t.no);
     free (data);
     //  a later round asks about a later ticket, and not again about the first
@@ -967,7 +865,7 @@ Test (notifier, the_worker_retries_a_failed_delivery_by_itself)
 {
     tf_test_alone ();           //  the actor delivers every 'file' row there is
     tf_db_t *db = tf_test_db ();
-    hook_t *hook = s_hook_new (500);
+    tf_test_hook_t *hook = tf_test_hook_new (500);
     char url [128], path [256];
     snprintf (url, sizeof url, "http://127.0.0.1:%d/hook", hook->port);
     snprintf (path, sizeof path, "/tmp/tf-notifier-%s/retry.jsonl", tf_test_unique ());
@@ -998,22 +896,20 @@ Test (notifier, the_worker_retries_a_failed_delivery_by_itself)
     cr_assert_eq (s_wait_scalar (db, 1, sql), 1, "the first delivery was not tried");
     long long retry_at = s_count (db, "SELECT (extract (epoch FROM next_attempt_at) * 1000)::int8 FROM outbox"
                                       " WHERE ticket_id = %lld AND kind = 'confirm_request'", (long long) t.id);
-    pthread_mutex_lock (&hook->lock);
-    hook->status = 200;
-    pthread_mutex_unlock (&hook->lock);
+    tf_test_hook_set_status (hook, 200);
     snprintf (sql, sizeof sql, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND delivered_via = 'webhook'"
                                " AND status = 'sent' AND attempts = 2 AND sent_at IS NOT NULL", (long long) t.id);
     cr_assert_eq (s_wait_scalar (db, 1, sql), 1, "the worker did not try again");
     //  the retry came after its back-off, and once
     cr_assert_geq (s_count (db, "SELECT (extract (epoch FROM sent_at) * 1000)::int8 FROM outbox"
                                 " WHERE ticket_id = %lld AND kind = 'confirm_request'", (long long) t.id), retry_at);
-    cr_assert_eq (s_hook_requests (hook), 2);
+    cr_assert_eq (tf_test_hook_requests (hook), 2);
     //  one message, to the sink its channel routes to: not the file as well
     cr_assert_eq (s_count (db, "SELECT count(*) FROM ticket_events WHERE ticket_id = %lld"
                                " AND kind = 'notification_sent'", (long long) t.id), 1);
     zactor_destroy (&actor);
     zsock_destroy (&sla);
-    s_hook_destroy (&hook);
+    tf_test_hook_destroy (&hook);
     unlink (path);
     *strrchr (path, '/') = 0;
     rmdir (path);

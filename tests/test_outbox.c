@@ -497,3 +497,32 @@ Test (outbox, every_customer_message_is_masked_on_its_way_out)
     notifier_destroy (&to_file);
     tf_db_destroy (&db);
 }
+
+Test (outbox, a_long_ticket_tells_its_customer_at_least_every_three_days)
+{
+    tf_db_t *db = tf_test_db ();
+    int64_t old = s_ticket (db, NULL, "in_progress", "P3", NULL);
+    int64_t told = s_ticket (db, NULL, "in_progress", "P3", NULL);
+    int64_t young = s_ticket (db, NULL, "in_progress", "P3", NULL);
+    tf_test_sql (db, "UPDATE tickets SET created_at = tf_now () - interval '4 days' WHERE id IN (%lld, %lld)",
+                 (long long) old, (long long) told);
+    //  this one heard from us yesterday
+    s_queue (db, "reply", told, "{\"text\": \"昨天的回复\"}");
+    kept_t kept = { 0 };
+    notifier_t *notifier = s_notifier (db, notifier_sink_new ("long", NULL, &kept, s_keep, NULL), "");
+    cr_assert_geq (notifier_still_working (notifier, 1000), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'still_working'"
+                                      " AND strpos (payload->>'message', '已处理 4 天') > 0", (long long) old), 1);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id IN (%lld, %lld)"
+                                      " AND kind = 'still_working'", (long long) told, (long long) young), 0);
+    //  not again until three more days pass without news
+    notifier_still_working (notifier, 1000);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'still_working'",
+                                  (long long) old), 1);
+    tf_test_sql (db, "SELECT set_config ('ticketflow.clock_shift', '%d', false)", 3 * 86400 + 3600);
+    notifier_still_working (notifier, 1000);
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'still_working'",
+                                  (long long) old), 2);
+    notifier_destroy (&notifier);
+    tf_db_destroy (&db);
+}

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -52,18 +51,6 @@ s_remove_tree (const char *dir)
         nftw (dir, s_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static char *
-s_read_file (const char *path)
-{
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
-    char *data = calloc (1, 1 << 20);
-    size_t n = fread (data, 1, (1 << 20) - 1, f);
-    data [n] = 0;
-    fclose (f);
-    return data;
-}
 
 static int
 s_deliver (notifier_sink_t *sink, const char *json, char *error, size_t error_size)
@@ -97,105 +84,10 @@ s_base64_decode (const char *in, size_t len, char *out)
 }
 
 //  --------------------------------------------------------------------------
-//  A tiny HTTP server for the webhook: answers every POST with `status` and
-//  keeps the last request's body and the headers the sink sets
-
-typedef struct {
-    struct MHD_Daemon *daemon;
-    int port;
-    int status;
-    pthread_mutex_t lock;
-    int requests;
-    char body [8192];
-    size_t body_size;
-    char signature [256];       //  "" when the header was absent
-    char idempotency_key [64];
-    bool has_signature;
-    bool has_idempotency_key;
-} hook_t;
-
-typedef struct {
-    char data [8192];
-    size_t size;
-} upload_t;
-
-static void
-s_copy_header (struct MHD_Connection *conn, const char *name, char *out, size_t size, bool *present)
-{
-    const char *value = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, name);
-    *present = value != NULL;
-    snprintf (out, size, "%s", value? value: "");
-}
-
-static enum MHD_Result
-s_hook_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-               const char *version, const char *data, size_t *data_size, void **con_cls)
-{
-    (void) url; (void) method; (void) version;
-    hook_t *hook = cls;
-    upload_t *up = *con_cls;
-    if (!up) {
-        *con_cls = calloc (1, sizeof (upload_t));
-        return MHD_YES;
-    }
-    if (*data_size) {
-        size_t n = *data_size < sizeof up->data - up->size? *data_size: sizeof up->data - up->size;
-        memcpy (up->data + up->size, data, n);
-        up->size += n;
-        *data_size = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock (&hook->lock);
-    hook->requests++;
-    memcpy (hook->body, up->data, up->size);
-    hook->body_size = up->size;
-    s_copy_header (conn, "X-Ticketflow-Signature", hook->signature, sizeof hook->signature, &hook->has_signature);
-    s_copy_header (conn, "Idempotency-Key", hook->idempotency_key, sizeof hook->idempotency_key,
-                   &hook->has_idempotency_key);
-    int status = hook->status;
-    pthread_mutex_unlock (&hook->lock);
-    struct MHD_Response *response = MHD_create_response_from_buffer (2, (void *) "ok", MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result rc = MHD_queue_response (conn, (unsigned) status, response);
-    MHD_destroy_response (response);
-    return rc;
-}
-
-static void
-s_hook_completed (void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode code)
-{
-    (void) cls; (void) conn; (void) code;
-    free (*con_cls);
-    *con_cls = NULL;
-}
-
-static hook_t *
-s_hook_new (int status)
-{
-    hook_t *hook = calloc (1, sizeof *hook);
-    hook->status = status;
-    pthread_mutex_init (&hook->lock, NULL);
-    hook->daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-                                     s_hook_handle, hook,
-                                     MHD_OPTION_NOTIFY_COMPLETED, s_hook_completed, NULL,
-                                     MHD_OPTION_END);
-    cr_assert (hook->daemon, "cannot start the test HTTP server");
-    hook->port = MHD_get_daemon_info (hook->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
-    cr_assert (hook->port > 0);
-    return hook;
-}
-
-static void
-s_hook_destroy (hook_t **hook_p)
-{
-    hook_t *hook = *hook_p;
-    MHD_stop_daemon (hook->daemon);
-    pthread_mutex_destroy (&hook->lock);
-    free (hook);
-    *hook_p = NULL;
-}
+//  The webhook test server is tf_test_hook_t
 
 static notifier_sink_t *
-s_webhook (hook_t *hook, const char *secret)
+s_webhook (tf_test_hook_t *hook, const char *secret)
 {
     char url [128];
     snprintf (url, sizeof url, "http://127.0.0.1:%d/hook", hook->port);
@@ -224,7 +116,7 @@ s_expected_signature (const char *secret, const void *body, size_t size, char *o
 
 Test (sinks, webhook_signs_each_body_with_the_secret)
 {
-    hook_t *hook = s_hook_new (200);
+    tf_test_hook_t *hook = tf_test_hook_new (200);
     notifier_sink_t *sink = s_webhook (hook, "s3cret-密钥");
     cr_assert_null (notifier_sink_contact (sink));
     char error [256];
@@ -255,12 +147,12 @@ Test (sinks, webhook_signs_each_body_with_the_secret)
     cr_assert_str_eq (hook->signature, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     cr_assert_not (hook->has_idempotency_key);
     notifier_sink_destroy (&sink);
-    s_hook_destroy (&hook);
+    tf_test_hook_destroy (&hook);
 }
 
 Test (sinks, webhook_without_a_secret_is_unsigned)
 {
-    hook_t *hook = s_hook_new (204);
+    tf_test_hook_t *hook = tf_test_hook_new (204);
     char error [256];
     const char *secrets [] = { NULL, "" };
     for (size_t i = 0; i < 2; i++) {
@@ -276,12 +168,12 @@ Test (sinks, webhook_without_a_secret_is_unsigned)
         notifier_sink_destroy (&sink);
     }
     cr_assert_eq (hook->requests, 6);
-    s_hook_destroy (&hook);
+    tf_test_hook_destroy (&hook);
 }
 
 Test (sinks, webhook_error_status_fails)
 {
-    hook_t *hook = s_hook_new (500);
+    tf_test_hook_t *hook = tf_test_hook_new (500);
     notifier_sink_t *sink = s_webhook (hook, "s3cret");
     char error [256];
     cr_assert_eq (s_deliver (sink, "{\"message_id\":9}", error, sizeof error), -1);
@@ -290,7 +182,7 @@ Test (sinks, webhook_error_status_fails)
     //  the webhook cannot tell what it delivered before
     cr_assert_eq (notifier_sink_seen (sink, 9), -1);
     notifier_sink_destroy (&sink);
-    s_hook_destroy (&hook);
+    tf_test_hook_destroy (&hook);
 }
 
 //  --------------------------------------------------------------------------
@@ -364,7 +256,7 @@ s_smtp_start (void)
         int status;
         if (waitpid (s_smtp_pid, &status, WNOHANG) == s_smtp_pid) {
             s_smtp_pid = 0;
-            char *text = s_read_file (log);
+            char *text = tf_test_read_file (log);
             cr_assert_fail ("aiosmtpd exited (is python3-aiosmtpd installed?): %s", text? text: "");
         }
         if (s_port_accepts (s_smtp_port))
@@ -419,7 +311,7 @@ s_mails (char **mails, size_t max)
         if (i < max) {
             char path [700];
             snprintf (path, sizeof path, "%s/%s", dir, names [i]);
-            mails [i] = s_read_file (path);
+            mails [i] = tf_test_read_file (path);
             cr_assert (mails [i]);
         }
         free (names [i]);

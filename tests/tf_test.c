@@ -3,6 +3,7 @@
 #include "tf_actor.h"
 #include "tf_log.h"
 #include <criterion/criterion.h>
+#include <microhttpd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -462,4 +463,120 @@ tf_test_nowhere (void)
     char *endpoint = endpoints [next % 8];
     snprintf (endpoint, 64, "ipc:///tmp/tf-nowhere-%d-%d", (int) getpid (), next++);
     return endpoint;
+}
+
+//  --------------------------------------------------------------------------
+//  The webhook test server
+
+typedef struct {
+    char data [8192];
+    size_t size;
+} upload_t;
+
+static void
+s_copy_header (struct MHD_Connection *conn, const char *name, char *out, size_t size, bool *present)
+{
+    const char *value = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, name);
+    *present = value != NULL;
+    snprintf (out, size, "%s", value? value: "");
+}
+
+static enum MHD_Result
+s_hook_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+               const char *version, const char *data, size_t *data_size, void **con_cls)
+{
+    (void) url; (void) method; (void) version;
+    tf_test_hook_t *hook = cls;
+    upload_t *up = *con_cls;
+    if (!up) {
+        *con_cls = calloc (1, sizeof (upload_t));
+        return MHD_YES;
+    }
+    if (*data_size) {
+        size_t n = *data_size < sizeof up->data - up->size? *data_size: sizeof up->data - up->size;
+        memcpy (up->data + up->size, data, n);
+        up->size += n;
+        *data_size = 0;
+        return MHD_YES;
+    }
+    pthread_mutex_lock (&hook->lock);
+    hook->requests++;
+    memcpy (hook->body, up->data, up->size);
+    hook->body [up->size < sizeof hook->body? up->size: sizeof hook->body - 1] = 0;
+    hook->body_size = up->size;
+    const char *type = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "Content-Type");
+    snprintf (hook->content_type, sizeof hook->content_type, "%s", type? type: "");
+    s_copy_header (conn, "X-Ticketflow-Signature", hook->signature, sizeof hook->signature, &hook->has_signature);
+    s_copy_header (conn, "Idempotency-Key", hook->idempotency_key, sizeof hook->idempotency_key,
+                   &hook->has_idempotency_key);
+    int status = hook->status;
+    pthread_mutex_unlock (&hook->lock);
+    struct MHD_Response *response = MHD_create_response_from_buffer (2, (void *) "ok", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result rc = MHD_queue_response (conn, (unsigned) status, response);
+    MHD_destroy_response (response);
+    return rc;
+}
+
+static void
+s_hook_completed (void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode code)
+{
+    (void) cls; (void) conn; (void) code;
+    free (*con_cls);
+    *con_cls = NULL;
+}
+
+tf_test_hook_t *
+tf_test_hook_new (int status)
+{
+    tf_test_hook_t *hook = calloc (1, sizeof *hook);
+    hook->status = status;
+    pthread_mutex_init (&hook->lock, NULL);
+    hook->daemon = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+                                     s_hook_handle, hook,
+                                     MHD_OPTION_NOTIFY_COMPLETED, s_hook_completed, NULL,
+                                     MHD_OPTION_END);
+    cr_assert (hook->daemon, "cannot start the test HTTP server");
+    hook->port = MHD_get_daemon_info (hook->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
+    cr_assert (hook->port > 0);
+    return hook;
+}
+
+void
+tf_test_hook_destroy (tf_test_hook_t **hook_p)
+{
+    tf_test_hook_t *hook = *hook_p;
+    MHD_stop_daemon (hook->daemon);
+    pthread_mutex_destroy (&hook->lock);
+    free (hook);
+    *hook_p = NULL;
+}
+
+int
+tf_test_hook_requests (tf_test_hook_t *hook)
+{
+    pthread_mutex_lock (&hook->lock);
+    int n = hook->requests;
+    pthread_mutex_unlock (&hook->lock);
+    return n;
+}
+
+void
+tf_test_hook_set_status (tf_test_hook_t *hook, int status)
+{
+    pthread_mutex_lock (&hook->lock);
+    hook->status = status;
+    pthread_mutex_unlock (&hook->lock);
+}
+
+char *
+tf_test_read_file (const char *path)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f)
+        return NULL;
+    char *data = calloc (1, 1 << 20);
+    size_t n = fread (data, 1, (1 << 20) - 1, f);
+    data [n] = 0;
+    fclose (f);
+    return data;
 }

@@ -9,6 +9,8 @@
 #include "tf_db.h"
 #include "tf_engine.h"
 #include <czmq.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 //  Unsets every TICKETFLOW_* variable but TICKETFLOW_HOME (where the
@@ -54,8 +56,6 @@ zactor_t *tf_test_service_new (const tf_service_t *service, const tf_config_t *c
 
 //  A string unique to this test process (for external ids).
 const char *tf_test_unique (void);
-
-#endif
 
 //  ------------------------------------------------------------------ isolation
 
@@ -113,3 +113,31 @@ void tf_test_send_raw (zsock_t *dealer, const char *type, const void *body, size
 //  An endpoint nothing binds: a service whose inputs point
 //  here gets no event at all, so only its reconciler can take its tickets.
 const char *tf_test_nowhere (void);
+
+//  A tiny HTTP server for webhook tests: answers every request with
+//  `status` and keeps the last request's body and the headers a sink sets.
+//  Read the fields, and change status, under lock while it runs.
+typedef struct {
+    struct MHD_Daemon *daemon;
+    int port;
+    int status;
+    pthread_mutex_t lock;
+    int requests;
+    char body [8192];
+    size_t body_size;
+    char content_type [128];
+    char signature [256];       //  "" when the header was absent
+    char idempotency_key [64];
+    bool has_signature;
+    bool has_idempotency_key;
+} tf_test_hook_t;
+
+tf_test_hook_t *tf_test_hook_new (int status);
+void tf_test_hook_destroy (tf_test_hook_t **hook_p);
+int tf_test_hook_requests (tf_test_hook_t *hook);
+void tf_test_hook_set_status (tf_test_hook_t *hook, int status);
+
+//  The file's first MB as a string (caller frees), or NULL when it cannot be read.
+char *tf_test_read_file (const char *path);
+
+#endif

@@ -729,13 +729,11 @@ intake_survey (intake_t *self, const tf_msg_t *request, char *status_out, tf_err
                              (int) no->len, no->str, tf_status_name (status));
     const tf_field_id_t fields [] = { TF_F_SURVEY_CSAT, TF_F_SURVEY_NPS, TF_F_SURVEY_EFFICIENCY,
                                       TF_F_SURVEY_ATTITUDE, TF_F_SURVEY_RESULT };
-    char id_text [24], values [5][8];
+    char id_text [24], values [5][24];
     snprintf (id_text, sizeof id_text, "%lld", (long long) id);
     const char *params [7] = { id_text };
-    for (int i = 0; i < 5; i++) {
-        snprintf (values [i], sizeof values [i], "%d", (int) tf_msg_int (request, fields [i]));
-        params [1 + i] = tf_msg_has (request, fields [i])? values [i]: NULL;
-    }
+    for (int i = 0; i < 5; i++)
+        params [1 + i] = tf_msg_int_param (request, fields [i], values [i], sizeof values [i]);
     char *comment = NULL;
     if (tf_msg_has (request, TF_F_SURVEY_COMMENT))
         comment = tf_mask_text (request->v [TF_F_SURVEY_COMMENT].str, request->v [TF_F_SURVEY_COMMENT].len, NULL);

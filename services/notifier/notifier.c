@@ -1106,12 +1106,10 @@ notifier_followup_done (notifier_t *self, const tf_msg_t *request, char *status_
         note = tf_mask_text (request->v [TF_F_FOLLOWUP_DONE_NOTE].str, request->v [TF_F_FOLLOWUP_DONE_NOTE].len, NULL);
     const tf_field_id_t scores [] = { TF_F_FOLLOWUP_DONE_CSAT, TF_F_FOLLOWUP_DONE_NPS, TF_F_FOLLOWUP_DONE_EFFICIENCY,
                                       TF_F_FOLLOWUP_DONE_ATTITUDE, TF_F_FOLLOWUP_DONE_RESULT };
-    char values [5][8];
+    char values [5][24];
     const char *params [9] = { number, kind? kind: "call", actor, note };
-    for (int i = 0; i < 5; i++) {
-        snprintf (values [i], sizeof values [i], "%d", (int) tf_msg_int (request, scores [i]));
-        params [4 + i] = tf_msg_has (request, scores [i])? values [i]: NULL;
-    }
+    for (int i = 0; i < 5; i++)
+        params [4 + i] = tf_msg_int_param (request, scores [i], values [i], sizeof values [i]);
     bool found = false;
     int query = -1, rc = -1;
     if (tf_db_begin (self->db) == 0) {
