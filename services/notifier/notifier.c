@@ -63,8 +63,9 @@ static const char *SQL_LOCK_UNREQUESTED =
     "                   || (t.reopen_count + 1))"
     " ORDER BY t.status_changed_at, t.id LIMIT $2::int FOR UPDATE OF t SKIP LOCKED";
 
-//  Takes due rows and leases them: no other instance sees them due until
-//  the lease runs out. A staff row is taken by an instance that has the
+//  Takes due rows and leases them: no other instance takes them until the
+//  lease ($2 seconds from claimed_at) runs out. The lease touches only
+//  claimed_at, which no index holds, so the row is updated in place (HOT). A staff row is taken by an instance that has the
 //  sink it names ($5), a customer row by one that serves its channel ($6). `before` says a notifier had claimed it and never
 //  recorded the outcome (it crashed). A customer message gets the
 //  customer's contact details for the sink that needs one (a digest has no
@@ -72,9 +73,10 @@ static const char *SQL_LOCK_UNREQUESTED =
 static const char *SQL_CLAIM =
     "WITH d AS (SELECT id, claimed_at AS before FROM outbox"
     "           WHERE status IN ('queued', 'failed') AND next_attempt_at <= tf_now ()"
+    "           AND (claimed_at IS NULL OR claimed_at <= tf_now () - make_interval (secs => $2::int))"
     "           AND (sink = ANY ($5::text[]) OR (sink = 'customer' AND ($6::text[] IS NULL OR channel = ANY ($6))))"
     "           ORDER BY next_attempt_at, id LIMIT $1::int FOR UPDATE SKIP LOCKED),"
-    " c AS (UPDATE outbox o SET next_attempt_at = tf_now () + make_interval (secs => $2::int), claimed_at = tf_now ()"
+    " c AS (UPDATE outbox o SET claimed_at = tf_now ()"
     "       FROM d WHERE o.id = d.id"
     "       RETURNING o.id, o.sink, o.channel, o.attempts, d.before IS NOT NULL AS in_doubt,"
     "                 o.audience = 'customer' AND coalesce (o.priority, '') <> 'P1' AS may_wait,"
@@ -86,17 +88,14 @@ static const char *SQL_CLAIM =
     "       (SELECT max (ticket_id) FROM ticket_contacts y WHERE y.customer_ref = c.customer_ref)) "
     "ORDER BY c.id";
 
-//  The batch's deliveries: $1 ids, $2 the sink each went to
+//  The batch's deliveries: $1 ids, $2 the sink each went to. The row is
+//  the record (the ticket shows its messages and their states): no
+//  history row per message, which cost a fifth of a ticket's writes.
 static const char *SQL_SENT =
-    "WITH o AS (UPDATE outbox o SET status = 'sent', sent_at = tf_now (), attempts = attempts + 1,"
-    "                  last_error = NULL, claimed_at = NULL, delivered_via = v.sink"
-    "           FROM unnest ($1::int8[], $2::text[]) AS v (id, sink)"
-    "           WHERE o.id = v.id AND o.status IN ('queued', 'failed')"
-    "           RETURNING o.id, o.ticket_id, o.kind, v.sink, o.attempts)"
-    "INSERT INTO ticket_events (ticket_id, kind, actor, data)"
-    " SELECT ticket_id, 'notification_sent', 'notifier',"
-    "        jsonb_build_object ('outbox_id', id, 'kind', kind, 'sink', sink, 'attempts', attempts)"
-    " FROM o WHERE ticket_id IS NOT NULL";
+    "UPDATE outbox o SET status = 'sent', sent_at = tf_now (), attempts = attempts + 1,"
+    "                    last_error = NULL, claimed_at = NULL, delivered_via = v.sink"
+    " FROM unnest ($1::int8[], $2::text[]) AS v (id, sink)"
+    " WHERE o.id = v.id AND o.status IN ('queued', 'failed')";
 
 //  $3: max attempts, $4: the delay before the next one, $5: the sink
 static const char *SQL_FAILED =
@@ -134,8 +133,7 @@ static const char *SQL_CLOSED_NOTICE =
 //  Today in the desk's time zone, and whether the digest time has passed
 static const char *SQL_DIGEST_DUE =
     "SELECT to_char (l, 'YYYY-MM-DD'), l::time >= $1::time"
-    " FROM (SELECT tf_now () AT TIME ZONE coalesce ((SELECT timezone FROM service_hours WHERE scope = 'default'),"
-    "                                                'Asia/Shanghai') AS l) x";
+    " FROM (SELECT tf_now () AT TIME ZONE tf_desk_timezone () AS l) x";
 
 static const char *SQL_DIGEST_CLAIM =
     "INSERT INTO digest_runs (day, customers) VALUES ($1::date, 0) ON CONFLICT DO NOTHING RETURNING day";
@@ -145,12 +143,14 @@ static const char *SQL_DIGEST_CLAIM =
 static const char *SQL_DIGEST =
     "WITH item AS (SELECT subject, text FROM message_templates WHERE kind = 'digest_item' AND channel = '*'),"
     " whole AS (SELECT subject, text FROM message_templates WHERE kind = 'digest' AND channel = '*'),"
+    " z AS (SELECT tf_desk_timezone () AS tz),"
     " open AS (SELECT t.id, t.customer_ref, t.channel,"
-    "                 tf_render ((SELECT text FROM item), tf_ticket_vars (t) || jsonb_build_object ("
+    "                 tf_render ((SELECT text FROM item), tf_ticket_vars (t, x.phrases, z.tz) || jsonb_build_object ("
     "                   'status', tf_status_text (t.status),"
     "                   'last_step', coalesce ((SELECT m.body FROM ticket_messages m WHERE m.ticket_id = t.id"
     "                                           AND m.direction = 'out' ORDER BY m.id DESC LIMIT 1), '正在处理'))) AS line"
-    "          FROM tickets t WHERE tf_threadable (t.status) AND t.source = 'customer'),"
+    "          FROM tickets t CROSS JOIN z LEFT JOIN taxonomy x ON x.subcategory = t.subcategory"
+    "          WHERE tf_threadable (t.status) AND t.source = 'customer'),"
     " per AS (SELECT customer_ref, count (*) AS n, (array_agg (channel ORDER BY id DESC)) [1] AS channel,"
     "                string_agg (line, E'\\n' ORDER BY id) AS lines"
     "         FROM open GROUP BY customer_ref),"
