@@ -283,7 +283,8 @@ Test (clock, warnings_and_each_escalation_step)
                                       " AND escalation_level = 1 AND escalated_to = 'clock-组长王'", (long long) id), 1);
     cr_assert_eq (s_events (db, id, "escalated"), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld AND kind = 'escalation'"
-                                      " AND payload->>'to_agent' = 'clock-组长王' AND payload->>'level' = '1'",
+                                      " AND payload->>'to_agent' = 'clock-组长王' AND payload->>'level' = '1'"
+                                      " AND payload->>'message' LIKE '%%已升级到您(第1级)%%'",
                                   (long long) id), 1);
     //  30 minutes on, the supervisor (level 2); 30 more, the manager (3)
     s_clock (db, "2026-12-07 10:44+08");

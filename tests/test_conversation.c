@@ -361,6 +361,16 @@ Test (conversation, the_loader_refuses_a_template_with_a_variable_its_kind_lacks
     cr_assert (strstr (err, "no_such_kind"), "%s", err);
     //  nothing changed
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM message_templates"), before);
+    //  staff texts come from the templates too: an operator's edit shows at once
+    tf_test_sql (db, "BEGIN");
+    tf_test_sql (db, "UPDATE message_templates SET text = '升级:{ticket_no} 第{level}级 {role}' WHERE kind = 'escalation'");
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM (SELECT tf_staff_text ('escalation', '{\"ticket_no\": \"CS1\","
+                                      " \"level\": 2, \"role\": \"supervisor\"}') AS t) x"
+                                      " WHERE t = '升级:CS1 第2级 supervisor'"), 1);
+    tf_test_sql (db, "ROLLBACK");
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM (SELECT tf_staff_text ('escalation', '{\"ticket_no\": \"CS1\","
+                                      " \"level\": 2, \"reason\": \"response\"}') AS t) x"
+                                      " WHERE t = '工单 CS1 已升级到您(第2级),原因: response。'"), 1);
     //  every kind has a template for every channel in the shipped file
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM message_kinds k WHERE NOT EXISTS"
                                       " (SELECT 1 FROM message_templates t WHERE t.kind = k.kind AND t.channel = '*')"), 0);

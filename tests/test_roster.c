@@ -371,7 +371,8 @@ Test (roster, unaccepted_goes_to_the_next_agent_and_off_duty_hands_back)
                                       " AND kind = 'reassigned' AND note LIKE '%%did not accept within 15 minutes%%'",
                                   (long long) id), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM outbox WHERE ticket_id = %lld"
-                                      " AND kind = 'acknowledgement_missed' AND payload->>'to_agent' = '%s'",
+                                      " AND kind = 'acknowledgement_missed' AND payload->>'to_agent' = '%s'"
+                                      " AND payload->>'message' LIKE '%%分配后15分钟未被接单,已转给 %%'",
                                   (long long) id, lead), 1);
     cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM sla_timers WHERE ticket_id = %lld"
                                       " AND kind = 'acknowledgement' AND round = 1 AND met_at IS NULL",

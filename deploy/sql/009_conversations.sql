@@ -46,6 +46,7 @@ ALTER TABLE tickets
 -- in; the loader refuses a template that uses anything else.
 CREATE TABLE message_kinds (
     kind            text PRIMARY KEY,
+    audience        text NOT NULL DEFAULT 'customer' CHECK (audience IN ('customer', 'staff')),
     variables       text[] NOT NULL,
     meaning         text NOT NULL
 );
@@ -82,6 +83,25 @@ INSERT INTO message_kinds (kind, variables, meaning) VALUES
     ('survey', '{ticket_no,subject,agent}',
      'The follow-up survey: CSAT, NPS, efficiency, attitude, result.');
 
+-- what the clock says to staff (sla, the dispatcher): one channel, '*'
+INSERT INTO message_kinds (kind, audience, variables, meaning) VALUES
+    ('reminder_progress', 'staff', '{ticket_no,agent,department,priority,due_at}',
+     'In hand: time for a progress note (every 4 h of service time, P1 every hour).'),
+    ('reminder_response_warning', 'staff', '{ticket_no,agent,department,priority,due_at}',
+     '80 % of the time to the first response is used.'),
+    ('reminder_resolution_warning', 'staff', '{ticket_no,agent,department,priority,due_at}',
+     '80 % of the time to the resolution is used.'),
+    ('reminder_verification', 'staff', '{ticket_no,agent,department,priority,due_at}',
+     'An hour since the fix and the customer has not confirmed: call them.'),
+    ('reminder_overdue', 'staff', '{ticket_no,agent,department,priority,due_at,clock}',
+     'A deadline passed (the handler, else the team lead).'),
+    ('owner_sms', 'staff', '{ticket_no,department,priority,due_at}',
+     'A red complaint (P1) untouched for 2 hours: an SMS to its owner.'),
+    ('escalation', 'staff', '{ticket_no,department,priority,level,role,reason}',
+     'The ticket climbed to this person (组长, 主管, 经理).'),
+    ('acknowledgement_missed', 'staff', '{ticket_no,department,assignee,outcome}',
+     'An agent let an assigned ticket wait 15 minutes: to the team lead.');
+
 -- {name} → vars->>name; a name vars lacks stays as it is
 CREATE FUNCTION tf_render (template text, vars jsonb) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -93,6 +113,14 @@ BEGIN
     END LOOP;
     RETURN template;
 END $$;
+
+-- A staff message's text: its kind's template with vars (the kind's name
+-- and the ticket when an operator removed the template)
+CREATE FUNCTION tf_staff_text (kind text, vars jsonb) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT tf_render (coalesce ((SELECT m.text FROM message_templates m
+                                 WHERE m.kind = tf_staff_text.kind AND m.channel = '*'),
+                                kind || ' {ticket_no}'), vars)
+$$;
 
 -- a template's variables that its kind does not have (the loader's check)
 CREATE FUNCTION tf_template_unknown (kind text, text text) RETURNS text LANGUAGE sql STABLE AS $$

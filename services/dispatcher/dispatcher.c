@@ -130,8 +130,9 @@ static const char *SQL_TELL_LEADS =
     "INSERT INTO outbox (ticket_id, kind, sink, payload) "
     "SELECT t.id, 'acknowledgement_missed', $2, jsonb_strip_nulls (jsonb_build_object ("
     "  'to_agent', l.name, 'to', l.contact, 'department', t.department, 'ticket_no', t.ticket_no,"
-    "  'assignee', t.assignee, 'message', '工单 ' || t.ticket_no || ' 分配后15分钟未被接单,已'"
-    "  || CASE WHEN t.assignee IS NULL THEN '退回部门待分配池' ELSE '转给 ' || t.assignee END || '。')) "
+    "  'assignee', t.assignee, 'message', tf_staff_text ('acknowledgement_missed', jsonb_build_object ("
+    "    'ticket_no', t.ticket_no, 'department', t.department, 'assignee', t.assignee,"
+    "    'outcome', CASE WHEN t.assignee IS NULL THEN '退回部门待分配池' ELSE '转给 ' || t.assignee END)))) "
     "FROM tickets t CROSS JOIN LATERAL tf_person (t.department, 'team_lead') l "
     "WHERE t.id = ANY ($1::int8[]) ON CONFLICT DO NOTHING";
 

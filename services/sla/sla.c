@@ -161,7 +161,8 @@ static const char *SQL_REARM =
     "FROM tickets t WHERE s.id = ANY ($1::int8[]) AND t.id = s.ticket_id";
 
 //  Per fired clock ($1 ticket, $2 timer kind, $3 history event, $4 due):
-//  the ticket's breach flags, a history row, and a message to the person
+//  the ticket's breach flags, a history row, and a message (the
+//  templates of deploy/messages.json: reminder_*, owner_sms) to the person
 //  it concerns (its handler, else the department's team lead on duty) in
 //  the outbox: reminders and warnings on the staff sink ($5), the SMS of a
 //  red complaint on the SMS sink ($6) whether or not anyone is on the
@@ -190,13 +191,12 @@ static const char *SQL_RECORD_FIRED =
     "          CASE WHEN kind = 'red_untouched' THEN $6 ELSE $5 END,"
     "          jsonb_strip_nulls (jsonb_build_object ('to_agent', name, 'to', contact,"
     "            'department', department, 'ticket_no', ticket_no, 'priority', priority, 'clock', kind,"
-    "            'due_at', due_at, 'message', CASE kind"
-    "              WHEN 'red_untouched' THEN '【红色投诉】工单 ' || ticket_no || ' 受理已满2小时仍未处理,请立即跟进。'"
-    "              WHEN 'progress' THEN '工单 ' || ticket_no || ' 该更新处理进度了(已做/下一步/预计完成时间)。'"
-    "              WHEN 'response_warning' THEN '工单 ' || ticket_no || ' 首次响应时限已用去80%,请尽快响应。'"
-    "              WHEN 'resolution_warning' THEN '工单 ' || ticket_no || ' 解决时限已用去80%,请抓紧处理。'"
-    "              WHEN 'verification' THEN '工单 ' || ticket_no || ' 已修复1小时,请联系客户确认是否解决。'"
-    "              ELSE '工单 ' || ticket_no || ' 已超出时限(' || kind || '),请立即处理。' END))"
+    "            'due_at', due_at, 'message', tf_staff_text (CASE"
+    "              WHEN kind = 'red_untouched' THEN 'owner_sms'"
+    "              WHEN kind IN ('progress', 'response_warning', 'resolution_warning', 'verification')"
+    "              THEN 'reminder_' || kind ELSE 'reminder_overdue' END,"
+    "              jsonb_build_object ('ticket_no', ticket_no, 'agent', name, 'department', department,"
+    "                                  'priority', priority, 'due_at', tf_local_text (due_at), 'clock', kind))))"
     "   FROM who ON CONFLICT DO NOTHING RETURNING id) "
     "SELECT (SELECT count (*) FROM flags), (SELECT count (*) FROM notes), (SELECT count (*) FROM messages)";
 
@@ -229,7 +229,8 @@ static const char *SQL_ESCALATE =
     "   SELECT ticket_id, 'escalation', $5, jsonb_strip_nulls (jsonb_build_object ('to_agent', name,"
     "          'to', contact, 'role', role, 'level', level, 'department', department,"
     "          'ticket_no', ticket_no, 'priority', priority, 'reason', reason,"
-    "          'message', '工单 ' || ticket_no || ' 已升级到您(第' || level || '级),原因: ' || reason || '。'))"
+    "          'message', tf_staff_text ('escalation', jsonb_build_object ('ticket_no', ticket_no,"
+    "            'department', department, 'priority', priority, 'level', level, 'role', role, 'reason', reason))))"
     "   FROM pick WHERE name IS NOT NULL ON CONFLICT DO NOTHING RETURNING id) "
     "SELECT ticket_id, ticket_no, coalesce (department, ''), coalesce (priority, ''), level, role,"
     "       coalesce (name, ''), reason, (SELECT count (*) FROM moved), (SELECT count (*) FROM next),"
