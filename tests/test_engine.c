@@ -915,7 +915,9 @@ Test (engine, pipe_queries_answer_the_endpoints)
     pthread_mutex_lock (&s_rec.lock);
     int sent = s_rec.sent, dropped = s_rec.dropped;
     pthread_mutex_unlock (&s_rec.lock);
-    cr_assert_eq (sent, 1);
+    //  one send at least (a second may go out while the first is on its way
+    //  to the PULL, which waits 100 ms per look); every request counted once
+    cr_assert_geq (sent, 1);
     cr_assert_eq (sent + dropped, asked);
     cr_assert_eq (tf_test_metric (actor, "ticketflow_messages_sent_total{service=\"reporting\",type=\"ticket.confirmed\"}"), sent);
     cr_assert_eq (tf_test_metric (actor, "ticketflow_sends_dropped_total{service=\"reporting\",type=\"ticket.confirmed\"}"), dropped);
