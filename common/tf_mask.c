@@ -60,10 +60,14 @@ s_after_label (const char *text, size_t at, const char *const *labels)
     while (end > 0 && (text [end - 1] == ' ' || text [end - 1] == ':' || text [end - 1] == '#'
                      || text [end - 1] == '.'))
         end--;
-    //  also the full-width colon and space
+    //  also the full-width colon and space, and 是 / 为 ("卡号为…")
     while (end >= 3 && (memcmp (text + end - 3, "\xEF\xBC\x9A", 3) == 0
-                     || memcmp (text + end - 3, "\xE3\x80\x80", 3) == 0))
+                     || memcmp (text + end - 3, "\xE3\x80\x80", 3) == 0
+                     || memcmp (text + end - 3, "\xE6\x98\xAF", 3) == 0
+                     || memcmp (text + end - 3, "\xE4\xB8\xBA", 3) == 0))
         end -= 3;
+    while (end > 0 && (text [end - 1] == ' ' || text [end - 1] == ':'))
+        end--;
     for (int i = 0; labels [i]; i++) {
         size_t n = strlen (labels [i]);
         if (end >= n && strncasecmp (text + end - n, labels [i], n) == 0)
@@ -82,6 +86,12 @@ static const char *s_order_labels [] = {
 //  Luhn check digit: stored unmasked it would still be most of their card
 static const char *s_card_labels [] = {
     "银行卡", "银行卡号", "卡号", "卡号是", "银行卡是", "card no", "card number", NULL
+};
+
+//  After these, 18 characters (17 digits and a digit or X) are an ID card
+//  even when the birth date in them is not a date
+static const char *s_id_labels [] = {
+    "身份证号码", "身份证号", "身份证", "证件号码", "证件号", "ID", "id no", "id number", NULL
 };
 
 //  Writes the masked form of digits d[0..n) (digits and maybe a final X)
@@ -115,7 +125,9 @@ s_scan_number (const char *text, size_t len, size_t start, char *digits, size_t 
             i++;
             break;
         }
-        if ((text [i] == ' ' || text [i] == '-') && i + 1 < len && s_digit (text [i + 1]) && ng < 16) {
+        //  groups: 138 1234 5678, 138-1234-5678, 139.0000.0232, (139)0000-0239
+        if ((text [i] == ' ' || text [i] == '-' || text [i] == '.' || text [i] == ')')
+        &&  i + 1 < len && s_digit (text [i + 1]) && ng < 16) {
             group_ends [ng++] = nd;
             i++;
             continue;
@@ -130,7 +142,7 @@ s_scan_number (const char *text, size_t len, size_t start, char *digits, size_t 
 //  Classifies a digit string and writes its mask into out; 0 = not personal.
 //  After a card label 16-19 digits are a card without the Luhn check.
 static size_t
-s_mask_digits (const char *d, size_t n, char *out, bool card_label)
+s_mask_digits (const char *d, size_t n, char *out, bool card_label, bool id_label)
 {
     if (s_mobile (d, n)) {
         s_stats.phones++;
@@ -140,7 +152,7 @@ s_mask_digits (const char *d, size_t n, char *out, bool card_label)
         s_stats.phones++;
         return s_emit (out, d, n, 5, 4);
     }
-    if (s_id_card (d, n)) {
+    if (s_id_card (d, n) || (id_label && n == 18)) {
         s_stats.id_cards++;
         return s_emit (out, d, n, 3, 4);
     }
@@ -157,13 +169,46 @@ s_email_char (char c)
     return s_alnum (c) || c == '.' || c == '_' || c == '-' || c == '+';
 }
 
+//  Full-width digits and the separators of a number (（）－．＋ and the
+//  ideographic space) as their ASCII selves, so that "１３８…" or
+//  "（139）0000－0239" is read as the number it is. Never longer.
+static size_t
+s_normalise (const char *text, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        const unsigned char *u = (const unsigned char *) text + i;
+        if (i + 2 < len && u [0] == 0xEF && u [1] == 0xBC && u [2] >= 0x88 && u [2] <= 0x99) {
+            static const char ascii [] = "()*+,-./0123456789";
+            char c = ascii [u [2] - 0x88];
+            if (c != '*' && c != ',' && c != '/') {
+                out [o++] = c;
+                i += 2;
+                continue;
+            }
+        }
+        if (i + 2 < len && u [0] == 0xE3 && u [1] == 0x80 && u [2] == 0x80) {
+            out [o++] = ' ';
+            i += 2;
+            continue;
+        }
+        out [o++] = text [i];
+    }
+    return o;
+}
+
 char *
-tf_mask_text (const char *text, size_t len, size_t *out_len)
+tf_mask_text (const char *raw, size_t raw_len, size_t *out_len)
 {
     memset (&s_stats, 0, sizeof s_stats);
-    char *out = malloc (len + 1);
-    if (!out)
+    char *out = malloc (raw_len + 1);
+    char *text = malloc (raw_len + 1);
+    if (!out || !text) {
+        free (out);
+        free (text);
         return NULL;
+    }
+    size_t len = s_normalise (raw, raw_len, text);
     size_t o = 0, i = 0;
     while (i < len) {
         char c = text [i];
@@ -191,25 +236,29 @@ tf_mask_text (const char *text, size_t len, size_t *out_len)
                 continue;
             }
         }
-        bool starts_number = (s_digit (c) || (c == '+' && i + 1 < len && s_digit (text [i + 1])))
-                          && (i == 0 || !s_alnum (text [i - 1]));
+        //  a number may follow letters (tel13900000231, ID110…), never digits
+        bool starts_number = (s_digit (c) && (i == 0 || !s_digit (text [i - 1])))
+                          || ((c == '+' || c == '(') && i + 1 < len && s_digit (text [i + 1])
+                              && (i == 0 || !s_alnum (text [i - 1])));
         if (!starts_number) {
             out [o++] = c;
             i++;
             continue;
         }
-        size_t begin = c == '+'? i + 1: i;
+        bool prefixed = c == '+' || c == '(';
+        size_t begin = prefixed? i + 1: i;
         char digits [64], masked [64];
         size_t nd, ng, group_ends [16];
         size_t end = s_scan_number (text, len, begin, digits, &nd, group_ends, &ng);
-        bool bounded = end >= len || !s_alnum (text [end]);
+        bool bounded = end >= len || !s_digit (text [end]);
         bool order = s_after_label (text, i, s_order_labels);
         size_t m = 0;
         if (bounded && !order)
-            m = s_mask_digits (digits, nd, masked, s_after_label (text, i, s_card_labels));
+            m = s_mask_digits (digits, nd, masked, s_after_label (text, i, s_card_labels),
+                               s_after_label (text, i, s_id_labels));
         if (m) {
-            if (c == '+')
-                out [o++] = '+';
+            if (prefixed)
+                out [o++] = c;
             memcpy (out + o, masked, m);
             o += m;
             i = end;
@@ -218,13 +267,13 @@ tf_mask_text (const char *text, size_t len, size_t *out_len)
         //  the whole token is not personal: try each group alone, so that
         //  "13812345678 13912345678" still masks both numbers
         size_t g_start = 0, pos = begin;
-        if (c == '+')
+        if (prefixed)
             out [o++] = text [i];
         for (size_t g = 0; g <= ng; g++) {
             size_t g_end = g < ng? group_ends [g]: nd;
             size_t g_len = g_end - g_start;
             //  source bytes of this group: its digits, then one separator
-            size_t mg = !order && ng > 0? s_mask_digits (digits + g_start, g_len, masked, false): 0;
+            size_t mg = !order && ng > 0? s_mask_digits (digits + g_start, g_len, masked, false, false): 0;
             if (mg && (g < ng || bounded)) {
                 memcpy (out + o, masked, mg);
                 o += mg;
@@ -248,6 +297,7 @@ tf_mask_text (const char *text, size_t len, size_t *out_len)
         i = end;
     }
     out [o] = 0;
+    free (text);
     if (out_len)
         *out_len = o;
     return out;

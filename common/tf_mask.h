@@ -6,6 +6,11 @@
     6222********1234) and e-mail addresses (z***@example.com). Long digit runs that are none of
     these (order numbers) are left as they are, and so are numbers that
     follow an order-number label (订单号, order no).
+    Full-width digits and separators are read as ASCII first (the output
+    carries them so), a number may follow letters (tel13900000231) and be
+    grouped by spaces, dashes, dots or brackets ((139)0000-0239,
+    139.0000.0232), and 18 characters after an ID label (身份证, ID) are
+    an ID card whatever their date.
 */
 #ifndef TF_MASK_H
 #define TF_MASK_H
