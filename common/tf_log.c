@@ -1,4 +1,6 @@
 #include "tf_log.h"
+#include "tf_mask.h"
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,8 +39,16 @@ tf_log (tf_log_level_t level, const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (line + n, sizeof line - (size_t) n - 1, fmt, ap);
     va_end (ap);
+    //  no personal number in a log line, whatever the message quotes (a
+    //  refused request's value, a database error's row)
+    size_t len = strlen (line), masked_len;
+    char *masked = tf_mask_quiet (line + n, len - (size_t) n, &masked_len);
+    if (masked) {
+        memcpy (line + n, masked, masked_len + 1);
+        len = (size_t) n + masked_len;
+        free (masked);
+    }
     //  one write per line, so concurrent threads never interleave within a line
-    size_t len = strlen (line);
     for (size_t i = (size_t) n; i < len; i++)
         if (line [i] == '\n' || line [i] == '\r')
             line [i] = ' ';

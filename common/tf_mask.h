@@ -22,6 +22,10 @@
 //  failure. The input need not be NUL-terminated.
 char *tf_mask_text (const char *text, size_t len, size_t *out_len);
 
+//  The same, without touching the counts tf_mask_last_stats reports: for
+//  log lines, which are masked whatever they quote.
+char *tf_mask_quiet (const char *text, size_t len, size_t *out_len);
+
 //  Counts of what the last tf_mask_text call on this thread masked.
 typedef struct { int phones, id_cards, bank_cards, emails; } tf_mask_stats_t;
 tf_mask_stats_t tf_mask_last_stats (void);
