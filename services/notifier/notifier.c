@@ -116,12 +116,6 @@ static const char *SQL_RELEASE =
     "UPDATE outbox SET next_attempt_at = coalesce ($2::timestamptz, tf_now ()), claimed_at = NULL"
     " WHERE id = ANY ($1::int8[]) AND status IN ('queued', 'failed')";
 
-//  Resolved and unanswered for $1 days, oldest first
-static const char *SQL_LOCK_UNANSWERED =
-    "SELECT id FROM tickets WHERE status = 'resolved'"
-    " AND status_changed_at <= tf_now () - make_interval (days => $1::int)"
-    " ORDER BY status_changed_at, id LIMIT $2::int FOR UPDATE SKIP LOCKED";
-
 //  The customers of the auto-closed tickets are told; their follow-up opens
 static const char *SQL_CLOSED_NOTICE =
     "WITH t AS (SELECT id, reopen_count FROM tickets WHERE id = ANY ($1::int8[])),"
@@ -257,7 +251,6 @@ notifier_new (tf_db_t *db, int max_attempts, int retry_seconds)
     ||  tf_db_prepare (db, "notifier_feedback_of", SQL_FEEDBACK_OF, 2)
     ||  tf_db_prepare (db, "notifier_feedback_stale", SQL_FEEDBACK_STALE, 2)
     ||  tf_db_prepare (db, "notifier_feedback_done", SQL_FEEDBACK_DONE, 2)
-    ||  tf_db_prepare (db, "notifier_lock_unanswered", SQL_LOCK_UNANSWERED, 2)
     ||  tf_db_prepare (db, "notifier_closed_notice", SQL_CLOSED_NOTICE, 2)
     ||  tf_db_prepare (db, "notifier_digest_due", SQL_DIGEST_DUE, 1)
     ||  tf_db_prepare (db, "notifier_digest_claim", SQL_DIGEST_CLAIM, 1)
@@ -948,10 +941,14 @@ notifier_close_unconfirmed (notifier_t *self, size_t limit)
         return 0;
     if (tf_db_begin (self->db))
         return -1;
-    int n = 0;
-    int64_t *locked = s_lock_ids (self, "notifier_lock_unanswered", self->close_days, limit, &n);
-    if (!locked)
+    //  resolved, and unanswered since, for close_days
+    int64_t *locked = calloc (limit, sizeof *locked);
+    assert (locked);
+    int n = tf_ticket_lock_waiting (self->db, TF_FROM (RESOLVED), self->close_days * 86400, limit, locked);
+    if (n < 0) {
+        free (locked);
         return tf_db_finish (self->db, -1);
+    }
     tf_ticket_move_t *items = calloc ((size_t) n + 1, sizeof *items);
     int64_t *moved_ids = calloc ((size_t) n + 1, sizeof *moved_ids);
     assert (items && moved_ids);
@@ -1007,13 +1004,14 @@ static int
 s_today (notifier_t *self, char *today, bool *past)
 {
     const char *p [] = { self->digest_at? self->digest_at: "00:00" };
-    char due [8];
-    bool found;
-    if (s_value (self, "notifier_digest_due", 1, p, 0, today, 16, &found)
-    ||  s_value (self, "notifier_digest_due", 1, p, 1, due, sizeof due, &found))
-        return -1;
-    *past = *due == 't';
-    return 0;
+    PGresult *res = tf_db_run (self->db, "notifier_digest_due", 1, p);
+    bool ok = tf_db_ok (self->db, res, "today's date") && PQntuples (res) == 1;
+    if (ok) {
+        snprintf (today, 16, "%s", PQgetvalue (res, 0, 0));
+        *past = *PQgetvalue (res, 0, 1) == 't';
+    }
+    PQclear (res);
+    return ok? 0: -1;
 }
 
 int

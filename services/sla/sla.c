@@ -269,17 +269,17 @@ static const char *SQL_SAY =
     "INSERT INTO ticket_messages (id, ticket_id, direction, author, channel, body, outbox_id) "
     "SELECT (SELECT id FROM id), t.id, $2, $3, t.channel, $4, (SELECT outbox_id FROM o) FROM tickets t WHERE t.id = $1";
 
-//  A request for information: the ticket waits on the customer, 3 days at most
-static const char *SQL_AWAIT =
-    "UPDATE tickets SET awaiting_customer = true WHERE id = $1";
-static const char *SQL_AWAIT_UNTIL = "SELECT (tf_now () + interval '3 days')::text";
-
 //  What each move sets on the ticket, in the statement that moves it
 static const tf_ticket_columns_t s_started = {
     "sla_started", ", first_response_at = coalesce (t.first_response_at, tf_now ())", (const char *[]) { NULL }
 };
 static const tf_ticket_columns_t s_held = {
     "sla_held", ", hold_reason = u.c1, hold_until = u.c2", (const char *[]) { "text", "timestamptz", NULL }
+};
+//  A request for information: on hold for the customer's answer, 3 days at most
+static const tf_ticket_columns_t s_awaiting = {
+    "sla_awaiting", ", hold_reason = u.c1, hold_until = tf_now () + interval '3 days', awaiting_customer = true",
+    (const char *[]) { "text", NULL }
 };
 static const tf_ticket_columns_t s_resolved = {
     "sla_resolved", ", resolution_summary = u.c1, resolved_at = tf_now (),"
@@ -358,9 +358,7 @@ sla_new (tf_db_t *db)
     ||  tf_db_prepare (db, "sla_pause", SQL_PAUSE, 1)
     ||  tf_db_prepare (db, "sla_resume", SQL_RESUME, 1)
     ||  tf_db_prepare (db, "sla_resolve", SQL_RESOLVE, 1)
-    ||  tf_db_prepare (db, "sla_say", SQL_SAY, 6)
-    ||  tf_db_prepare (db, "sla_await", SQL_AWAIT, 1)
-    ||  tf_db_prepare (db, "sla_await_until", SQL_AWAIT_UNTIL, 0))
+    ||  tf_db_prepare (db, "sla_say", SQL_SAY, 6))
         sla_destroy (&self);
     return self;
 }
@@ -908,23 +906,14 @@ sla_resolve (sla_t *self, const tf_msg_t *request, int64_t *ticket_id, char *sta
 static int
 s_await (sla_t *self, ticket_t *t, const char *question, tf_error_t *err)
 {
-    PGresult *res = tf_db_run (self->db, "sla_await_until", 0, NULL);
-    char until [64] = "";
-    if (tf_db_ok (self->db, res, "3 days from now") && PQntuples (res) == 1)
-        snprintf (until, sizeof until, "%s", PQgetvalue (res, 0, 0));
-    PQclear (res);
-    if (!*until)
-        return tf_error_unavailable (err);
     char *reason = NULL;
     if (asprintf (&reason, "等待客户补充信息:%s", question) < 0)
         return tf_error_unavailable (err);
-    int rc = s_move (self, t, TF_MOVE_HOLD, reason, NULL, &s_held, (const char *[]) { reason, until }, err);
+    int rc = s_move (self, t, TF_MOVE_HOLD, reason, NULL, &s_awaiting, (const char *[]) { reason }, err);
     if (rc == 0) {
         t->status = TF_STATUS_ON_HOLD;
         rc = s_step (self, "sla_pause", t->id_text, err);
     }
-    if (rc == 0)
-        rc = s_step (self, "sla_await", t->id_text, err);
     free (reason);
     return rc;
 }
