@@ -15,6 +15,14 @@ const tf_option_t tf_options [] = {
     STR_OPT ("database-url", "DATABASE_URL", "dbname=ticketflow", database_url,
              "libpq connection string of the PostgreSQL database (also read from DATABASE_URL)"),
     STR_OPT ("log-level", NULL, "info", log_level, "debug, info, warn or error"),
+    STR_OPT ("security", NULL, "curve", security,
+             "curve: CURVE keys and the allow-list on every socket; off: plain sockets, every "
+             "client an operator (a developer's laptop only: it warns at start)"),
+    STR_OPT ("keys-dir", NULL, "", keys_dir,
+             "CURVE keys and the allow-list (empty: $TICKETFLOW_HOME/var/keys; created when missing)"),
+    STR_OPT ("cert", NULL, "operator", cert,
+             "the client certificate this program presents: a file from `ticketctl cert create`, "
+             "or a name in keys-dir"),
     STR_OPT ("timezone", NULL, "Asia/Shanghai", timezone,
              "business time zone: the date in ticket numbers, business hours"),
     INT_OPT ("batch-size", "256", 1, 10000, batch_size,

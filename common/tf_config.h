@@ -14,6 +14,9 @@
 typedef struct {
     const char *database_url;
     const char *log_level;
+    const char *security;
+    const char *keys_dir;
+    const char *cert;
     const char *timezone;
     int batch_size;
     int max_message_bytes;

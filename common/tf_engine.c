@@ -1,4 +1,6 @@
 #include "tf_engine.h"
+#include "tf_policy.h"
+#include "tf_token.h"
 #include "tf_actor.h"
 #include "tf_log.h"
 #include "tf_status.h"
@@ -46,6 +48,8 @@ struct tf_engine_t {
     uint64_t reconnects_exported;
     _Atomic int64_t heartbeat;  //  zclock_mono () of the last turn of the loop
     _Atomic bool database_up;
+    bool security_started;
+    zcert_t *cert;              //  what our connections present
 };
 
 const tf_service_t *
@@ -295,6 +299,8 @@ s_engine_destroy (tf_engine_t **self_p)
         self->service->destroy (&self->state);
     tf_db_destroy (&self->db);
     zsock_destroy (&self->router);
+    if (self->security_started)
+        tf_security_stop ();
     zsock_destroy (&self->pull);
     for (size_t i = 0; i < self->noutputs; i++) {
         zsock_destroy (&self->outputs [i]);
@@ -306,6 +312,8 @@ s_engine_destroy (tf_engine_t **self_p)
     free (self->ids);
     free (self->nids);
     tf_metrics_destroy (&self->metrics);
+    tf_security_use (NULL);
+    zcert_destroy (&self->cert);
     free (self);
     *self_p = NULL;
 }
@@ -346,6 +354,16 @@ s_engine_new (const tf_service_t *service, const tf_config_t *cfg, zsock_t *pipe
         tf_warn ("the database at '%s' is not reachable yet: answering health requests and retrying",
                  cfg->database_url);
 
+    //  who may connect: keys, the allow-list; this thread connects with our own
+    if (tf_security_start (cfg))
+        goto failed;
+    self->security_started = true;
+    if (tf_security_on ()) {
+        if (!(self->cert = tf_security_load_cert (self->name)))
+            goto failed;
+        tf_security_use (self->cert);
+    }
+
     //  sockets
     self->router = tf_net_bind (ZMQ_ROUTER, tf_config_string (cfg, service->request_setting),
                                 cfg->max_message_bytes);
@@ -361,7 +379,9 @@ s_engine_new (const tf_service_t *service, const tf_config_t *cfg, zsock_t *pipe
     self->output_endpoints = calloc (self->noutputs + 1, sizeof (char *));
     for (size_t i = 0; i < self->noutputs; i++) {
         const tf_output_t *o = &service->outputs [i];
-        self->outputs [i] = tf_net_bind (o->type, tf_config_string (cfg, o->setting), cfg->max_message_bytes);
+        //  a PUB is an XPUB that decides each subscription (s_subscription)
+        self->outputs [i] = tf_net_bind (o->type == ZMQ_PUB? ZMQ_XPUB: o->type,
+                                         tf_config_string (cfg, o->setting), cfg->max_message_bytes);
         if (!self->outputs [i])
             goto failed;
         self->output_endpoints [i] = strdup (zsock_endpoint (self->outputs [i]));
@@ -492,6 +512,23 @@ s_take_request (tf_engine_t *self, tf_request_t *request)
     tf_metrics_add (self->metrics, TF_METRIC_MESSAGES_IN,
                     request->ok? tf_schemas [request->msg.type].name: "invalid", 1);
     tf_error_t err;
+    //  who may ask this, of which ticket: before anything else sees it
+    tf_db_t *db = tf_db_conn (self->db)? self->db: NULL;
+    if (request->who.role == TF_ROLE_NONE && *request->token
+    &&  tf_token_identity (db, request->token, &request->who) < 0) {
+        s_flush_run (self);
+        tf_error_unavailable (&err);
+        tf_engine_refuse (self, request, &err);
+        tf_request_destroy (&request);
+        return;
+    }
+    if (request->ok && request->msg.type != TF_MSG_PING
+    &&  tf_policy_check (&request->who, &request->msg, db, &err)) {
+        s_flush_run (self);
+        tf_engine_refuse (self, request, &err);
+        tf_request_destroy (&request);
+        return;
+    }
     const tf_handler_t *handler = request->ok? s_handler (self, request->msg.type): NULL;
     bool batched = handler && (!handler->needs_database || tf_db_conn (self->db));
     if (batched) {
@@ -702,6 +739,36 @@ s_pipe_command (tf_engine_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  Subscriptions: services and operators take any topic, agents and leads
+//  their own department's (`<department>.`); any other is not made, with a
+//  warning, so those events never reach that subscriber.
+
+static void
+s_subscription (zsock_t *xpub)
+{
+    zframe_t *frame = zframe_recv (xpub);
+    if (!frame)
+        return;
+    size_t size = zframe_size (frame);
+    const char *data = (const char *) zframe_data (frame);
+    if (size >= 1 && (*data == 0 || *data == 1)) {
+        tf_identity_t who;
+        tf_security_identity (frame, &who);
+        const char *topic = data + 1;
+        size_t len = size - 1, dept = strlen (who.department);
+        bool own = (who.role == TF_ROLE_AGENT || who.role == TF_ROLE_LEAD) && dept && len > dept
+                && memcmp (topic, who.department, dept) == 0 && topic [dept] == '.';
+        if (*data == 0 || who.role == TF_ROLE_SERVICE || who.role == TF_ROLE_OPERATOR || own)
+            zmq_setsockopt (zsock_resolve (xpub), *data? ZMQ_SUBSCRIBE: ZMQ_UNSUBSCRIBE, topic, len);
+        else
+            tf_warn ("subscription to '%.*s' refused: %s (%s%s%s) reads only its own department's topic",
+                     (int) (len > 64? 64: len), topic, who.name, tf_role_names [who.role],
+                     *who.department? " of ": "", who.department);
+    }
+    zframe_destroy (&frame);
+}
+
+//  --------------------------------------------------------------------------
 //  The loop
 
 void
@@ -724,11 +791,17 @@ tf_engine_actor (zsock_t *pipe, void *args)
             next = self->next_reconcile;
         if (self->service->tick && self->next_tick < next)
             next = self->next_tick;
-        zmq_pollitem_t items [4] = {
-            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 },
-        };
+        zmq_pollitem_t items [4 + self->noutputs];
+        items [0] = (zmq_pollitem_t) { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        items [1] = (zmq_pollitem_t) { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 };
+        zsock_t *polled [4 + self->noutputs];
         int nitems = 2;
+        for (size_t i = 0; i < self->noutputs; i++)
+            if (zsock_type (self->outputs [i]) == ZMQ_XPUB) {
+                polled [nitems] = self->outputs [i];
+                items [nitems++] = (zmq_pollitem_t) { zsock_resolve (self->outputs [i]), 0, ZMQ_POLLIN, 0 };
+            }
+        int last_output = nitems;
         int pull_item = -1;
         if (self->pull) {
             pull_item = nitems;
@@ -758,6 +831,9 @@ tf_engine_actor (zsock_t *pipe, void *args)
         s_export_database (self);
         if (items [1].revents & ZMQ_POLLIN)
             s_drain_requests (self);
+        for (int i = 2; i < last_output; i++)
+            if (items [i].revents & ZMQ_POLLIN)
+                s_subscription (polled [i]);
         if (pull_item >= 0 && (items [pull_item].revents & ZMQ_POLLIN))
             s_drain_events (self);
         now = zclock_mono ();

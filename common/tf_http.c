@@ -2,6 +2,7 @@
 #include "tf_log.h"
 #include <arpa/inet.h>
 #include <string.h>
+#include <strings.h>
 
 struct tf_http_t {
     struct MHD_Daemon *daemon;
@@ -26,8 +27,12 @@ tf_http_new (const char *address, int port, MHD_AccessHandlerCallback handler, v
         0, NULL, NULL, handler, cls,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 30,
+        //  a client that trickles its headers or body (slowloris) is cut
+        //  after 10 s of silence and holds at most a few of the threads:
+        //  the others keep serving everyone else
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) TF_HTTP_IDLE_SECONDS,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) TF_HTTP_PER_CLIENT,
         MHD_OPTION_END);
     if (!self->daemon) {
         tf_error ("http: cannot listen on %s:%d", address, port);
@@ -62,6 +67,10 @@ tf_http_status (const char *code)
         return 500;
     if (streq (code, TF_ERR_NOT_FOUND))
         return 404;
+    if (streq (code, "forbidden"))
+        return 403;
+    if (streq (code, "unauthenticated"))
+        return 401;
     if (streq (code, TF_ERR_ILLEGAL_TRANSITION))
         return 409;
     if (streq (code, TF_ERR_UNAVAILABLE))
@@ -69,8 +78,9 @@ tf_http_status (const char *code)
     return 400;
 }
 
-enum MHD_Result
-tf_http_respond_json (struct MHD_Connection *conn, int status, json_t *json, const char *allow)
+//  The JSON response with one extra header (name NULL: none)
+static enum MHD_Result
+s_respond (struct MHD_Connection *conn, int status, json_t *json, const char *name, const char *value)
 {
     char *text = json? json_dumps (json, JSON_COMPACT | JSON_REAL_PRECISION (12)): NULL;
     json_decref (json);
@@ -86,11 +96,20 @@ tf_http_respond_json (struct MHD_Connection *conn, int status, json_t *json, con
     }
     MHD_add_response_header (response, "Content-Type", "application/json; charset=utf-8");
     MHD_add_response_header (response, "Cache-Control", "no-store");
-    if (allow)
-        MHD_add_response_header (response, "Allow", allow);
+    //  no Access-Control-Allow-Origin: a page on another site cannot read
+    //  these answers (CORS closed), and nothing here is to be sniffed
+    MHD_add_response_header (response, "X-Content-Type-Options", "nosniff");
+    if (name)
+        MHD_add_response_header (response, name, value);
     enum MHD_Result rc = MHD_queue_response (conn, (unsigned) status, response);
     MHD_destroy_response (response);
     return rc;
+}
+
+enum MHD_Result
+tf_http_respond_json (struct MHD_Connection *conn, int status, json_t *json, const char *allow)
+{
+    return s_respond (conn, status, json, allow? "Allow": NULL, allow);
 }
 
 enum MHD_Result
@@ -101,6 +120,9 @@ tf_http_respond_error (struct MHD_Connection *conn, int status, const char *code
                                "message", message? message: "");
     if (field && *field)
         json_object_set_new (error, "field", json_string (field));
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        return s_respond (conn, status, json_pack ("{s:o}", "error", error), "WWW-Authenticate",
+                          "Bearer realm=\"ticketflow\"");
     return tf_http_respond_json (conn, status, json_pack ("{s:o}", "error", error), allow);
 }
 
@@ -115,4 +137,25 @@ tf_http_respond_reply_error (struct MHD_Connection *conn, const tf_msg_t *reply)
     free (field);
     free (message);
     return rc;
+}
+
+const char *
+tf_http_bearer (struct MHD_Connection *conn)
+{
+    const char *value = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!value || strncasecmp (value, "Bearer ", 7))
+        return "";
+    value += 7;
+    while (*value == ' ')
+        value++;
+    return value;
+}
+
+bool
+tf_http_is_json (struct MHD_Connection *conn)
+{
+    const char *type = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!type || strncasecmp (type, "application/json", 16))
+        return false;
+    return type [16] == 0 || type [16] == ';' || type [16] == ' ';
 }

@@ -10,8 +10,14 @@
 #include "tf_codec.h"
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdbool.h>
 
 typedef struct tf_http_t tf_http_t;
+
+//  A connection silent this long is closed; one client address holds at
+//  most this many connections.
+#define TF_HTTP_IDLE_SECONDS 10
+#define TF_HTTP_PER_CLIENT   32
 
 //  Listens on address:port (port 0: any free port); `completed` may be NULL.
 //  NULL on failure (logged).
@@ -25,10 +31,16 @@ int tf_http_status (const char *error_code);
 
 //  Queues `json` (taken over) as the response; `allow` adds an Allow header.
 enum MHD_Result tf_http_respond_json (struct MHD_Connection *conn, int status, json_t *json, const char *allow);
-//  {"error": {"code", "message", "field"?}}
+//  {"error": {"code", "message", "field"?}}; a 401 says WWW-Authenticate: Bearer
 enum MHD_Result tf_http_respond_error (struct MHD_Connection *conn, int status, const char *code,
                                        const char *field, const char *message, const char *allow);
 //  A decoded `error` reply of a service, with its status.
 enum MHD_Result tf_http_respond_reply_error (struct MHD_Connection *conn, const tf_msg_t *reply);
+
+//  The token of an `Authorization: Bearer <token>` header, or "" (an
+//  unknown sender, whom the services refuse as `unauthenticated`).
+const char *tf_http_bearer (struct MHD_Connection *conn);
+//  True when the request says its body is JSON (Content-Type application/json).
+bool tf_http_is_json (struct MHD_Connection *conn);
 
 #endif

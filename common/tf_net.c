@@ -1,5 +1,6 @@
 #include "tf_net.h"
 #include "tf_log.h"
+#include "tf_security.h"
 #include <string.h>
 #include <unistd.h>
 
@@ -25,6 +26,9 @@ tf_net_bind (int type, const char *endpoint, int max_message_bytes)
     s_common_options (sock, max_message_bytes);
     if (type == ZMQ_ROUTER)
         zsock_set_router_mandatory (sock, 0);
+    if (type == ZMQ_XPUB)
+        zsock_set_xpub_manual (sock, 1);
+    tf_security_server (sock, type == ZMQ_ROUTER? "requests": type == ZMQ_PUSH? "events": "topics");
     if (zsock_bind (sock, "%s", endpoint) < 0) {
         tf_error ("cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
@@ -39,6 +43,8 @@ tf_net_connect (int type, const char *endpoints, int max_message_bytes)
     if (!sock)
         return NULL;
     s_common_options (sock, max_message_bytes);
+    if (strncmp (endpoints, "inproc://", 9))
+        tf_security_client (sock);      //  in-process peers have no CURVE
     if (type == ZMQ_SUB)
         zsock_set_subscribe (sock, "");
     char *list = strdup (endpoints);
@@ -97,7 +103,23 @@ tf_request_recv (zsock_t *router)
         zmsg_append (envelope, &(zframe_t *) { zmsg_pop (raw) });
     else
         zmsg_addmem (envelope, "", 0);
-    return tf_request_new (envelope, raw);
+    //  the sender: its CURVE identity, or what an in-process gateway
+    //  vouches for (only a peer without CURVE can be in-process)
+    tf_identity_t who;
+    tf_security_identity (zmsg_last (raw), &who);
+    char token [128] = "";
+    if (who.role == TF_ROLE_NONE && zmsg_size (raw) == 4 && zframe_streq (zmsg_first (raw), TF_TOKEN_FRAME)) {
+        zframe_destroy (&(zframe_t *) { zmsg_pop (raw) });
+        zframe_t *text = zmsg_pop (raw);
+        if (zframe_size (text) < sizeof token)
+            memcpy (token, zframe_data (text), zframe_size (text));
+        token [zframe_size (text) < sizeof token? zframe_size (text): 0] = 0;
+        zframe_destroy (&text);
+    }
+    tf_request_t *self = tf_request_new (envelope, raw);
+    self->who = who;
+    memcpy (self->token, token, sizeof token);
+    return self;
 }
 
 void
@@ -108,6 +130,7 @@ tf_request_destroy (tf_request_t **self_p)
     tf_request_t *self = *self_p;
     zmsg_destroy (&self->envelope);
     zmsg_destroy (&self->frames);
+    tf_msg_clear (&self->msg);     //  what the policy rewrote
     free (self);
     *self_p = NULL;
 }
@@ -275,6 +298,13 @@ int
 tf_net_request (const char *endpoint, const tf_msg_t *request, int timeout_ms,
                 zmsg_t **reply_frames_p, tf_msg_t *reply, tf_error_t *err)
 {
+    return tf_net_request_as (endpoint, NULL, request, timeout_ms, reply_frames_p, reply, err);
+}
+
+int
+tf_net_request_as (const char *endpoint, const char *token, const tf_msg_t *request,
+                   int timeout_ms, zmsg_t **reply_frames_p, tf_msg_t *reply, tf_error_t *err)
+{
     *reply_frames_p = NULL;
     zsock_t *dealer = tf_net_connect (ZMQ_DEALER, endpoint, 64 * 1024 * 1024);
     if (!dealer)
@@ -283,6 +313,10 @@ tf_net_request (const char *endpoint, const tf_msg_t *request, int timeout_ms,
     zsock_set_linger (dealer, 0);
     zmsg_t *out = zmsg_new ();
     zmsg_addmem (out, "", 0);
+    if (token && tf_security_on ()) {
+        zmsg_addstr (out, TF_TOKEN_FRAME);
+        zmsg_addstr (out, token);
+    }
     if (tf_codec_encode (request, out, err)) {
         zmsg_destroy (&out);
         zsock_destroy (&dealer);

@@ -8,17 +8,21 @@
 #define TF_NET_H
 
 #include "tf_codec.h"
+#include "tf_security.h"
 #include <czmq.h>
 
 //  Messages a socket queues each way (its high-water mark): five seconds of
 //  a 2000 tickets/s peak, a few megabytes.
 #define TF_NET_QUEUE_MAX 10000
 
-//  Binds a socket of `type` (ZMQ_ROUTER, ZMQ_PUSH, ZMQ_PUB) to endpoint,
-//  with the message size cap and non-blocking sends. NULL on failure (logged).
+//  Binds a socket of `type` (ZMQ_ROUTER, ZMQ_PUSH, ZMQ_PUB, ZMQ_XPUB: manual
+//  subscriptions) to endpoint, with the message size cap and non-blocking
+//  sends, as a CURVE server while security is on (tf_security.h: the ZAP
+//  domain is requests, events or topics by the type). NULL on failure (logged).
 zsock_t *tf_net_bind (int type, const char *endpoint, int max_message_bytes);
 //  Connects a socket (ZMQ_PULL, ZMQ_SUB, ZMQ_DEALER) to one endpoint or a
-//  comma-separated list of them.
+//  comma-separated list of them, with this thread's certificate while
+//  security is on.
 zsock_t *tf_net_connect (int type, const char *endpoints, int max_message_bytes);
 
 typedef struct {
@@ -28,6 +32,8 @@ typedef struct {
     tf_error_t err;
     bool ok;                    //  decoded; else err says why
     bool replied;               //  set by tf_request_reply / tf_request_reply_error
+    tf_identity_t who;          //  the sender (tf_security_identity)
+    char token [128];           //  an in-process gateway's bearer token (TF_TOKEN_FRAME), or ""
     int64_t received_at;        //  zclock_mono ()
 } tf_request_t;
 
@@ -77,6 +83,11 @@ tf_field_id_t tf_net_ticket_id_field (tf_msg_type_t type);
 //  (which may be `error`), -1 on timeout or garbage (err says which).
 int tf_net_request (const char *endpoint, const tf_msg_t *request, int timeout_ms,
                     zmsg_t **reply_frames_p, tf_msg_t *reply, tf_error_t *err);
+//  The same from an in-process gateway (an inproc endpoint): the request
+//  carries the bearer token the gateway was given (TF_TOKEN_FRAME; NULL:
+//  none) while security is on, for the engine to resolve.
+int tf_net_request_as (const char *endpoint, const char *token, const tf_msg_t *request,
+                       int timeout_ms, zmsg_t **reply_frames_p, tf_msg_t *reply, tf_error_t *err);
 
 #define TF_VERSION "0.1.0"
 

@@ -68,9 +68,15 @@ endpoints () {
     echo "  bin/ticketctl agent list"
     echo "  bin/ticketctl queue --status triage"
     echo "  bin/ticketctl show <ticket_no>"
-    [ -z "$intake_http" ] || echo "  curl -s -XPOST $intake_http/v1/tickets" \
+    echo "  bin/ticketctl cert create --name 王芳 --role agent --department frontline --out wangfang.cert"
+    echo "  bin/ticketctl --cert wangfang.cert queue        # what 王芳 may see: her department only"
+    echo "HTTP takes a bearer token (bin/ticketctl token create prints one):"
+    echo "  web=\$(bin/ticketctl token create --name web-form --role adapter --channel web)"
+    [ -z "$intake_http" ] || echo "  curl -s -XPOST $intake_http/v1/tickets -H \"Authorization: Bearer \$web\"" \
+        "-H 'Content-Type: application/json'" \
         "-d '{\"channel\":\"web\",\"customer\":{\"id\":\"c9\"},\"body\":\"退款什么时候到账\"}'"
-    [ -z "$reporting_http" ] || echo "  curl -s $reporting_http/v1/report/summary"
+    [ -z "$reporting_http" ] || echo "  curl -s $reporting_http/v1/report/summary -H \"Authorization: Bearer \$ops_token\"" \
+        " # ops_token=\$(bin/ticketctl token create --name ops --role operator)"
     ops=$(http_url classifier-ops-port classifier)
     [ -z "$ops" ] || echo "  curl -s $ops/metrics | grep waiting"
 }
@@ -242,8 +248,11 @@ $ctl report
 reporting_http=$(http_url reporting-http-port reporting)
 if [ -n "$reporting_http" ] && command -v curl >/dev/null; then
     echo
-    echo "== the same report as JSON, whole: curl -s $reporting_http/v1/report/summary"
-    curl -s --max-time 10 "$reporting_http/v1/report/summary" || echo "(no answer)"
+    echo "== the same report as JSON, whole: curl -s $reporting_http/v1/report/summary -H 'Authorization: Bearer …'"
+    report_token=$($ctl token create --name run-demo --role operator)
+    curl -s --max-time 10 -H "Authorization: Bearer $report_token" "$reporting_http/v1/report/summary" \
+        || echo "(no answer)"
+    $ctl token revoke run-demo >/dev/null
     echo
 fi
 

@@ -6,6 +6,7 @@
 #   start    if DATABASE_URL (and TICKETFLOW_DATABASE_URL) is unset: start
 #            the embedded cluster (deploy/pg.sh, DIR $TICKETFLOW_PG_DIR or
 #            var/pg) and point DATABASE_URL at it; run bin/ticketflow-migrate;
+#            create the CURVE keys it lacks in var/keys (ticketctl cert init);
 #            start each
 #            service that is not running and wait (30 s in all) until
 #            `bin/ticketctl ping --service NAME` answers. Idempotent.
@@ -159,6 +160,15 @@ run_migrations() {
     [[ -z $out ]] || printf '%s\n' "$out"
 }
 
+# the CURVE keys the services and ticketctl need (ticketctl cert init makes
+# only the missing ones; with TICKETFLOW_SECURITY=off there is nothing to make)
+make_keys() {
+    [[ ${TICKETFLOW_SECURITY:-curve} == off ]] && return 0
+    local out
+    out=$("$BIN/ticketctl" cert init 9<&-) || die "cannot create the CURVE keys"
+    [[ $out == *": 0 certificates created" ]] || printf 'keys: %s\n' "$out"
+}
+
 launch() { # launch NAME → sets LAUNCHED_PID
     local name=$1
     printf '=== %s services.sh: starting bin/ticketflow-%s\n' "$(date '+%F %T')" "$name" >>"$LOG_DIR/$name.log"
@@ -190,6 +200,7 @@ do_start() {
     fi
     if [[ -z ${DATABASE_URL:-} ]]; then use_embedded_pg; fi
     run_migrations
+    make_keys
 
     for name in "${selected[@]}"; do
         if [[ ! -x $BIN/ticketflow-$name ]]; then

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """A ticketflow client written from proto/events.md alone (no C code shared).
 
-Usage: python_client.py ZMQ_ENDPOINT HTTP_PORT
+Usage: python_client.py ZMQ_ENDPOINT HTTP_PORT CERT_FILE TOKEN
+CERT_FILE: a client certificate of a wechat adapter (`ticketctl cert create
+--role adapter --channel wechat`); TOKEN: an HTTP bearer token of a web
+adapter (`ticketctl token create --role adapter --channel web`).
 Exits 0 when every check passes; prints what failed otherwise.
 Run with Debian's /usr/bin/python3 (python3-zmq, python3-msgpack).
 """
@@ -26,10 +29,36 @@ def request(sock, msg_type, body, raw=None):
     return frames[1].decode(), msgpack.unpackb(frames[2], raw=False)
 
 
-def http(port, method, path, body=None):
+def load_cert(path):
+    """The three Z85 keys of a certificate file: ours, our secret, the server's."""
+    keys = {}
+    for line in open(path, encoding="utf-8"):
+        name, _, value = line.strip().partition(" = ")
+        if name in ("public-key", "secret-key", "server-key"):
+            keys[name] = value.strip('"')
+    return keys["public-key"], keys["secret-key"], keys["server-key"]
+
+
+def connect(ctx, endpoint, cert):
+    """A DEALER that speaks CURVE with the certificate's keys."""
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    if cert:
+        public, secret, server = load_cert(cert)
+        sock.curve_publickey = public.encode()
+        sock.curve_secretkey = secret.encode()
+        sock.curve_serverkey = server.encode()
+    sock.connect(endpoint)
+    return sock
+
+
+def http(port, method, path, body=None, token=None, content_type="application/json"):
     data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": content_type}
+    if token:
+        headers["Authorization"] = "Bearer " + token
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read())
@@ -38,11 +67,13 @@ def http(port, method, path, body=None):
 
 
 def main():
-    endpoint, port = sys.argv[1], int(sys.argv[2])
+    endpoint, port, cert, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     ctx = zmq.Context()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(endpoint)
+    # without keys the handshake fails: nothing ever comes back
+    plain = connect(ctx, endpoint, None)
+    plain.send_multipart([b"", b"service.ping", msgpack.packb({})])
+    assert not plain.poll(500), "a client without keys was answered"
+    sock = connect(ctx, endpoint, cert)
     ext = f"py-{os.getpid()}"
     customer = f"wx-openid-{os.getpid()}"
 
@@ -54,6 +85,9 @@ def main():
               "customer": {"id": customer, "type": "returning", "name": "张三"},
               "order_no": "2023102712345678", "wants": "information",
               "expected_at": "2026-11-24T12:00:00+08:00"}
+    # a wechat adapter acts for wechat only
+    kind, body = request(sock, "ticket.submit", dict(submit, channel="app"))
+    assert kind == "error" and body["code"] == "forbidden" and body["field"] == "channel", body
     kind, body = request(sock, "ticket.submit", submit)
     assert kind == "ticket.accepted", (kind, body)
     assert body["duplicate"] is False and body["ticket_no"].startswith("CS"), body
@@ -98,19 +132,24 @@ def main():
         assert kind == "error" and body["code"] == code, (bad_type, code, body)
         assert body["message"], body
 
-    status, body = http(port, "POST", "/v1/tickets",
-                        {"channel": "web", "body": "网页上提交的问题", "customer": {"id": "web-1"},
-                         "external_id": ext + "-http"})
+    web = {"channel": "web", "body": "网页上提交的问题", "customer": {"id": "web-1"}, "external_id": ext + "-http"}
+    status, body = http(port, "POST", "/v1/tickets", web)
+    assert status == 401 and body["error"]["code"] == "unauthenticated", (status, body)
+    status, body = http(port, "POST", "/v1/tickets", web, token="tf_" + "x" * 43)
+    assert status == 401, (status, body)
+    status, body = http(port, "POST", "/v1/tickets", web, token=token, content_type="text/plain")
+    assert status == 415, (status, body)
+    status, body = http(port, "GET", "/v1/tickets/" + number, token=token)
+    assert status == 403 and body["error"]["code"] == "forbidden", (status, body)
+    status, body = http(port, "POST", "/v1/tickets", web, token=token)
     assert status == 201 and body["ticket_no"].startswith("CS"), (status, body)
-    status2, body2 = http(port, "POST", "/v1/tickets",
-                          {"channel": "web", "body": "网页上提交的问题", "customer": {"id": "web-1"},
-                           "external_id": ext + "-http"})
+    status2, body2 = http(port, "POST", "/v1/tickets", web, token=token)
     assert status2 == 200 and body2["ticket_no"] == body["ticket_no"], (status2, body2)
-    status, shown = http(port, "GET", "/v1/tickets/" + body["ticket_no"])
+    status, shown = http(port, "GET", "/v1/tickets/" + body["ticket_no"], token=token)
     assert status == 200 and shown["ticket_no"] == body["ticket_no"] and shown["status"] == "received", shown
-    status, err = http(port, "POST", "/v1/tickets", {"channel": "web", "customer": {"id": "x"}})
+    status, err = http(port, "POST", "/v1/tickets", {"channel": "web", "customer": {"id": "x"}}, token=token)
     assert status == 400 and err["error"]["code"] == "missing_field" and err["error"]["field"] == "body", err
-    status, err = http(port, "GET", "/v1/tickets/CS209901019999")
+    status, err = http(port, "GET", "/v1/tickets/CS209901019999", token=token)
     assert status == 404 and err["error"]["code"] == "not_found", err
     print("python client: all checks passed")
 

@@ -737,7 +737,7 @@ s_rig_start_model (rig_t *rig, int stale_seconds, int reconcile_seconds, const c
     rig->actor = tf_test_service (&classifier_service, &rig->cfg, "ENDPOINT", &rig->endpoint);
     rig->events = tf_actor_query (rig->actor, "EVENTS");
     cr_assert (rig->events && strncmp (rig->events, "tcp://", 6) == 0);
-    rig->pull = tf_net_connect (ZMQ_PULL, rig->events, 1 << 20);
+    rig->pull = tf_test_pull (rig->events);
     zsock_set_rcvtimeo (rig->pull, 10000);
     zsock_set_sndtimeo (rig->intake, 2000);
     zclock_sleep (200);         //  let both connections settle
@@ -941,7 +941,7 @@ Test (classifier_actor, ticket_classify_requests)
     tf_msg_set_cstr (&get, TF_F_GET_TICKET_NO, no);
     s_expect_error (rig.endpoint, &get, TF_ERR_UNKNOWN_TYPE, NULL);
     tf_msg_clear (&get);
-    zsock_t *dealer = zsock_new_dealer (rig.endpoint);
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, rig.endpoint, 1 << 20);
     zsock_set_rcvtimeo (dealer, 5000);
     static const char b0 [] = "\x82\xa9ticket_no\xae" "CS209901019999\xabsubcategory\xa0";   //  empty sub-category
     static const char b1 [] = "\x83\xa9ticket_no\xae" "CS209901019999\xabsubcategory\xa1x\xa8priority\xa2P9";

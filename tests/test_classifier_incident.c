@@ -149,6 +149,7 @@ s_rig_start (rig_t *rig, size_t actors)
     rig->cfg.stale_seconds = 86400;                         //  other tests' tickets are not ours
     rig->cfg.reconcile_seconds = 60;
     rig->sub = zsock_new (ZMQ_SUB);
+    tf_security_client (rig->sub);
     cr_assert (rig->sub);
     zsock_set_subscribe (rig->sub, "incident.");
     zsock_set_rcvtimeo (rig->sub, 5000);

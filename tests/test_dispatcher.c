@@ -148,6 +148,7 @@ static zsock_t *
 s_sub (const char *endpoint, const char *topic)
 {
     zsock_t *sub = zsock_new (ZMQ_SUB);
+    tf_security_client (sub);
     cr_assert (sub);
     zsock_set_subscribe (sub, topic);
     cr_assert_eq (zsock_connect (sub, "%s", endpoint), 0);
@@ -675,7 +676,7 @@ Test (dispatcher, accept_claims_and_refuses_the_wrong_ticket)
     rig_t r;
     s_rig_config (&r);
     s_rig_start (&r);
-    zsock_t *pull = tf_net_connect (ZMQ_PULL, r.events, 1 << 20);
+    zsock_t *pull = tf_test_pull (r.events);
     zsock_set_rcvtimeo (pull, 5000);
     char no [32], resolved_no [32];
     int64_t id = s_new_ticket (db, NULL, "界面图片加载不出来", no);
@@ -1191,7 +1192,7 @@ Test (dispatcher, hostile_requests_and_events)
     rig_t r;
     s_rig_config (&r);
     s_rig_start (&r);
-    zsock_t *dealer = zsock_new_dealer (r.endpoint);
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, r.endpoint, 1 << 20);
     zsock_set_rcvtimeo (dealer, 5000);
 #define CASE(type, body, code) { type, body, sizeof body - 1, code }
     struct { const char *type; const char *body; size_t size; const char *code; } cases [] = {

@@ -323,7 +323,7 @@ s_fake (void)
 static zsock_t *
 s_dealer (const char *endpoint)
 {
-    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, endpoint, 1 << 20);
     cr_assert (dealer);
     zsock_set_rcvtimeo (dealer, 10000);
     zsock_set_sndtimeo (dealer, 5000);
@@ -661,6 +661,8 @@ Test (engine, runs_of_different_types_keep_the_order)
         { .type = TF_MSG_SUBMIT, .handle = s_summary, .needs_database = false }, { .type = TF_MSG_GET, .handle = s_summary, .needs_database = false }, { .type = TF_MSG_FEEDBACK, .handle = s_summary, .needs_database = false },
         { .type = TF_MSG_MESSAGE, .handle = s_summary, .needs_database = false },
         { .type = TF_MSG_SURVEY, .handle = s_summary, .needs_database = false },
+        { .type = TF_MSG_TOKEN_CREATE, .handle = s_summary, .needs_database = false },
+        { .type = TF_MSG_TOKEN_REVOKE, .handle = s_summary, .needs_database = false },
         { .type = TF_MSG_NONE }
     };
     char *endpoint;
@@ -893,7 +895,7 @@ Test (engine, pipe_queries_answer_the_endpoints)
     char *body = tf_test_http_get (atoi (ops), "/healthz", &status);
     cr_assert_eq (status, 200);
     free (body);
-    zsock_t *pull = tf_net_connect (ZMQ_PULL, events, 1 << 20);
+    zsock_t *pull = tf_test_pull (events);
     zsock_set_rcvtimeo (pull, 100);
     zsock_t *dealer = s_dealer (endpoint);
     //  until the PULL is connected, output 0 drops what it is given

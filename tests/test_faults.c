@@ -457,6 +457,7 @@ s_free_ports (int *ports, int n)
 static void
 s_flow_start (const char *url)
 {
+    tf_test_config (&s_cfg);        //  the test keys, for us and (by the environment) for them
     //  named after the project folder, not made up: what a test killed at
     //  its timeout left is replaced here, and no other folder is touched
     unsigned hash = 5381;

@@ -68,8 +68,12 @@ s_wait_ping (const char *endpoint)
 static void
 s_flow_start (void)
 {
-    //  the services get this process's environment: nothing but what is set below
+    //  the services get this process's environment: nothing but what is set
+    //  below, and the test keys (this process connects as the operator)
+    tf_config_t cfg;
+    tf_test_config (&cfg);
     tf_test_clear_environment ();
+    setenv ("TICKETFLOW_KEYS_DIR", tf_test_keys_dir (), 1);
     snprintf (s_dir, sizeof s_dir, "/tmp/tfflow.XXXXXX");
     cr_assert (mkdtemp (s_dir));
     s_set_endpoint ("intake-endpoint", "intake");
@@ -412,7 +416,7 @@ Test (flow, illegal_requests_change_nothing)
     msgpack_pack_str_with_body (&pk, no, strlen (no));
     msgpack_pack_str_with_body (&pk, "until", 5);
     msgpack_pack_str_with_body (&pk, "2099-01-01T00:00:00Z", 20);
-    zsock_t *dealer = zsock_new_dealer (tf_test_ipc_endpoint (s_dir, "sla"));
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, tf_test_ipc_endpoint (s_dir, "sla"), 1 << 20);
     tf_test_send_raw (dealer, "ticket.hold", sbuf.data, sbuf.size);
     zsock_set_rcvtimeo (dealer, 5000);
     zmsg_t *reply = zmsg_recv (dealer);

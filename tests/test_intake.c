@@ -5,6 +5,8 @@
 #include "tf_actor.h"
 #include "tf_net.h"
 #include "tf_test.h"
+#include "tf_token.h"
+#include <limits.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <pthread.h>
@@ -239,6 +241,7 @@ s_http_post (int port, const char *json, char *response, size_t cap)
     char url [128];
     snprintf (url, sizeof url, "http://127.0.0.1:%d/v1/tickets", port);
     struct curl_slist *headers = curl_slist_append (NULL, "Content-Type: application/json");
+    headers = curl_slist_append (headers, tf_test_bearer ());
     memset (response, 0, cap);
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json);
@@ -317,6 +320,7 @@ Test (intake, concurrent_clients_over_zeromq_and_http_on_two_instances)
         //  half the clients on each instance
         snprintf (clients [i].endpoint, sizeof clients [i].endpoint, "%s", endpoint [i / CLIENTS]);
         clients [i].http_port = atoi (port [i / CLIENTS]);
+    tf_test_token ();            //  made once, before the threads share it
         pthread_create (&threads [i], NULL, s_client, &clients [i]);
     }
     for (int i = 0; i < CLIENTS * 2; i++)
@@ -396,7 +400,7 @@ Test (intake, hostile_requests_get_error_replies)
     tf_test_config (&cfg);
     char *endpoint;
     zactor_t *actor = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint);
-    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, endpoint, 1 << 20);
     zmsg_t *m;
 
     m = zmsg_new (); zmsg_addmem (m, "", 0); zmsg_addstr (m, "ticket.submit");
@@ -437,7 +441,7 @@ Test (intake, publishes_received_after_commit)
     char *endpoint;
     zactor_t *actor = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint);
     char *events = tf_actor_query (actor, "EVENTS");
-    zsock_t *pull = tf_net_connect (ZMQ_PULL, events, 1 << 20);
+    zsock_t *pull = tf_test_pull (events);
     zclock_sleep (100);         //  let the PULL connect before the event goes out
     tf_msg_t m, reply;
     char ext [96];
@@ -475,11 +479,25 @@ Test (intake, python_client_from_the_spec)
     char *endpoint;
     zactor_t *actor = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint);
     char *port = tf_actor_query (actor, "HTTP-PORT");
-    char command [1024];
-    snprintf (command, sizeof command, "/usr/bin/python3 %s/tests/python_client.py %s %s",
-              tf_home (), endpoint, port);
+    //  a wechat adapter's certificate, a web adapter's token
+    char name [64], cert [PATH_MAX], why [256], token [64];
+    snprintf (name, sizeof name, "py-wechat-%s", tf_test_unique ());
+    snprintf (cert, sizeof cert, "%s/%s.cert", tf_test_keys_dir (), name);
+    cr_assert_eq (tf_keys_issue (tf_test_keys_dir (), name, TF_ROLE_ADAPTER, NULL, "wechat", cert, why,
+                                 sizeof why), 0, "%s", why);
+    tf_db_t *db = tf_test_db ();
+    tf_identity_t web = { .role = TF_ROLE_ADAPTER, .channel = "web" };
+    snprintf (web.name, sizeof web.name, "py-web-%.40s", tf_test_unique ());
+    tf_error_t err;
+    cr_assert_eq (tf_token_create (db, &web, token, sizeof token, &err), 0, "%s", err.message);
+    char command [PATH_MAX * 2 + 512];
+    snprintf (command, sizeof command, "/usr/bin/python3 %s/tests/python_client.py %s %s %s %s",
+              tf_home (), endpoint, port, cert, token);
     int rc = system (command);
     cr_assert_eq (rc, 0, "python client failed (exit %d): %s", rc, command);
+    tf_keys_revoke (tf_test_keys_dir (), name);
+    tf_token_revoke (db, web.name);
+    tf_db_destroy (&db);
     zstr_free (&port);
     zstr_free (&endpoint);
     zactor_destroy (&actor);

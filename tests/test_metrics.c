@@ -404,7 +404,7 @@ Test (metrics, counters_match_what_the_services_did)
                                              (const char *[]) { "ASSIGN", NULL });
 
     //  the load, pipelined on one connection, answered in order
-    zsock_t *dealer = zsock_new_dealer (r.intake_endpoint);
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, r.intake_endpoint, 1 << 20);
     cr_assert (dealer);
     zsock_set_rcvtimeo (dealer, 20000);
     expect_t expect [SUBMITS + 16];

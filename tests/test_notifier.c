@@ -623,8 +623,8 @@ Test (notifier, actor_end_to_end, .timeout = 60)
     char *events_ep = tf_actor_query (actor, "EVENTS");
     char *reopen_ep = tf_actor_query (actor, "REOPEN");
     cr_assert (events_ep && *events_ep && reopen_ep && *reopen_ep);
-    zsock_t *confirmed = tf_net_connect (ZMQ_PULL, events_ep, 1 << 20);
-    zsock_t *reopened = tf_net_connect (ZMQ_PULL, reopen_ep, 1 << 20);
+    zsock_t *confirmed = tf_test_pull (events_ep);
+    zsock_t *reopened = tf_test_pull (reopen_ep);
 
     //  requests: ping answered, anything else refused, garbage too
     tf_msg_t req, reply;
@@ -642,7 +642,7 @@ Test (notifier, actor_end_to_end, .timeout = 60)
                && memcmp (reply.v [TF_F_ERROR_CODE].str, TF_ERR_UNKNOWN_TYPE, strlen (TF_ERR_UNKNOWN_TYPE)) == 0);
     zmsg_destroy (&frames);
     tf_msg_clear (&req);
-    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, endpoint, 1 << 20);
     zmsg_t *bad = zmsg_new ();
     zmsg_addmem (bad, "", 0);
     zmsg_addstr (bad, "service.ping");
@@ -761,8 +761,8 @@ s_alone_start (alone_t *self, const char *file)
     char *events = tf_actor_query (self->actor, "EVENTS");
     char *reopen = tf_actor_query (self->actor, "REOPEN");
     cr_assert (events && *events && reopen && *reopen);
-    self->confirmed = tf_net_connect (ZMQ_PULL, events, 1 << 20);
-    self->reopened = tf_net_connect (ZMQ_PULL, reopen, 1 << 20);
+    self->confirmed = tf_test_pull (events);
+    self->reopened = tf_test_pull (reopen);
     zstr_free (&events);
     zstr_free (&reopen);
 }

@@ -507,7 +507,9 @@ s_http (int port, const char *method, const char *path, json_t **body, char *con
     char url [256];
     snprintf (url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     buffer_t b = { NULL, 0 };
+    struct curl_slist *headers = curl_slist_append (NULL, tf_test_bearer ());
     curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
     if (streq (method, "POST"))
         curl_easy_setopt (curl, CURLOPT_POSTFIELDS, "{\"filter\": \"x\"}");
@@ -522,6 +524,7 @@ s_http (int port, const char *method, const char *path, json_t **body, char *con
     snprintf (content_type, ct_size, "%s", ct? ct: "");
     *body = b.data? json_loads (b.data, 0, NULL): NULL;
     free (b.data);
+    curl_slist_free_all (headers);
     curl_easy_cleanup (curl);
     return status;
 }
@@ -622,7 +625,7 @@ Test (reporting, hostile_requests_get_error_replies)
 {
     fixture_t f;
     s_start (&f);
-    zsock_t *dealer = zsock_new_dealer (f.endpoint);
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, f.endpoint, 1 << 20);
     zmsg_t *m;
     m = zmsg_new (); zmsg_addmem (m, "", 0); zmsg_addstr (m, "report.summary");
     s_expect_error (dealer, m, TF_ERR_BAD_FRAMES);

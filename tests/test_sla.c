@@ -213,6 +213,7 @@ s_subscribe (zactor_t *actor)
     char *publish = tf_actor_query (actor, "PUBLISH");
     cr_assert (publish && *publish);
     zsock_t *sub = zsock_new (ZMQ_SUB);
+    tf_security_client (sub);
     zsock_set_subscribe (sub, "logistics.");
     cr_assert_eq (zsock_connect (sub, "%s", publish), 0);
     zstr_free (&publish);
@@ -574,6 +575,7 @@ Test (sla, handling_through_the_actor)
     char *events = tf_actor_query (actor, "EVENTS");
     cr_assert (events && *events);
     zsock_t *resolved = zsock_new (ZMQ_PULL);
+    tf_test_as_service (resolved);
     cr_assert_eq (zsock_connect (resolved, "%s", events), 0);
     zsock_set_rcvtimeo (resolved, 5000);
 
@@ -600,7 +602,7 @@ Test (sla, handling_through_the_actor)
 
     //  hold: a missing reason is refused by the codec, a past `until` by sla; nothing changes
     long long history = s_history (db, id);
-    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, endpoint, 1 << 20);
     zsock_set_rcvtimeo (dealer, 5000);
     char *answer = s_raw_hold (dealer, no, false);
     cr_assert_str_eq (answer, "missing_field:reason");
@@ -927,7 +929,7 @@ Test (sla, hostile_requests_get_errors)
     zsock_t *claimed = s_config (&cfg, claimed_endpoint, sizeof claimed_endpoint);
     char *endpoint;
     zactor_t *actor = tf_test_service (&sla_service, &cfg, "ENDPOINT", &endpoint);
-    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_t *dealer = tf_net_connect (ZMQ_DEALER, endpoint, 1 << 20);
     zsock_set_rcvtimeo (dealer, 5000);
     struct { const char *type; const char *body; size_t len; const char *code; } cases [] = {
         { "ticket.resolve", "\x81\xa9ticket_no\x05", 12, TF_ERR_WRONG_TYPE },

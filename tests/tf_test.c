@@ -2,6 +2,9 @@
 #include "intake.h"
 #include "tf_actor.h"
 #include "tf_log.h"
+#include "tf_security.h"
+#include "tf_token.h"
+#include <limits.h>
 #include <criterion/criterion.h>
 #include <microhttpd.h>
 #include <arpa/inet.h>
@@ -63,6 +66,51 @@ tf_test_config (tf_config_t *cfg)
     //  quiet unless asked: the tests provoke refusals on purpose
     cfg->log_level = level;
     tf_log_init ("test", cfg->log_level);
+    //  security on, as in production: the services use the test keys, and
+    //  this process connects as the operator unless a test says otherwise
+    cfg->keys_dir = tf_test_keys_dir ();
+    cr_assert_geq (tf_keys_init (cfg->keys_dir), 0);
+    setenv ("TICKETFLOW_KEYS_DIR", cfg->keys_dir, 1);      //  for the programs a test runs
+    cr_assert_eq (tf_security_client_start (cfg, "operator"), 0);
+}
+
+const char *
+tf_test_keys_dir (void)
+{
+    static char dir [PATH_MAX];
+    const char *home = getenv ("TICKETFLOW_HOME");
+    snprintf (dir, sizeof dir, "%s/var/test-keys", home && *home? home: ".");
+    return dir;
+}
+
+zsock_t *
+tf_test_pull (const char *endpoint)
+{
+    tf_test_as ("reporting");
+    zsock_t *pull = tf_net_connect (ZMQ_PULL, endpoint, 1 << 20);
+    tf_test_as (NULL);
+    return pull;
+}
+
+void
+tf_test_as_service (zsock_t *sock)
+{
+    tf_test_as ("reporting");
+    tf_security_client (sock);
+    tf_test_as (NULL);
+}
+
+void
+tf_test_as (const char *name)
+{
+    static _Thread_local zcert_t *cert;
+    tf_security_use (NULL);
+    zcert_destroy (&cert);
+    if (name) {
+        cert = tf_security_load_cert (name);
+        cr_assert (cert, "no certificate %s", name);
+        tf_security_use (cert);
+    }
 }
 
 static void s_take_lock (bool alone);
@@ -248,6 +296,29 @@ s_collect (char *data, size_t size, size_t count, void *user)
     return fwrite (data, size, count, out);
 }
 
+const char *
+tf_test_token (void)
+{
+    static char token [64];
+    if (!*token) {
+        tf_db_t *db = tf_test_db ();
+        tf_identity_t who = { .role = TF_ROLE_OPERATOR };
+        snprintf (who.name, sizeof who.name, "test-operator-%.40s", tf_test_unique ());
+        tf_error_t err;
+        cr_assert_eq (tf_token_create (db, &who, token, sizeof token, &err), 0, "%s", err.message);
+        tf_db_destroy (&db);
+    }
+    return token;
+}
+
+const char *
+tf_test_bearer (void)
+{
+    static char header [128];
+    snprintf (header, sizeof header, "Authorization: Bearer %s", tf_test_token ());
+    return header;
+}
+
 char *
 tf_test_http_get (int port, const char *path, long *status)
 {
@@ -257,11 +328,14 @@ tf_test_http_get (int port, const char *path, long *status)
     size_t size = 0;
     FILE *out = open_memstream (&body, &size);
     CURL *curl = curl_easy_init ();
+    struct curl_slist *headers = curl_slist_append (NULL, tf_test_bearer ());
     curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_collect);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, out);
     curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 5000L);
     CURLcode rc = curl_easy_perform (curl);
+    curl_slist_free_all (headers);
     *status = 0;
     curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup (curl);

@@ -24,6 +24,19 @@ void tf_test_clear_environment (void);
 //  level is TICKETFLOW_LOG_LEVEL if one was set, else error.
 void tf_test_config (tf_config_t *cfg);
 
+//  The keys the tests use (TICKETFLOW_HOME/var/test-keys, made by
+//  tf_test_config when missing).
+const char *tf_test_keys_dir (void);
+//  This thread connects as `name` (a certificate in the test keys: a
+//  service, operator, or one a test issued); NULL: back to the operator.
+void tf_test_as (const char *name);
+
+//  Event sockets between services take only services' keys: a PULL
+//  connected to a service's PUSH as one (the reporting service's key), and
+//  the same for a socket the test connects itself.
+zsock_t *tf_test_pull (const char *endpoint);
+void tf_test_as_service (zsock_t *sock);
+
 //  A connection to the test database; the test fails when there is none.
 tf_db_t *tf_test_db (void);
 
@@ -71,6 +84,10 @@ void tf_test_alone (void);
 //  GET http://127.0.0.1:port/path; the body (caller frees) and the status
 //  in *status. NULL when nothing answered.
 char *tf_test_http_get (int port, const char *path, long *status);
+//  An operator's HTTP bearer token, made once per test process, and its
+//  "Authorization: Bearer ..." header (tf_test_http_get sends it).
+const char *tf_test_token (void);
+const char *tf_test_bearer (void);
 
 //  The value of one series of a service actor's /metrics, written as it
 //  appears there: `ticketflow_ticket_moves_total{service="dispatcher",move="ASSIGN"}`.

@@ -314,7 +314,7 @@ s_query (void *state, tf_engine_t *engine, const char *command)
 }
 
 static const char *const s_settings [] = {
-    "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
+    "database-url", "log-level", "security", "keys-dir", "timezone", "batch-size", "max-message-bytes",
     "reconcile-seconds", "stale-seconds", "intake-events-endpoint",
     "classifier-endpoint", "classifier-events-endpoint", "classifier-publish-endpoint",
     "classifier-model", "classifier-min-confidence", "incident-threshold",

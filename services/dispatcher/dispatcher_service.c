@@ -160,7 +160,7 @@ s_transfer (void *state, tf_engine_t *engine, tf_request_t *request)
 }
 
 static const char *const s_settings [] = {
-    "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
+    "database-url", "log-level", "security", "keys-dir", "timezone", "batch-size", "max-message-bytes",
     "reconcile-seconds", "stale-seconds",
     "dispatcher-endpoint", "dispatcher-publish-endpoint", "dispatcher-events-endpoint",
     "classifier-events-endpoint", "notifier-reopen-endpoint", "http-address", "dispatcher-ops-port",

@@ -30,7 +30,7 @@ s_forward (intake_http_t *self, struct MHD_Connection *conn, tf_msg_t *request)
     tf_msg_t reply;
     tf_error_t err;
     enum MHD_Result rc;
-    if (tf_net_request (self->endpoint, request, self->timeout_ms, &frames, &reply, &err))
+    if (tf_net_request_as (self->endpoint, tf_http_bearer (conn), request, self->timeout_ms, &frames, &reply, &err))
         rc = s_respond_error (conn, tf_http_status (err.code), err.code, err.field, err.message);
     else
     if (reply.type == TF_MSG_ERROR)
@@ -56,6 +56,9 @@ s_forward (intake_http_t *self, struct MHD_Connection *conn, tf_msg_t *request)
 static enum MHD_Result
 s_submit (intake_http_t *self, struct MHD_Connection *conn, upload_t *upload)
 {
+    if (!tf_http_is_json (conn))
+        return s_respond_error (conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "bad_json", NULL,
+                                "send the ticket as Content-Type: application/json");
     if (upload->too_large) {
         char message [96];
         snprintf (message, sizeof message, "the request body is larger than %d bytes", INTAKE_HTTP_MAX_BODY);

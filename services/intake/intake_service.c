@@ -4,6 +4,7 @@
 #include "tf_json.h"
 #include "tf_log.h"
 #include "tf_ticket.h"
+#include "tf_token.h"
 #include <time.h>
 
 enum { OUTPUT_RECEIVED, OUTPUT_FEEDBACK };
@@ -141,6 +142,52 @@ s_feedback (void *state, tf_engine_t *engine, tf_request_t *request)
     tf_engine_send_ticket (engine, OUTPUT_FEEDBACK, TF_MSG_FEEDBACK_RECEIVED, ticket_id, ticket_no);
 }
 
+//  token.create / token.revoke: the HTTP gateways' credentials
+static void
+s_token (void *state, tf_engine_t *engine, tf_request_t *request)
+{
+    (void) state;
+    const tf_msg_t *m = &request->msg;
+    tf_error_t err;
+    tf_identity_t who = { .role = TF_ROLE_NONE };
+    char *name = tf_msg_strdup (m, m->type == TF_MSG_TOKEN_CREATE? TF_F_TOKEN_CREATE_NAME: TF_F_TOKEN_REVOKE_NAME);
+    snprintf (who.name, sizeof who.name, "%s", name);
+    free (name);
+    tf_msg_t reply;
+    tf_msg_init (&reply, TF_MSG_TOKEN_CREATED);
+    tf_msg_set_cstr (&reply, TF_F_TOKEN_CREATED_NAME, who.name);
+    int rc = 0;
+    if (m->type == TF_MSG_TOKEN_CREATE) {
+        char *text = tf_msg_strdup (m, TF_F_TOKEN_CREATE_ROLE);
+        who.role = tf_role_lookup (text);
+        free (text);
+        text = tf_msg_strdup (m, TF_F_TOKEN_CREATE_DEPARTMENT);
+        snprintf (who.department, sizeof who.department, "%s", text? text: "");
+        free (text);
+        text = tf_msg_strdup (m, TF_F_TOKEN_CREATE_CHANNEL);
+        snprintf (who.channel, sizeof who.channel, "%s", text? text: "");
+        free (text);
+        char token [64];
+        rc = tf_token_create (tf_engine_db (engine), &who, token, sizeof token, &err);
+        if (rc == 0) {
+            tf_msg_set_cstr (&reply, TF_F_TOKEN_CREATED_TOKEN, token);
+            tf_info ("token issued to %s (%s) by %s", who.name, tf_role_names [who.role], request->who.name);
+        }
+    }
+    else {
+        int revoked = tf_token_revoke (tf_engine_db (engine), who.name);
+        rc = revoked < 0? tf_error_unavailable (&err): 0;
+        tf_msg_set_int (&reply, TF_F_TOKEN_CREATED_REVOKED, revoked);
+        if (revoked > 0)
+            tf_info ("token of %s revoked by %s", who.name, request->who.name);
+    }
+    if (rc)
+        tf_engine_refuse (engine, request, &err);
+    else
+        tf_engine_reply (engine, request, &reply);
+    tf_msg_clear (&reply);
+}
+
 //  ticket.message: into the ticket's thread
 static void
 s_message (void *state, tf_engine_t *engine, tf_request_t *request)
@@ -175,7 +222,7 @@ s_query (void *state, tf_engine_t *engine, const char *command)
 }
 
 static const char *const s_settings [] = {
-    "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
+    "database-url", "log-level", "security", "keys-dir", "timezone", "batch-size", "max-message-bytes",
     "intake-endpoint", "intake-events-endpoint", "intake-feedback-endpoint", "http-address", "intake-http-port",
     "intake-ops-port", "request-timeout-ms", NULL
 };
@@ -210,6 +257,8 @@ const tf_service_t intake_service = {
         { .type = TF_MSG_FEEDBACK, .one = s_feedback, .needs_database = true },
         { .type = TF_MSG_MESSAGE, .one = s_message, .needs_database = true },
         { .type = TF_MSG_SURVEY, .one = s_survey, .needs_database = true },
+        { .type = TF_MSG_TOKEN_CREATE, .one = s_token, .needs_database = true },
+        { .type = TF_MSG_TOKEN_REVOKE, .one = s_token, .needs_database = true },
         { .type = TF_MSG_NONE }
     },
     .create = s_create,

@@ -191,7 +191,7 @@ s_tick (void *state, tf_engine_t *engine)
 }
 
 static const char *const s_settings [] = {
-    "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
+    "database-url", "log-level", "security", "keys-dir", "timezone", "batch-size", "max-message-bytes",
     "reconcile-seconds", "stale-seconds",
     "sla-events-endpoint", "intake-feedback-endpoint",
     "notifier-endpoint", "notifier-events-endpoint", "notifier-reopen-endpoint", "notifier-ops-port",

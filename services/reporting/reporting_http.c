@@ -28,7 +28,7 @@ s_summary (reporting_http_t *self, struct MHD_Connection *conn)
     zmsg_t *frames = NULL;
     tf_error_t err;
     enum MHD_Result rc;
-    if (tf_net_request (self->endpoint, &request, self->timeout_ms, &frames, &reply, &err))
+    if (tf_net_request_as (self->endpoint, tf_http_bearer (conn), &request, self->timeout_ms, &frames, &reply, &err))
         rc = s_respond_error (conn, tf_http_status (err.code), err.code, err.message, NULL);
     else
     if (reply.type == TF_MSG_ERROR)

@@ -83,7 +83,7 @@ s_query (void *state, tf_engine_t *engine, const char *command)
 }
 
 static const char *const s_settings [] = {
-    "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
+    "database-url", "log-level", "security", "keys-dir", "timezone", "batch-size", "max-message-bytes",
     "reconcile-seconds", "stale-seconds", "notifier-events-endpoint",
     "reporting-endpoint", "http-address", "reporting-http-port", "reporting-ops-port",
     "request-timeout-ms", NULL

@@ -291,7 +291,7 @@ s_note (void *state, tf_engine_t *engine, tf_request_t *request)
 }
 
 static const char *const s_settings [] = {
-    "database-url", "log-level", "timezone", "batch-size", "max-message-bytes",
+    "database-url", "log-level", "security", "keys-dir", "timezone", "batch-size", "max-message-bytes",
     "reconcile-seconds", "sla-window-seconds", "sla-endpoint", "sla-events-endpoint",
     "sla-publish-endpoint", "dispatcher-events-endpoint", "http-address", "sla-ops-port",
     "escalation-step-minutes", "owner-sink", "sms-sink", NULL

@@ -1,6 +1,7 @@
 #include "ticketctl.h"
 #include "tf_json.h"
 #include "tf_net.h"
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -179,6 +180,29 @@ static const ticketctl_command_t s_commands [] = {
       TF_MSG_DIGEST_SEND, TICKETCTL_NOTIFIER, NO_POSITIONAL, NULL, { END_FLAGS } },
     { "report", "the summary report; each list of counts most first", TF_MSG_REPORT_SUMMARY, TICKETCTL_REPORTING,
       NO_POSITIONAL, NULL, { END_FLAGS } },
+    //  local commands: they write the keys folder and send nothing
+    { "cert init", "create the keys folder's missing keys: the server's, the six services' and the\n"
+      "      operator's (make start does this)", TF_MSG_NONE, TICKETCTL_INTAKE, NO_POSITIONAL, NULL, { END_FLAGS } },
+    { "cert create", "issue a client certificate and put its key on the allow-list (from its next\n"
+      "      connection on); --out gets the secret file (mode 0600) that the client presents with --cert",
+      TF_MSG_NONE, TICKETCTL_INTAKE, NO_POSITIONAL, NULL, {
+        { "--name", NOT_A_FIELD, "who it is: the agent's roster name, the adapter's name (required)" },
+        { "--role", NOT_A_FIELD, "adapter, agent, lead or operator (required)" },
+        { "--department", NOT_A_FIELD, "an agent's or lead's department (required for them)" },
+        { "--channel", NOT_A_FIELD, "an adapter's channel (required for adapters)" },
+        { "--out", NOT_A_FIELD, "where the certificate goes (default KEYS_DIR/NAME.key_secret)" },
+        END_FLAGS } },
+    { "cert revoke", "take a name off the allow-list: its key is refused from the next connection",
+      TF_MSG_NONE, TICKETCTL_INTAKE, NO_POSITIONAL, "NAME", { END_FLAGS } },
+    { "token create", "issue an HTTP bearer token (operators only); prints it once: only its hash is kept",
+      TF_MSG_TOKEN_CREATE, TICKETCTL_INTAKE, NO_POSITIONAL, NULL, {
+        { "--name", TF_F_TOKEN_CREATE_NAME, "whom it is for (required)" },
+        { "--role", TF_F_TOKEN_CREATE_ROLE, "adapter, agent, lead or operator (required)" },
+        { "--department", TF_F_TOKEN_CREATE_DEPARTMENT, "an agent's or lead's department" },
+        { "--channel", TF_F_TOKEN_CREATE_CHANNEL, "an adapter's channel" },
+        END_FLAGS } },
+    { "token revoke", "revoke a name's live HTTP tokens (operators only)", TF_MSG_TOKEN_REVOKE, TICKETCTL_INTAKE,
+      TF_F_TOKEN_REVOKE_NAME, "NAME", { END_FLAGS } },
     { "ping", "check that a service answers", TF_MSG_PING, TICKETCTL_INTAKE, NO_POSITIONAL, NULL, {
         { "--service", NOT_A_FIELD, "intake, classifier, dispatcher, sla, notifier or reporting (default intake)" },
         END_FLAGS } },
@@ -191,7 +215,7 @@ static const char *s_service_names [] = {
 
 static const char *s_settings [] = {
     "intake-endpoint", "classifier-endpoint", "dispatcher-endpoint", "sla-endpoint",
-    "notifier-endpoint", "reporting-endpoint", "request-timeout-ms", NULL
+    "notifier-endpoint", "reporting-endpoint", "request-timeout-ms", "security", "keys-dir", "cert", NULL
 };
 
 const ticketctl_command_t *
@@ -476,6 +500,14 @@ s_print_reply (FILE *out, const tf_msg_t *reply, json_t *body, bool as_json)
         case TF_MSG_UPDATED:
             fprintf (out, "%s %s\n", s_str (body, "ticket_no"), s_str (body, "status"));
             break;
+        case TF_MSG_TOKEN_CREATED:
+            if (json_object_get (body, "token"))
+                fprintf (out, "%s\n", s_str (body, "token"));
+            else
+                fprintf (out, "%s: %lld token%s revoked\n", s_str (body, "name"),
+                         (long long) json_integer_value (json_object_get (body, "revoked")),
+                         json_integer_value (json_object_get (body, "revoked")) == 1? "": "s");
+            break;
         case TF_MSG_FEEDBACK_RECORDED:
             fprintf (out, "%s feedback recorded (id %lld)\n", s_str (body, "ticket_no"),
                      (long long) json_integer_value (json_object_get (body, "feedback_id")));
@@ -642,6 +674,97 @@ s_classifies_ticket (int nrest, char **rest)
     return true;
 }
 
+//  The certificate this run presents (--cert), for this thread only: a
+//  test may run ticketctl as several people in one process.
+static int
+s_use_cert (const tf_config_t *cfg, zcert_t **cert_p, FILE *err)
+{
+    if (tf_security_client_start (cfg, NULL)) {
+        fprintf (err, "error: --security is curve or off\n");
+        return -1;
+    }
+    if (!tf_security_on ())
+        return 0;
+    *cert_p = tf_security_load_cert (cfg->cert);
+    if (!*cert_p) {
+        fprintf (err, "error: cannot read the certificate '%s' (--cert: a file from `ticketctl cert create`)\n",
+                 cfg->cert);
+        return -1;
+    }
+    tf_security_use (*cert_p);
+    return 0;
+}
+
+//  cert init | create | revoke: the keys folder, nothing sent
+static int
+s_keys_command (const tf_config_t *cfg, const ticketctl_command_t *cmd, int nrest, char **rest,
+                FILE *out, FILE *err)
+{
+    char dir [PATH_MAX];
+    tf_keys_dir (cfg, dir, sizeof dir);
+    const char *name = NULL, *role = NULL, *department = NULL, *channel = NULL, *out_path = NULL;
+    const char *positional = NULL;
+    for (int i = 1; i < nrest; i++) {
+        const char **slot = streq (rest [i], "--name")? &name: streq (rest [i], "--role")? &role
+                          : streq (rest [i], "--department")? &department
+                          : streq (rest [i], "--channel")? &channel: streq (rest [i], "--out")? &out_path: NULL;
+        bool flag_ok = false;
+        for (const ticketctl_flag_t *f = cmd->flags; slot && f->flag; f++)
+            flag_ok = flag_ok || streq (f->flag, rest [i]);
+        if (flag_ok && i + 1 < nrest)
+            *slot = rest [++i];
+        else
+        if (!positional && cmd->positional_name && strncmp (rest [i], "--", 2))
+            positional = rest [i];
+        else {
+            fprintf (err, "error: %s does not take '%s' (ticketctl help)\n", cmd->name, rest [i]);
+            return 2;
+        }
+    }
+    if (streq (cmd->name, "cert init")) {
+        int created = tf_keys_init (dir);
+        if (created < 0) {
+            fprintf (err, "error: cannot create the keys in %s\n", dir);
+            return 1;
+        }
+        fprintf (out, "%s: %d certificate%s created\n", dir, created, created == 1? "": "s");
+        return 0;
+    }
+    if (streq (cmd->name, "cert revoke")) {
+        if (!positional) {
+            fprintf (err, "error: cert revoke needs NAME\n");
+            return 2;
+        }
+        if (tf_keys_revoke (dir, positional)) {
+            fprintf (err, "error: '%s' is not on the allow-list of %s\n", positional, dir);
+            return 1;
+        }
+        fprintf (out, "%s revoked: its key is refused from its next connection\n", positional);
+        return 0;
+    }
+    if (!name || !role) {
+        fprintf (err, "error: cert create needs --name and --role\n");
+        return 2;
+    }
+    char path [PATH_MAX + 80], why [256];
+    if (out_path)
+        snprintf (path, sizeof path, "%s", out_path);
+    else
+        snprintf (path, sizeof path, "%s/%s.key_secret", dir, name);
+    if (tf_role_lookup (role) == TF_ROLE_NONE) {
+        fprintf (err, "error: --role is adapter, agent, lead or operator, not '%s'\n", role);
+        return 2;
+    }
+    if (tf_keys_issue (dir, name, tf_role_lookup (role), department, channel, path, why, sizeof why)) {
+        fprintf (err, "error: %s\n", why);
+        return 1;
+    }
+    fprintf (out, "%s (%s%s%s%s%s) may connect: present %s with --cert (keep it secret)\n", name, role,
+             department? ", department ": "", department? department: "", channel? ", channel ": "",
+             channel? channel: "", path);
+    return 0;
+}
+
 int
 ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
 {
@@ -672,7 +795,7 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
             rest [1] = "--followups";
             break;
         }
-    if (nrest >= 2 && (streq (rest [0], "agent") || streq (rest [0], "followup")
+    if (nrest >= 2 && (streq (rest [0], "agent") || streq (rest [0], "followup") || streq (rest [0], "cert") || streq (rest [0], "token")
                    ||  (streq (rest [0], "queue") && streq (rest [1], "--followups")))) {
         snprintf (compound, sizeof compound, "%s %s", rest [0], rest [1]);
         rest [0] = compound;
@@ -685,10 +808,19 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
             cmd = &s_commands [i];
     if (cmd && streq (cmd->name, "feed")) {
         int code = 2;
-        if (nrest == 2)
-            code = s_feed (&cfg, rest [1], out, err);
-        else
+        zcert_t *cert = NULL;
+        if (nrest != 2)
             fprintf (err, "error: usage: ticketctl feed FILE.json\n");
+        else
+        if (s_use_cert (&cfg, &cert, err) == 0)
+            code = s_feed (&cfg, rest [1], out, err);
+        tf_security_use (NULL);
+        zcert_destroy (&cert);
+        free (rest);
+        return code;
+    }
+    if (cmd && cmd->request == TF_MSG_NONE) {
+        int code = s_keys_command (&cfg, cmd, nrest, rest, out, err);
         free (rest);
         return code;
     }
@@ -764,11 +896,19 @@ ticketctl_run (int argc, char **argv, FILE *out, FILE *err)
         tf_msg_clear (&request);
         return rc;
     }
+    zcert_t *cert = NULL;
+    if (s_use_cert (&cfg, &cert, err)) {
+        tf_msg_clear (&request);
+        return 2;
+    }
     zmsg_t *frames = NULL;
     tf_msg_t reply;
     tf_error_t error;
     const char *endpoint = ticketctl_endpoint (&cfg, service);
-    if (tf_net_request (endpoint, &request, cfg.request_timeout_ms, &frames, &reply, &error)) {
+    rc = tf_net_request (endpoint, &request, cfg.request_timeout_ms, &frames, &reply, &error);
+    tf_security_use (NULL);
+    zcert_destroy (&cert);
+    if (rc) {
         //  a request we could not even encode is a usage error
         bool local = streq (error.code, TF_ERR_MISSING_FIELD) || streq (error.code, TF_ERR_TOO_LONG)
                   || streq (error.code, TF_ERR_BAD_VALUE) || streq (error.code, TF_ERR_BAD_UTF8);
