@@ -1,6 +1,7 @@
 #include "tf_net.h"
 #include "tf_log.h"
 #include "tf_security.h"
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,8 +25,11 @@ tf_net_bind (int type, const char *endpoint, int max_message_bytes)
     if (!sock)
         return NULL;
     s_common_options (sock, max_message_bytes);
+    //  a reply to a client that is gone or does not read fails at once
+    //  (EHOSTUNREACH, EAGAIN past its queue) instead of vanishing: s_send
+    //  drops it and says so
     if (type == ZMQ_ROUTER)
-        zsock_set_router_mandatory (sock, 0);
+        zsock_set_router_mandatory (sock, 1);
     if (type == ZMQ_XPUB)
         zsock_set_xpub_manual (sock, 1);
     tf_security_server (sock, type == ZMQ_ROUTER? "requests": type == ZMQ_PUSH? "events": "topics");
@@ -144,8 +148,21 @@ s_send (zsock_t *router, tf_request_t *req, zmsg_t *body)
     while ((f = zmsg_pop (body)))
         zmsg_append (out, &f);
     zmsg_destroy (&body);
-    if (zmsg_send (&out, router))
-        zmsg_destroy (&out);    //  the client is gone: nothing to do
+    if (zmsg_send (&out, router) == 0)
+        return;
+    zmsg_destroy (&out);
+    if (zmq_errno () != EAGAIN)
+        return;                 //  the client is gone: nothing to do
+    //  the client does not read its replies: TF_NET_QUEUE_MAX of them wait
+    //  for it, the rest are dropped; one line a second says how many
+    static _Thread_local int64_t dropped, logged_at;
+    dropped++;
+    if (zclock_mono () - logged_at >= 1000) {
+        tf_warn ("a client is not reading its replies: %lld dropped (%d wait for it at most)",
+                 (long long) dropped, TF_NET_QUEUE_MAX);
+        logged_at = zclock_mono ();
+        dropped = 0;
+    }
 }
 
 int
