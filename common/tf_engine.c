@@ -1,10 +1,12 @@
 #include "tf_engine.h"
 #include "tf_policy.h"
+#include "tf_private.h"
 #include "tf_token.h"
 #include "tf_actor.h"
 #include "tf_log.h"
 #include "tf_status.h"
 #include "tf_ticket.h"
+#include <limits.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -354,8 +356,10 @@ s_engine_new (const tf_service_t *service, const tf_config_t *cfg, zsock_t *pipe
         tf_warn ("the database at '%s' is not reachable yet: answering health requests and retrying",
                  cfg->database_url);
 
-    //  who may connect: keys, the allow-list; this thread connects with our own
-    if (tf_security_start (cfg))
+    //  who may connect: keys, the allow-list; this thread connects with our
+    //  own; the key that keeps personal data private
+    char keys [PATH_MAX];
+    if (tf_security_start (cfg) || tf_private_init (tf_keys_dir (cfg, keys, sizeof keys)))
         goto failed;
     self->security_started = true;
     if (tf_security_on ()) {

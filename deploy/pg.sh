@@ -13,7 +13,8 @@
 #            recovers from its WAL, as after a crash (the fault tests use it)
 #   status   prints "running" (exit 0) or "stopped" (exit 3)
 #   url      prints the libpq connection string (key=value form), for
-#            DATABASE_URL: host=SOCKETDIR port=5432 dbname=ticketflow user=postgres
+#            DATABASE_URL: host=SOCKETDIR port=5432 dbname=ticketflow
+#            user=postgres passfile=DIR/pgpass
 #   destroy  stop, then delete the cluster and everything it put in /tmp
 #
 # DIR: --dir, else $TICKETFLOW_PG_DIR, else <repo>/var/pg. A relative DIR is
@@ -26,10 +27,14 @@
 #   TICKETFLOW_PG_USER    OS user that runs the server when we are root
 #                         (default: postgres, else an unprivileged "ticketflow")
 #
-# Layout: DIR/data (PGDATA, 0700), DIR/socket (Unix socket dir, 0755),
-# DIR/postgres.log. The server listens on its private Unix socket only
+# Layout: DIR/data (PGDATA, 0700), DIR/socket (Unix socket dir, 0700),
+# DIR/postgres.log, DIR/pgpass (0600: the superuser's password, generated at
+# the first start). The server listens on its private Unix socket only
 # (listen_addresses=''), so any number of clusters run side by side, each on
 # "port" 5432 inside its own socket dir, and none can clash with a TCP port.
+# Only the server's OS user (and root) can reach that socket (0700), and
+# every connection proves a password (scram-sha-256): another local user
+# gets nowhere, and nobody is trusted for being local.
 #
 # initdb and postgres refuse to run as root: as root, they run as the OS user
 # above. If that user cannot reach DIR (say the repo is under /root, mode
@@ -42,7 +47,7 @@ umask 022
 PORT=5432
 REPO=$(cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 # Entries this script may create in DIR; anything else means DIR is not ours.
-OWN_ENTRIES=" data socket postgres.log initdb.log .initialized "
+OWN_ENTRIES=" data socket postgres.log initdb.log .initialized pgpass "
 
 die() { printf 'pg.sh: %s\n' "$*" >&2; exit 1; }
 note() { printf 'pg.sh: %s\n' "$*" >&2; }
@@ -158,6 +163,8 @@ resolve_paths() {
     fi
     DATA=$REAL/data
     LOG=$REAL/postgres.log
+    PASSFILE=$REAL/pgpass
+    export PGPASSFILE=$PASSFILE
     SOCK=$REAL/socket
     # sun_path is 108 bytes; keep "<dir>/.s.PGSQL.5432" well under 100, and
     # keep the dir to characters that need no quoting in postgresql.conf.
@@ -278,7 +285,7 @@ write_config() {
 listen_addresses = ''
 port = $PORT
 unix_socket_directories = '$SOCK'
-unix_socket_permissions = 0777
+unix_socket_permissions = 0700
 max_connections = 200
 shared_buffers = 256MB
 # fsync=off only with TICKETFLOW_PG_FAST=1 (tests).
@@ -290,11 +297,15 @@ synchronous_commit = on
 # to refresh after 2 % of change) keep up and the plans stay index walks.
 autovacuum_naptime = 5s
 EOF
-    cat >"$DATA/pg_hba.conf" <<'EOF'
-# Written by deploy/pg.sh. This throw-away cluster has no TCP listener and is
-# reachable only through its own Unix socket dir, so every local user is
-# trusted (clients run as root or as the developer, the server as another user).
-local all all trust
+    # Passwords (scram-sha-256) once the superuser has one: the first start
+    # runs with trust only until set_password gives it one.
+    local method=trust
+    [[ -s $PASSFILE ]] && method=scram-sha-256
+    cat >"$DATA/pg_hba.conf" <<EOF
+# Written by deploy/pg.sh. No TCP listener: the one way in is the Unix
+# socket, which only the server's OS user (and root) can reach, and every
+# role proves its password.
+local all all $method
 EOF
     grep -qxF "include = 'ticketflow.conf'" "$DATA/postgresql.conf" ||
         printf "\n# ticketflow: settings of deploy/pg.sh\ninclude = 'ticketflow.conf'\n" >>"$DATA/postgresql.conf"
@@ -302,6 +313,21 @@ EOF
         chown -- "$PG_OS_USER": "$DATA/ticketflow.conf" "$DATA/pg_hba.conf" "$DATA/postgresql.conf"
     fi
     chmod 0600 -- "$DATA/ticketflow.conf" "$DATA/pg_hba.conf"
+}
+
+# The superuser's password, made at the first start (kept in DIR/pgpass,
+# which DATABASE_URL names as passfile=); then passwords only.
+set_password() {
+    [[ -s $PASSFILE ]] && return 0
+    local password
+    password=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)
+    psql_q "ALTER ROLE postgres PASSWORD '$password'" >/dev/null
+    # the host field is the socket folder (libpq matches a socket path there),
+    # so the pgpass files of two clusters can be joined for a two-host URL
+    (umask 077 && printf '%s:%s:*:postgres:%s\n' "$SOCK" "$PORT" "$password" >"$PASSFILE.tmp" &&
+        mv -f -- "$PASSFILE.tmp" "$PASSFILE")
+    write_config
+    as_pg "$PGBIN/pg_ctl" reload -D "$DATA" -s >/dev/null
 }
 
 init_cluster() {
@@ -341,7 +367,7 @@ do_start() {
         else
             own_dir "$REAL" 0755
         fi
-        own_dir "$SOCK" 0755
+        own_dir "$SOCK" 0700
         local ver=
         [[ -r $DATA/PG_VERSION ]] && read -r ver <"$DATA/PG_VERSION"
         if [[ -z $ver || ! -e $REAL/.initialized ]]; then
@@ -362,6 +388,7 @@ do_start() {
         fi
     fi
     wait_ready
+    set_password
     ensure_db
     printf 'postgres: running (pid %s) — %s, socket %s, log %s/postgres.log\n' \
         "$(pg_pid || echo '?')" "$dir" "$SOCK" "$dir"
@@ -432,7 +459,7 @@ do_status() {
 do_url() {
     ensure_os_user
     resolve_paths
-    printf 'host=%s port=%s dbname=ticketflow user=postgres\n' "$SOCK" "$PORT"
+    printf 'host=%s port=%s dbname=ticketflow user=postgres passfile=%s\n' "$SOCK" "$PORT" "$PASSFILE"
 }
 
 "do_$cmd"

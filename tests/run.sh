@@ -41,7 +41,7 @@ if [ -z "${TICKETFLOW_TEST_DATABASE_URL:-}" ]; then
 else
     export DATABASE_URL="$TICKETFLOW_TEST_DATABASE_URL"
 fi
-bin/ticketflow-migrate >/dev/null || { echo "tests: migrations failed"; exit 1; }
+bin/ticketflow-migrate --keys-dir var/test-keys >/dev/null || { echo "tests: migrations failed"; exit 1; }
 
 passed=0; failed=0; broken=()
 for t in "$@"; do

@@ -15,6 +15,7 @@
 #include "tf_net.h"
 #include "tf_test.h"
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -69,8 +70,8 @@ s_cluster_start (int slot, const char *name, char *url, size_t size, char *socke
     cr_assert_eq (s_pg ("start", name), 0, "cannot start the cluster var/test-pg-faults-%s", name);
     s_pg_url (name, url, size, socket, socket_size);
     char line [4400];
-    snprintf (line, sizeof line, "cd '%s' && bin/ticketflow-migrate --database-url='%s' >/dev/null",
-              tf_home (), url);
+    snprintf (line, sizeof line, "cd '%s' && bin/ticketflow-migrate --database-url='%s' --keys-dir='%s' >/dev/null",
+              tf_home (), url, tf_test_keys_dir ());
     cr_assert_eq (system (line), 0, "cannot migrate %s", url);
 }
 
@@ -671,13 +672,21 @@ s_submit_until_accepted (const char *external_id)
 
 Test (faults, failover_to_the_server_that_takes_writes)
 {
-    static char url_a [512], url_b [512], socket_a [256], socket_b [256], url [1024];
+    static char url_a [512], url_b [512], socket_a [256], socket_b [256], url [PATH_MAX + 1024];
     s_cluster_start (0, "a", url_a, sizeof url_a, socket_a, sizeof socket_a);
     s_cluster_start (1, "b", url_b, sizeof url_b, socket_b, sizeof socket_b);
     //  B stands in for a standby
     s_read_only (url_b, true);
-    snprintf (url, sizeof url, "host=%s,%s port=5432 dbname=ticketflow user=postgres target_session_attrs=read-write",
-              socket_b, socket_a);
+    //  each cluster has its own password, in its pgpass under its socket
+    //  folder's name: one file with both lines serves the two-host URL
+    static char passfile [PATH_MAX];
+    snprintf (passfile, sizeof passfile, "/tmp/tf-faults-%d.pgpass", getpid ());
+    char line [3 * PATH_MAX];
+    snprintf (line, sizeof line, "cd '%s' && umask 077 && cat var/test-pg-faults-a/pgpass var/test-pg-faults-b/pgpass > '%s'",
+              tf_home (), passfile);
+    cr_assert_eq (system (line), 0);
+    snprintf (url, sizeof url, "host=%s,%s port=5432 dbname=ticketflow user=postgres target_session_attrs=read-write"
+              " passfile=%s", socket_b, socket_a, passfile);
     tf_test_config (&s_cfg);
     s_cfg.database_url = url;
     s_actor = tf_test_service (&intake_service, &s_cfg, "ENDPOINT", &s_endpoint);
@@ -728,4 +737,5 @@ Test (faults, failover_to_the_server_that_takes_writes)
     cr_assert_eq (s_http_status (ops, "/readyz"), 200);
     fprintf (stderr, "faults: failover: the second ticket went into B at attempt %d, the fourth back into A"
                      " at attempt %d\n", attempts, attempts_back);
+    unlink (passfile);
 }

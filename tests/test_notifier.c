@@ -276,7 +276,7 @@ Test (notifier, a_sink_that_needs_the_phone_gets_it_and_no_other_does)
     s_isolate (notifier, sms);
     ticket_t with = s_ticket (db, "resolved", "已处理");
     ticket_t without = s_ticket (db, "resolved", "已处理");
-    tf_test_sql (db, "UPDATE ticket_contacts SET phone = NULL WHERE ticket_id = %lld", (long long) without.id);
+    tf_test_sql (db, "UPDATE ticket_contacts SET phone_sealed = NULL WHERE ticket_id = %lld", (long long) without.id);
     int64_t ids [] = { with.id, without.id };
     cr_assert_eq (notifier_request_confirmation (notifier, ids, 2), 2);
     //  the number is in no stored row: it is added on the way out

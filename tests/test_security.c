@@ -9,6 +9,8 @@
 #include "sla_service.h"
 #include "tf_actor.h"
 #include "tf_http.h"
+#include "tf_json.h"
+#include "tf_private.h"
 #include "tf_log.h"
 #include "tf_net.h"
 #include "tf_security.h"
@@ -550,4 +552,136 @@ Test (security, a_client_that_never_reads_costs_a_bounded_queue)
     zsock_destroy (&deaf);
     zstr_free (&endpoint);
     zactor_destroy (&actor);
+}
+
+//  ------------------------------------------------------------------ private data
+
+Test (security, personal_data_stays_out_of_tickets_outbox_events_replies_and_logs)
+{
+    tf_config_t cfg;
+    tf_test_config (&cfg);
+    char notifications [PATH_MAX];
+    snprintf (notifications, sizeof notifications, "/tmp/tf-security-pii-%d.jsonl", getpid ());
+    cfg.notifier_file = notifications;
+    tf_db_t *db = tf_test_db ();
+    char *endpoint;
+    zactor_t *intake = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint);
+    char path [] = "/tmp/tf-security-pii-log-XXXXXX";
+    int fd = mkstemp (path);
+    fflush (stderr);
+    int saved = dup (2);
+    dup2 (fd, 2);
+    tf_log_init ("test", "info");
+
+    //  a customer known by their phone, an "order number" that is an ID
+    //  card's, a phone in the product and in the channel's message id
+    char phone [16], external [64];
+    snprintf (phone, sizeof phone, "139%08d", (int) (getpid () % 100000000));
+    snprintf (external, sizeof external, "tel%s-%.20s", phone, tf_test_unique ());
+    tf_msg_t m, reply;
+    tf_msg_init (&m, TF_MSG_SUBMIT);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, "订单有问题,请打电话给我");
+    tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, phone);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_ORDER_NO, "ID110101199003071234");
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_PRODUCT, phone);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_EXTERNAL_ID, external);
+    zmsg_t *frames;
+    tf_error_t err;
+    cr_assert_eq (tf_net_request (endpoint, &m, 5000, &frames, &reply, &err), 0, "%s", err.message);
+    cr_assert_eq (reply.type, TF_MSG_ACCEPTED);
+    char ticket_no [32];
+    snprintf (ticket_no, sizeof ticket_no, "%.*s", (int) reply.v [TF_F_ACCEPTED_TICKET_NO].len,
+              reply.v [TF_F_ACCEPTED_TICKET_NO].str);
+    int64_t id = reply.v [TF_F_ACCEPTED_TICKET_ID].i;
+    zmsg_destroy (&frames);
+    //  the same customer about the same order again: the same ticket, so
+    //  the stored (hashed) identifiers still match
+    tf_msg_clear (&m);
+    tf_msg_init (&m, TF_MSG_SUBMIT);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_CHANNEL, "app");
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_BODY, "还没人联系我");
+    tf_msg_set_cstr (&m, TF_F_CUSTOMER_ID, phone);
+    tf_msg_set_cstr (&m, TF_F_SUBMIT_ORDER_NO, "ID110101199003071234");
+    cr_assert_eq (tf_net_request (endpoint, &m, 5000, &frames, &reply, &err), 0, "%s", err.message);
+    cr_assert (reply.type == TF_MSG_ACCEPTED && tf_msg_bool (&reply, TF_F_ACCEPTED_THREADED), "not threaded: %s %.*s",
+               tf_schemas [reply.type].name, reply.type == TF_MSG_ERROR? (int) reply.v [TF_F_ERROR_MESSAGE].len: 0,
+               reply.type == TF_MSG_ERROR? reply.v [TF_F_ERROR_MESSAGE].str: "");
+    zmsg_destroy (&frames);
+    tf_msg_clear (&m);
+    //  a refused request that quotes the phone
+    tf_msg_init (&m, TF_MSG_MESSAGE);
+    tf_msg_set_cstr (&m, TF_F_MESSAGE_CHANNEL, "app");
+    tf_msg_set_cstr (&m, TF_F_MESSAGE_BODY, "x");
+    tf_msg_set_cstr (&m, TF_F_MESSAGE_TICKET_NO, ticket_no);
+    tf_msg_set_cstr (&m, TF_F_MESSAGE_CUSTOMER_ID, "13800000000");
+    cr_assert_eq (tf_net_request (endpoint, &m, 5000, &frames, &reply, &err), 0, "%s", err.message);
+    cr_assert_eq (reply.type, TF_MSG_ERROR);
+    zmsg_destroy (&frames);
+    //  and the customer's own message, found by their id and order
+    tf_msg_clear (&m);
+    tf_msg_init (&m, TF_MSG_MESSAGE);
+    tf_msg_set_cstr (&m, TF_F_MESSAGE_CHANNEL, "app");
+    tf_msg_set_cstr (&m, TF_F_MESSAGE_BODY, "我的电话没变");
+    tf_msg_set_cstr (&m, TF_F_MESSAGE_CUSTOMER_ID, phone);
+    tf_msg_set_cstr (&m, TF_F_MESSAGE_ORDER_NO, "ID110101199003071234");
+    cr_assert_eq (tf_net_request (endpoint, &m, 5000, &frames, &reply, &err), 0, "%s", err.message);
+    cr_assert_eq (reply.type, TF_MSG_UPDATED, "the customer's message did not find their ticket");
+    zmsg_destroy (&frames);
+    tf_msg_clear (&m);
+
+    //  the ticket as a client reads it
+    tf_msg_init (&m, TF_MSG_GET);
+    tf_msg_set_cstr (&m, TF_F_GET_TICKET_NO, ticket_no);
+    cr_assert_eq (tf_net_request (endpoint, &m, 5000, &frames, &reply, &err), 0, "%s", err.message);
+    zframe_t *body = zmsg_last (frames);
+    json_t *json = tf_json_from_body (zframe_data (body), zframe_size (body));
+    char *shown = json_dumps (json, JSON_COMPACT);
+    json_decref (json);
+    cr_assert (!strstr (shown, phone), "the ticket shows the phone: %s", shown);
+    cr_assert (!strstr (shown, "110101199003071234"), "the ticket shows the ID number");
+    cr_assert (strstr (shown, "\"customer_id\":\"h:"), "customer_id is not a keyed hash: %s", shown);
+    free (shown);
+    zmsg_destroy (&frames);
+    tf_msg_clear (&m);
+
+    //  nowhere in what is stored but the sealed contact
+    const char *tables [] = { "tickets t WHERE t.id = %lld", "ticket_events t WHERE t.ticket_id = %lld",
+                              "outbox t WHERE t.ticket_id = %lld", "ticket_messages t WHERE t.ticket_id = %lld",
+                              "ticket_contacts t WHERE t.ticket_id = %lld" };
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        char sql [256];
+        snprintf (sql, sizeof sql, tables [i], (long long) id);
+        cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM %s AND (t::text LIKE '%%%s%%' OR t::text LIKE"
+                                          " '%%110101199003071234%%')", sql, phone), 0, "in %s", tables [i]);
+    }
+    cr_assert_eq (tf_test_scalar (db, "SELECT count(*) FROM ticket_contacts WHERE ticket_id = %lld"
+                                      " AND pgp_sym_decrypt (phone_sealed, '%s') = '%s'", (long long) id,
+                                  tf_private_key (), phone), 1, "the phone is not kept (sealed) for replies");
+
+    //  the notifier reads it to deliver, and the read is on the record
+    tf_config_t notifier_cfg = s_alone (&cfg, &notifier_service);
+    zactor_t *notifier = tf_test_service (&notifier_service, &notifier_cfg, "ENDPOINT", NULL);
+    cr_assert_eq (tf_test_wait_scalar (db, 1, 10000, "SELECT count(*) FROM contact_reads WHERE %lld = ANY (ticket_ids)"
+                                       " AND reader = current_user AND purpose = 'delivery'", (long long) id), 1);
+    zactor_destroy (&notifier);
+
+    fflush (stderr);
+    dup2 (saved, 2);
+    close (saved);
+    char text [65536] = "";
+    lseek (fd, 0, SEEK_SET);
+    ssize_t n = read (fd, text, sizeof text - 1);
+    close (fd);
+    unlink (path);
+    cr_assert_gt (n, 0);
+    cr_assert (!strstr (text, phone) && !strstr (text, "13800000000") && !strstr (text, "110101199003071234"),
+               "a log line carries a personal number: %s", text);
+    char *file = tf_test_read_file (notifications);
+    cr_assert (!file || !strstr (file, phone), "a message carries the phone: %s", file);
+    free (file);
+    unlink (notifications);
+    zstr_free (&endpoint);
+    zactor_destroy (&intake);
+    tf_db_destroy (&db);
 }

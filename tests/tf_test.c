@@ -2,6 +2,7 @@
 #include "intake.h"
 #include "tf_actor.h"
 #include "tf_log.h"
+#include "tf_private.h"
 #include "tf_security.h"
 #include "tf_token.h"
 #include <limits.h>
@@ -121,6 +122,9 @@ tf_test_db (void)
     const char *url = getenv ("DATABASE_URL");
     cr_assert (url && *url, "DATABASE_URL is not set: run the tests through `make test`");
     s_take_lock (false);
+    //  the services' private-data key, for what the test stores as they do
+    cr_assert_geq (tf_keys_init (tf_test_keys_dir ()), 0);
+    cr_assert_eq (tf_private_init (tf_test_keys_dir ()), 0);
     tf_db_t *db = tf_db_new (url, "ticketflow-test", "Asia/Shanghai", 5000);
     cr_assert (db, "cannot connect to the test database %s", url);
     return db;

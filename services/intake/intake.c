@@ -1,4 +1,5 @@
 #include "intake.h"
+#include "tf_private.h"
 #include "tf_log.h"
 #include "tf_mask.h"
 #include "tf_ticket.h"
@@ -95,9 +96,11 @@ static const char *SQL_SURVEY =
     "       FROM s) "
     "SELECT tf_ticket_scored ($1, $2::int) FROM s";
 
+//  Contact details sealed with the private-data key ($6), never stored plain
 static const char *SQL_CONTACTS =
-    "INSERT INTO ticket_contacts (ticket_id, customer_ref, name, phone, email) "
-    "SELECT * FROM unnest ($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])";
+    "INSERT INTO ticket_contacts (ticket_id, customer_ref, name_sealed, phone_sealed, email_sealed) "
+    "SELECT id, ref, pgp_sym_encrypt (name, $6), pgp_sym_encrypt (phone, $6), pgp_sym_encrypt (email, $6)"
+    " FROM unnest ($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[]) AS c (id, ref, name, phone, email)";
 
 static const char *SQL_TICKET_JSON =
     "SELECT (jsonb_build_object ("
@@ -172,13 +175,17 @@ static const char *SQL_FEEDBACK =
 intake_t *
 intake_new (tf_db_t *db)
 {
+    if (!tf_private_key ()) {
+        tf_error ("intake: no private-data key (tf_private_init): contact details could not be sealed");
+        return NULL;
+    }
     intake_t *self = calloc (1, sizeof *self);
     assert (self);
     self->db = db;
     if (tf_db_prepare (db, "intake_duplicates", SQL_DUPLICATES, 2)
     ||  tf_db_prepare (db, "intake_numbers", SQL_NUMBERS, 1)
     ||  tf_db_prepare (db, "intake_insert", SQL_INSERT, 17)
-    ||  tf_db_prepare (db, "intake_contacts", SQL_CONTACTS, 5)
+    ||  tf_db_prepare (db, "intake_contacts", SQL_CONTACTS, 6)
     ||  tf_db_prepare (db, "intake_ticket_json", SQL_TICKET_JSON, 1)
     ||  tf_db_prepare (db, "intake_feedback", SQL_FEEDBACK, 4)
     ||  tf_db_prepare (db, "intake_threads", SQL_THREADS, 4)
@@ -237,32 +244,49 @@ s_masked (const tf_msg_t *m, tf_field_id_t f, int *masked)
     return text;
 }
 
+//  An identifier as stored (tf_private_id), or NULL when absent
+static char *
+s_private (const tf_msg_t *m, tf_field_id_t f)
+{
+    return tf_msg_has (m, f)? tf_private_id (m->v [f].str, m->v [f].len): NULL;
+}
+
 static void
 s_row_fill (row_t *r, const tf_msg_t *m)
 {
     memset (r, 0, sizeof *r);
     r->channel = s_copy (m, TF_F_SUBMIT_CHANNEL);
-    r->external_id = s_copy (m, TF_F_SUBMIT_EXTERNAL_ID);
+    r->external_id = s_private (m, TF_F_SUBMIT_EXTERNAL_ID);
     r->thread_id = s_copy (m, TF_F_SUBMIT_THREAD_ID);
     r->source = s_copy (m, TF_F_SUBMIT_SOURCE);
     if (!r->source)
         r->source = strdup (strcmp (r->channel, "monitor") == 0? "monitor": "customer");
-    r->customer_ref = s_copy (m, TF_F_CUSTOMER_ID);
+    r->customer_ref = s_private (m, TF_F_CUSTOMER_ID);
     r->customer_type = s_copy (m, TF_F_CUSTOMER_TYPE);
     r->subject = s_masked (m, TF_F_SUBMIT_SUBJECT, &r->masked);
     r->body = s_masked (m, TF_F_SUBMIT_BODY, &r->masked);
-    r->order_no = s_copy (m, TF_F_SUBMIT_ORDER_NO);
-    r->product = s_copy (m, TF_F_SUBMIT_PRODUCT);
+    r->order_no = s_private (m, TF_F_SUBMIT_ORDER_NO);
+    r->product = s_masked (m, TF_F_SUBMIT_PRODUCT, &r->masked);
     r->wants = s_copy (m, TF_F_SUBMIT_WANTS);
     r->expected_at = s_copy (m, TF_F_SUBMIT_EXPECTED_AT);
     r->contacted_at = s_copy (m, TF_F_SUBMIT_CONTACTED_AT);
     r->error_text = s_masked (m, TF_F_SUBMIT_ERROR_TEXT, &r->masked);
     r->steps = s_masked (m, TF_F_SUBMIT_STEPS, &r->masked);
-    r->alert_type = s_copy (m, TF_F_SUBMIT_ALERT_TYPE);
+    r->alert_type = s_masked (m, TF_F_SUBMIT_ALERT_TYPE, &r->masked);
     r->alert_scope = s_masked (m, TF_F_SUBMIT_ALERT_SCOPE, &r->masked);
     r->name = s_copy (m, TF_F_CUSTOMER_NAME);
     r->phone = s_copy (m, TF_F_CUSTOMER_PHONE);
     r->email = s_copy (m, TF_F_CUSTOMER_EMAIL);
+    //  a customer known by their phone or e-mail: that is where to reach
+    //  them, kept sealed with the other contact details
+    if (tf_private_is_hash (r->customer_ref)) {
+        char *id = s_copy (m, TF_F_CUSTOMER_ID);
+        char **slot = strchr (id, '@')? &r->email: &r->phone;
+        if (!*slot)
+            *slot = id;
+        else
+            free (id);
+    }
 }
 
 static void
@@ -483,12 +507,13 @@ s_insert (intake_t *self, row_t *rows, intake_result_t *results, const bool *fre
         json_decref (json);
         results [i].ok = true;
     }
-    const char *contact_params [5];
+    const char *contact_params [6];
     for (int j = 0; j < 5; j++)
         contact_params [j] = tf_db_array_text (c [j]);
+    contact_params [5] = tf_private_key ();
     int rc = 0;
     const char *opened_params [] = { tf_db_array_text (c [0]), tf_db_array_text (c [5]), tf_db_array_text (c [6]) };
-    if (k > 0 && (tf_db_command (self->db, "intake_contacts", 5, contact_params) < 0
+    if (k > 0 && (tf_db_command (self->db, "intake_contacts", 6, contact_params) < 0
               ||  tf_ticket_created (self->db, TF_SVC_INTAKE, ids, (const char *const *) data, k)
               ||  tf_db_command (self->db, "intake_opened", 3, opened_params) < 0))
         rc = -1;
@@ -668,8 +693,8 @@ intake_message (intake_t *self, const tf_msg_t *request, char *ticket_no_out, ch
     char *no = tf_msg_strdup (request, TF_F_MESSAGE_TICKET_NO);
     char *channel = tf_msg_strdup (request, TF_F_MESSAGE_CHANNEL);
     char *thread = tf_msg_strdup (request, TF_F_MESSAGE_THREAD_ID);
-    char *customer = tf_msg_strdup (request, TF_F_MESSAGE_CUSTOMER_ID);
-    char *order = tf_msg_strdup (request, TF_F_MESSAGE_ORDER_NO);
+    char *customer = s_private (request, TF_F_MESSAGE_CUSTOMER_ID);
+    char *order = s_private (request, TF_F_MESSAGE_ORDER_NO);
     char *body = tf_mask_text (request->v [TF_F_MESSAGE_BODY].str, request->v [TF_F_MESSAGE_BODY].len, NULL);
     int rc = -1;
     if (!no && !thread && !(customer && order))

@@ -1,4 +1,5 @@
 #include "notifier.h"
+#include "tf_private.h"
 #include "tf_log.h"
 #include "tf_mask.h"
 #include "tf_ticket.h"
@@ -81,12 +82,19 @@ static const char *SQL_CLAIM =
     "       RETURNING o.id, o.sink, o.channel, o.attempts, d.before IS NOT NULL AS in_doubt,"
     "                 o.audience = 'customer' AND coalesce (o.priority, '') <> 'P1' AS may_wait,"
     "                 o.audience, o.ticket_id, o.customer_ref,"
-    "                 (o.payload || jsonb_build_object ('message_id', o.id, 'kind', o.kind))::text AS body) "
-    "SELECT c.id, c.sink, coalesce (c.channel, ''), c.attempts, c.in_doubt, c.may_wait, c.body,"
-    "       x.phone, x.email, tf_quiet_until ($3::time, $4::time), c.audience = 'customer' "
-    "FROM c LEFT JOIN ticket_contacts x ON c.audience = 'customer' AND x.ticket_id = coalesce (c.ticket_id,"
-    "       (SELECT max (ticket_id) FROM ticket_contacts y WHERE y.customer_ref = c.customer_ref)) "
-    "ORDER BY c.id";
+    "                 (o.payload || jsonb_build_object ('message_id', o.id, 'kind', o.kind))::text AS body),"
+    " r AS (SELECT c.id, c.sink, coalesce (c.channel, '') AS channel, c.attempts, c.in_doubt, c.may_wait, c.body,"
+    "              pgp_sym_decrypt (x.phone_sealed, $7) AS phone, pgp_sym_decrypt (x.email_sealed, $7) AS email,"
+    "              c.audience = 'customer' AS to_customer, x.ticket_id AS read_ticket"
+    "       FROM c LEFT JOIN ticket_contacts x ON c.audience = 'customer' AND x.ticket_id = coalesce (c.ticket_id,"
+    "            (SELECT max (ticket_id) FROM ticket_contacts y WHERE y.customer_ref = c.customer_ref))),"
+    //  the read is on the record: one row for the batch, with its tickets
+    " a AS (INSERT INTO contact_reads (reader, purpose, ticket_ids)"
+    "       SELECT current_user, 'delivery', array_agg (DISTINCT read_ticket) FROM r"
+    "       WHERE read_ticket IS NOT NULL HAVING count (*) > 0) "
+    "SELECT id, sink, channel, attempts, in_doubt, may_wait, body, phone, email,"
+    "       tf_quiet_until ($3::time, $4::time), to_customer "
+    "FROM r ORDER BY id";
 
 //  The batch's deliveries: $1 ids, $2 the sink each went to. The row is
 //  the record (the ticket shows its messages and their states): no
@@ -244,7 +252,7 @@ notifier_new (tf_db_t *db, int max_attempts, int retry_seconds)
     self->sink_names = strdup ("{}");
     if (tf_db_prepare (db, "notifier_queue", SQL_QUEUE, 1)
     ||  tf_db_prepare (db, "notifier_lock_unrequested", SQL_LOCK_UNREQUESTED, 2)
-    ||  tf_db_prepare (db, "notifier_claim", SQL_CLAIM, 6)
+    ||  tf_db_prepare (db, "notifier_claim", SQL_CLAIM, 7)
     ||  tf_db_prepare (db, "notifier_sent", SQL_SENT, 2)
     ||  tf_db_prepare (db, "notifier_failed", SQL_FAILED, 5)
     ||  tf_db_prepare (db, "notifier_release", SQL_RELEASE, 2)
@@ -738,8 +746,9 @@ notifier_deliver (notifier_t *self, size_t limit, int budget_ms, notifier_delive
     char count [24], lease [16];
     snprintf (count, sizeof count, "%zu", limit);
     snprintf (lease, sizeof lease, "%d", self->lease_seconds);
-    const char *params [] = { count, lease, self->quiet_starts, self->quiet_ends, self->sink_names, self->channels };
-    PGresult *res = tf_db_run (self->db, "notifier_claim", 6, params);
+    const char *params [] = { count, lease, self->quiet_starts, self->quiet_ends, self->sink_names, self->channels,
+                              tf_private_key () };
+    PGresult *res = tf_db_run (self->db, "notifier_claim", 7, params);
     if (!tf_db_ok (self->db, res, "claim due messages")) {
         PQclear (res);
         return -1;

@@ -2,13 +2,45 @@
 #include "tf_config.h"
 #include "tf_db.h"
 #include "tf_log.h"
+#include "tf_private.h"
+#include "tf_security.h"
 #include "tf_taxonomy.h"
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+//  Contact details stored before they were sealed (migration 010): sealed
+//  now with the key from outside the database, the plain copies emptied.
+static int
+s_seal_contacts (tf_db_t *db, const tf_config_t *cfg)
+{
+    char keys [PATH_MAX];
+    tf_keys_dir (cfg, keys, sizeof keys);
+    if (tf_keys_init (keys) < 0 || tf_private_init (keys)) {
+        fprintf (stderr, "error: no private-data key in %s\n", keys);
+        return -1;
+    }
+    const char *params [] = { tf_private_key () };
+    PGresult *res = tf_db_query (db,
+        "UPDATE ticket_contacts SET name_sealed = coalesce (name_sealed, pgp_sym_encrypt (name, $1)),"
+        " phone_sealed = coalesce (phone_sealed, pgp_sym_encrypt (phone, $1)),"
+        " email_sealed = coalesce (email_sealed, pgp_sym_encrypt (email, $1)), name = NULL, phone = NULL, email = NULL"
+        " WHERE name IS NOT NULL OR phone IS NOT NULL OR email IS NOT NULL", 1, params);
+    int sealed = res && PQresultStatus (res) == PGRES_COMMAND_OK? atoi (PQcmdTuples (res)): -1;
+    if (sealed < 0)
+        fprintf (stderr, "error: cannot seal the contact details: %s\n", res? PQresultErrorMessage (res): "");
+    else
+    if (sealed > 0)
+        printf ("contacts: %d sealed\n", sealed);
+    PQclear (res);
+    return sealed;
+}
 
 int
 main (int argc, char **argv)
 {
-    static const char *settings [] = { "database-url", "log-level", "taxonomy-file", "calendar-file", "messages-file", NULL };
+    static const char *settings [] = { "database-url", "log-level", "taxonomy-file", "calendar-file", "messages-file",
+                                       "keys-dir", NULL };
     tf_config_t cfg;
     int rc = tf_config_load (&cfg, settings, argc, argv, "ticketflow-migrate",
         "ticketflow-migrate — applies the numbered SQL migrations in deploy/sql/ that the\n"
@@ -18,7 +50,8 @@ main (int argc, char **argv)
         "deadlines, keywords, solution steps and phrases, and the SLA policy) into the\n"
         "database, updating what changed, and the calendar file (service hours, public\n"
         "holidays and make-up working days) and the messages file (the templates of\n"
-        "what customers are sent), each replacing what was there.\n\n"
+        "what customers are sent), each replacing what was there. Last, it seals (pgcrypto,\n"
+        "with KEYS_DIR/private.key) any contact details still stored in plain text.\n\n"
         "Usage: ticketflow-migrate [--database-url=URL]", NULL, NULL);
     if (rc)
         return rc > 0? 0: 2;
@@ -60,6 +93,7 @@ main (int argc, char **argv)
         }
         printf ("%s: %d %s from %s\n", files [i].label, loaded, files [i].what, path);
     }
+    int sealed = s_seal_contacts (db, &cfg);
     tf_db_destroy (&db);
-    return 0;
+    return sealed < 0? 1: 0;
 }

@@ -1,0 +1,107 @@
+#include "tf_private.h"
+#include "tf_log.h"
+#include "tf_mask.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define KEY_HEX 64
+
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static char s_key [KEY_HEX + 1];
+
+static int
+s_read_key (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    char text [KEY_HEX + 2] = "";
+    bool ok = fgets (text, sizeof text, file) && strspn (text, "0123456789abcdef") == KEY_HEX;
+    fclose (file);
+    if (ok)
+        memcpy (s_key, text, KEY_HEX);
+    return ok? 0: -1;
+}
+
+//  32 random bytes as hex, written so that the first writer wins
+static int
+s_make_key (const char *path)
+{
+    unsigned char bytes [KEY_HEX / 2];
+    int fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && read (fd, bytes, sizeof bytes) == (ssize_t) sizeof bytes;
+    if (fd >= 0)
+        close (fd);
+    if (!ok)
+        return -1;
+    char text [KEY_HEX + 2];
+    for (size_t i = 0; i < sizeof bytes; i++)
+        snprintf (text + 2 * i, 3, "%02x", bytes [i]);
+    text [KEY_HEX] = '\n';
+    fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EEXIST? 0: -1;
+    ok = write (fd, text, KEY_HEX + 1) == KEY_HEX + 1;
+    close (fd);
+    return ok? 0: -1;
+}
+
+int
+tf_private_init (const char *keys_dir)
+{
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/private.key", keys_dir);
+    pthread_mutex_lock (&s_lock);
+    int rc = s_read_key (path);
+    if (rc && s_make_key (path) == 0)
+        rc = s_read_key (path);
+    pthread_mutex_unlock (&s_lock);
+    if (rc)
+        tf_error ("cannot read or make the private-data key %s", path);
+    return rc;
+}
+
+const char *
+tf_private_key (void)
+{
+    return *s_key? s_key: NULL;
+}
+
+bool
+tf_private_is_hash (const char *stored)
+{
+    return stored && strncmp (stored, "h:", 2) == 0;
+}
+
+char *
+tf_private_id (const char *value, size_t len)
+{
+    //  a phone, an ID card or an e-mail: a person. Not a bare card-like
+    //  number: order and message numbers are long digit runs, and one in
+    //  ten passes the Luhn check by chance
+    free (tf_mask_text (value, len, NULL));
+    tf_mask_stats_t found = tf_mask_last_stats ();
+    bool personal = found.phones + found.id_cards + found.emails > 0;
+    if (!personal || !*s_key) {
+        char *copy = malloc (len + 1);
+        memcpy (copy, value, len);
+        copy [len] = 0;
+        return copy;
+    }
+    unsigned char mac [EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    HMAC (EVP_sha256 (), s_key, KEY_HEX, (const unsigned char *) value, len, mac, &mac_len);
+    char *hashed = malloc (2 + 32 + 1);
+    memcpy (hashed, "h:", 2);
+    for (int i = 0; i < 16; i++)
+        snprintf (hashed + 2 + 2 * i, 3, "%02x", mac [i]);
+    return hashed;
+}
