@@ -3,6 +3,7 @@
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
@@ -698,4 +699,73 @@ tf_home (void)
     }
     snprintf (home, sizeof home, ".");
     return home;
+}
+
+//  The password of a "*:*:*:ROLE:PASSWORD" line, or NULL
+static char *
+s_pgpass_lookup (const char *pgpass, const char *role)
+{
+    FILE *file = fopen (pgpass, "r");
+    if (!file)
+        return NULL;
+    char line [512], prefix [128];
+    snprintf (prefix, sizeof prefix, "*:*:*:%s:", role);
+    char *found = NULL;
+    while (!found && fgets (line, sizeof line, file))
+        if (strncmp (line, prefix, strlen (prefix)) == 0) {
+            line [strcspn (line, "\n")] = 0;
+            found = strdup (line + strlen (prefix));
+        }
+    fclose (file);
+    return found;
+}
+
+int
+tf_db_role_password (const char *pgpass, const char *role, char *password, size_t size)
+{
+    char *known = s_pgpass_lookup (pgpass, role);
+    if (known) {
+        snprintf (password, size, "%s", known);
+        free (known);
+        return 0;
+    }
+    static const char alphabet [] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char bytes [32];
+    FILE *random = fopen ("/dev/urandom", "r");
+    bool ok = random && fread (bytes, 1, sizeof bytes, random) == sizeof bytes;
+    if (random)
+        fclose (random);
+    if (!ok || size < sizeof bytes + 1)
+        return -1;
+    for (size_t i = 0; i < sizeof bytes; i++)
+        password [i] = alphabet [bytes [i] % (sizeof alphabet - 1)];
+    password [sizeof bytes] = 0;
+    int fd = open (pgpass, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    char line [256];
+    int len = snprintf (line, sizeof line, "*:*:*:%s:%s\n", role, password);
+    ok = write (fd, line, (size_t) len) == len;
+    close (fd);
+    return ok? 0: -1;
+}
+
+char *
+tf_db_service_url (const char *url, const char *service, const char *pgpass)
+{
+    char role [64];
+    snprintf (role, sizeof role, "ticketflow_%s", service);
+    char *known = s_pgpass_lookup (pgpass, role);
+    if (!known)
+        return strdup (url);
+    free (known);
+    //  later keys win in a key=value string; a URI takes them as parameters
+    bool uri = strstr (url, "://") != NULL;
+    size_t size = strlen (url) + strlen (role) + strlen (pgpass) + 32;
+    char *own = malloc (size);
+    if (uri)
+        snprintf (own, size, "%s%suser=%s&passfile=%s", url, strchr (url, '?')? "&": "?", role, pgpass);
+    else
+        snprintf (own, size, "%s user=%s passfile=%s", url, role, pgpass);
+    return own;
 }

@@ -104,6 +104,16 @@ char *tf_db_id_array (const int64_t *ids, size_t n);
 //  a message in err.
 int tf_db_migrate (tf_db_t *self, const char *sql_dir, char *err, size_t errlen);
 
+//  The password of `role` in a pgpass file (lines "*:*:*:ROLE:PASSWORD"):
+//  the one there, else a new random one appended (the file made 0600).
+//  0, or -1 when the file cannot be read or written.
+int tf_db_role_password (const char *pgpass, const char *role, char *password, size_t size);
+
+//  The connection string a service uses: `url` with its own role
+//  (ticketflow_SERVICE) and the pgpass file when that file has a password
+//  for it, else `url` as it is. The caller frees.
+char *tf_db_service_url (const char *url, const char *service, const char *pgpass);
+
 //  The project folder: $TICKETFLOW_HOME, else the parent of the folder of
 //  this executable when it holds deploy/, else ".". Static storage.
 const char *tf_home (void);

@@ -346,7 +346,12 @@ s_engine_new (const tf_service_t *service, const tf_config_t *cfg, zsock_t *pipe
     //  the database: wait a little at start, then never again
     char application [64];
     snprintf (application, sizeof application, "ticketflow-%s", self->name);
-    self->db = tf_db_new (cfg->database_url, application, cfg->timezone, -1);
+    //  as the service's own role when ticketflow-migrate gave it a password
+    char keys [PATH_MAX], pgpass [PATH_MAX + 16];
+    snprintf (pgpass, sizeof pgpass, "%s/pgpass", tf_keys_dir (cfg, keys, sizeof keys));
+    char *url = tf_db_service_url (cfg->database_url, self->name, pgpass);
+    self->db = tf_db_new (url, application, cfg->timezone, -1);
+    free (url);
     int64_t deadline = zclock_mono () + START_WAIT_MS;
     while (!tf_db_ready (self->db) && zclock_mono () < deadline && !zsys_interrupted)
         zclock_sleep (100);
@@ -358,7 +363,6 @@ s_engine_new (const tf_service_t *service, const tf_config_t *cfg, zsock_t *pipe
 
     //  who may connect: keys, the allow-list; this thread connects with our
     //  own; the key that keeps personal data private
-    char keys [PATH_MAX];
     if (tf_security_start (cfg) || tf_private_init (tf_keys_dir (cfg, keys, sizeof keys)))
         goto failed;
     self->security_started = true;

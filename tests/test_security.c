@@ -663,7 +663,7 @@ Test (security, personal_data_stays_out_of_tickets_outbox_events_replies_and_log
     tf_config_t notifier_cfg = s_alone (&cfg, &notifier_service);
     zactor_t *notifier = tf_test_service (&notifier_service, &notifier_cfg, "ENDPOINT", NULL);
     cr_assert_eq (tf_test_wait_scalar (db, 1, 10000, "SELECT count(*) FROM contact_reads WHERE %lld = ANY (ticket_ids)"
-                                       " AND reader = current_user AND purpose = 'delivery'", (long long) id), 1);
+                                       " AND reader = 'ticketflow_notifier' AND purpose = 'delivery'", (long long) id), 1);
     zactor_destroy (&notifier);
 
     fflush (stderr);
@@ -683,5 +683,90 @@ Test (security, personal_data_stays_out_of_tickets_outbox_events_replies_and_log
     unlink (notifications);
     zstr_free (&endpoint);
     zactor_destroy (&intake);
+    tf_db_destroy (&db);
+}
+
+//  ------------------------------------------------------------------ database roles
+
+//  Runs sql as `role` (SET ROLE, rolled back); its SQLSTATE, "" when it
+//  succeeded.
+static void
+s_as_role (tf_db_t *db, const char *role, const char *sql, char *state, size_t size)
+{
+    char set [96];
+    snprintf (set, sizeof set, "SET LOCAL ROLE %s", role);
+    cr_assert_eq (tf_db_exec (db, "BEGIN"), 0);
+    cr_assert_eq (tf_db_exec (db, set), 0, "no role %s (migration 011)", role);
+    PGresult *res = tf_db_query (db, sql, 0, NULL);
+    const char *code = res? PQresultErrorField (res, PG_DIAG_SQLSTATE): NULL;
+    snprintf (state, size, "%s", code? code: "");
+    PQclear (res);
+    tf_db_exec (db, "ROLLBACK");
+}
+
+Test (security, each_database_role_may_do_its_part_only)
+{
+    tf_db_t *db = tf_test_db ();
+    const char *roles [] = { "ticketflow_intake", "ticketflow_classifier", "ticketflow_dispatcher",
+                             "ticketflow_sla", "ticketflow_notifier", "ticketflow_reporting" };
+    //  what no service may do
+    const char *never [] = {
+        "DELETE FROM ticket_events WHERE false",            //  the history is insert-only
+        "UPDATE ticket_events SET note = 'x' WHERE false",
+        "TRUNCATE ticket_events",
+        "DELETE FROM tickets WHERE false",                  //  its cascade would empty the history
+        "SELECT name_sealed FROM ticket_contacts",
+        "UPDATE tickets SET body = 'x' WHERE false",        //  what the customer wrote stays
+        "CREATE TABLE tf_mine (i int)",
+        "COPY (SELECT 1) TO PROGRAM 'true'",
+        "SELECT pg_read_file ('/etc/passwd')",
+        "ALTER TABLE tickets ADD COLUMN x int",
+        "DELETE FROM contact_reads WHERE false",
+        "UPDATE api_tokens SET role = 'operator' WHERE false",
+    };
+    char state [8];
+    for (size_t r = 0; r < sizeof roles / sizeof *roles; r++)
+        for (size_t i = 0; i < sizeof never / sizeof *never; i++) {
+            s_as_role (db, roles [r], never [i], state, sizeof state);
+            cr_assert (*state, "%s may: %s", roles [r], never [i]);
+            cr_assert (streq (state, "42501") || streq (state, "42P01"), "%s: %s gave %s", roles [r], never [i], state);
+        }
+    //  each its own part, and not another's
+    struct { const char *role, *sql; bool allowed; } cases [] = {
+        { "ticketflow_reporting", "SELECT count(*) FROM tickets", true },
+        { "ticketflow_reporting", "UPDATE tickets SET closed_at = now () WHERE false", true },
+        { "ticketflow_reporting", "UPDATE tickets SET department = 'x' WHERE false", false },
+        { "ticketflow_reporting", "INSERT INTO outbox (kind, sink, payload) VALUES ('x', 'file', '{}')", false },
+        { "ticketflow_reporting", "SELECT phone_sealed FROM ticket_contacts", false },
+        { "ticketflow_notifier", "SELECT pgp_sym_decrypt (phone_sealed, 'k') FROM ticket_contacts WHERE false", true },
+        { "ticketflow_notifier", "UPDATE tickets SET assignee = 'x' WHERE false", false },
+        { "ticketflow_intake", "SELECT phone_sealed FROM ticket_contacts", false },
+        { "ticketflow_intake", "UPDATE tickets SET status = 'closed' WHERE false", false },
+        { "ticketflow_intake", "INSERT INTO api_tokens (name, role, channel, token_hash) VALUES ('x', 'adapter', 'web', '\\x00')", true },
+        { "ticketflow_classifier", "UPDATE tickets SET subcategory = 'x' WHERE false", true },
+        { "ticketflow_classifier", "UPDATE tickets SET assignee = 'x' WHERE false", false },
+        { "ticketflow_classifier", "INSERT INTO api_tokens (name, role, token_hash) VALUES ('x', 'operator', '\\x00')", false },
+        { "ticketflow_dispatcher", "INSERT INTO agents (name, department, role) VALUES ('x', 'frontline', 'agent')", true },
+        { "ticketflow_sla", "INSERT INTO agents (name, department, role) VALUES ('x', 'frontline', 'agent')", false },
+        { "ticketflow_sla", "INSERT INTO ticket_events (ticket_id, kind, actor) SELECT id, 'x', 'y' FROM tickets LIMIT 1", true },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        s_as_role (db, cases [i].role, cases [i].sql, state, sizeof state);
+        if (cases [i].allowed)
+            cr_assert_str_empty (state, "%s was refused (%s): %s", cases [i].role, state, cases [i].sql);
+        else
+            cr_assert_str_eq (state, "42501", "%s: %s", cases [i].role, cases [i].sql);
+    }
+    //  the services log in with the passwords ticketflow-migrate made
+    char pgpass [PATH_MAX + 16];
+    snprintf (pgpass, sizeof pgpass, "%s/pgpass", tf_test_keys_dir ());
+    char *url = tf_db_service_url (getenv ("DATABASE_URL"), "reporting", pgpass);
+    cr_assert (strstr (url, "user=ticketflow_reporting"), "%s", url);
+    tf_db_t *reporting = tf_db_new (url, "test", "UTC", 5000);
+    cr_assert (reporting && tf_db_conn (reporting), "the reporting role cannot log in");
+    cr_assert_eq (tf_test_scalar (reporting, "SELECT count(*) FROM pg_roles WHERE rolname = current_user"
+                                             " AND rolname = 'ticketflow_reporting' AND NOT rolsuper"), 1);
+    tf_db_destroy (&reporting);
+    free (url);
     tf_db_destroy (&db);
 }

@@ -1,4 +1,5 @@
 //  ticketflow-migrate: applies deploy/sql/*.sql once each, in order.
+#include "tf_codec.h"
 #include "tf_config.h"
 #include "tf_db.h"
 #include "tf_log.h"
@@ -36,6 +37,43 @@ s_seal_contacts (tf_db_t *db, const tf_config_t *cfg)
     return sealed;
 }
 
+//  Each service's role (migration 011) gets a password, generated the first
+//  time and kept in KEYS_DIR/pgpass (0600), where the services find it
+//  (tf_engine). 0 also when there are no such roles (not a superuser).
+static int
+s_service_passwords (tf_db_t *db, const tf_config_t *cfg)
+{
+    PGresult *res = tf_db_query (db, "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'ticketflow\\_%' AND rolcanlogin"
+                                     " AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)", 0, NULL);
+    int roles = res && PQresultStatus (res) == PGRES_TUPLES_OK? atoi (PQgetvalue (res, 0, 0)): 0;
+    PQclear (res);
+    if (roles == 0)
+        return 0;
+    char keys [PATH_MAX], path [PATH_MAX + 16];
+    tf_keys_dir (cfg, keys, sizeof keys);
+    snprintf (path, sizeof path, "%s/pgpass", keys);
+    int set = 0;
+    for (int s = TF_SVC_INTAKE; s < TF_SVC_COUNT; s++) {
+        char role [64], password [64];
+        snprintf (role, sizeof role, "ticketflow_%s", tf_service_names [s]);
+        if (tf_db_role_password (path, role, password, sizeof password) < 0) {
+            fprintf (stderr, "error: cannot read or write %s\n", path);
+            return -1;
+        }
+        char *literal = PQescapeLiteral (tf_db_conn (db), password, strlen (password));
+        char sql [256];
+        snprintf (sql, sizeof sql, "ALTER ROLE %s PASSWORD %s", role, literal);
+        PQfreemem (literal);
+        if (tf_db_exec (db, sql)) {
+            fprintf (stderr, "error: cannot set the password of %s\n", role);
+            return -1;
+        }
+        set++;
+    }
+    printf ("roles: %d services connect as their own role (passwords in %s)\n", set, path);
+    return set;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -51,7 +89,9 @@ main (int argc, char **argv)
         "database, updating what changed, and the calendar file (service hours, public\n"
         "holidays and make-up working days) and the messages file (the templates of\n"
         "what customers are sent), each replacing what was there. Last, it seals (pgcrypto,\n"
-        "with KEYS_DIR/private.key) any contact details still stored in plain text.\n\n"
+        "with KEYS_DIR/private.key) any contact details still stored in plain text, and\n"
+        "gives each service's database role a password (made the first time, kept in\n"
+        "KEYS_DIR/pgpass, where the services find it).\n\n"
         "Usage: ticketflow-migrate [--database-url=URL]", NULL, NULL);
     if (rc)
         return rc > 0? 0: 2;
@@ -94,6 +134,7 @@ main (int argc, char **argv)
         printf ("%s: %d %s from %s\n", files [i].label, loaded, files [i].what, path);
     }
     int sealed = s_seal_contacts (db, &cfg);
+    int roles = sealed < 0? -1: s_service_passwords (db, &cfg);
     tf_db_destroy (&db);
-    return sealed < 0? 1: 0;
+    return roles < 0? 1: 0;
 }
