@@ -750,22 +750,42 @@ tf_db_role_password (const char *pgpass, const char *role, char *password, size_
     return ok? 0: -1;
 }
 
+//  A conninfo value quoted for a key=value string
+static void
+s_append_value (zchunk_t *out, const char *key, const char *value)
+{
+    zchunk_extend (out, key, strlen (key));
+    zchunk_extend (out, "='", 2);
+    for (const char *p = value; *p; p++) {
+        if (*p == '\'' || *p == '\\')
+            zchunk_extend (out, "\\", 1);
+        zchunk_extend (out, p, 1);
+    }
+    zchunk_extend (out, "' ", 2);
+}
+
 char *
 tf_db_service_url (const char *url, const char *service, const char *pgpass)
 {
     char role [64];
     snprintf (role, sizeof role, "ticketflow_%s", service);
     char *known = s_pgpass_lookup (pgpass, role);
-    if (!known)
-        return strdup (url);
+    PQconninfoOption *options = known? PQconninfoParse (url, NULL): NULL;
     free (known);
-    //  later keys win in a key=value string; a URI takes them as parameters
-    bool uri = strstr (url, "://") != NULL;
-    size_t size = strlen (url) + strlen (role) + strlen (pgpass) + 32;
-    char *own = malloc (size);
-    if (uri)
-        snprintf (own, size, "%s%suser=%s&passfile=%s", url, strchr (url, '?')? "&": "?", role, pgpass);
-    else
-        snprintf (own, size, "%s user=%s passfile=%s", url, role, pgpass);
+    if (!options)
+        return strdup (url);
+    //  the same server and database, as the role with its password: the
+    //  URL's user and password (a URI's user:password@ included) give way
+    zchunk_t *out = zchunk_new (NULL, 0);
+    for (PQconninfoOption *o = options; o->keyword; o++)
+        if (o->val && *o->val && !streq (o->keyword, "user") && !streq (o->keyword, "password")
+        &&  !streq (o->keyword, "passfile"))
+            s_append_value (out, o->keyword, o->val);
+    PQconninfoFree (options);
+    s_append_value (out, "user", role);
+    s_append_value (out, "passfile", pgpass);
+    zchunk_extend (out, "", 1);
+    char *own = strdup ((const char *) zchunk_data (out));
+    zchunk_destroy (&out);
     return own;
 }

@@ -505,11 +505,7 @@ Test (security, a_client_that_never_reads_costs_a_bounded_queue)
     tf_test_config (&cfg);
     char *endpoint;
     zactor_t *actor = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint);
-    char path [] = "/tmp/tf-security-log-XXXXXX";
-    int fd = mkstemp (path);
-    fflush (stderr);
-    int saved = dup (2);
-    dup2 (fd, 2);
+    tf_test_stderr_begin ();
     tf_log_init ("test", "warn");
     //  pings it never reads: its replies stop at the queue, the rest are dropped
     zsock_t *deaf = tf_net_connect (ZMQ_DEALER, endpoint, 1 << 20);
@@ -539,16 +535,9 @@ Test (security, a_client_that_never_reads_costs_a_bounded_queue)
     cr_assert_lt (zclock_mono () - start, 2000);
     zmsg_destroy (&frames);
     zclock_sleep (1200);
-    fflush (stderr);
-    dup2 (saved, 2);
-    close (saved);
-    char text [8192] = "";
-    lseek (fd, 0, SEEK_SET);
-    ssize_t n = read (fd, text, sizeof text - 1);
-    close (fd);
-    unlink (path);
-    cr_assert_gt (n, 0);
+    char *text = tf_test_stderr_end ();
     cr_assert (strstr (text, "a client is not reading its replies"), "no log line (sent %d): %s", sent, text);
+    free (text);
     zsock_destroy (&deaf);
     zstr_free (&endpoint);
     zactor_destroy (&actor);
@@ -566,11 +555,7 @@ Test (security, personal_data_stays_out_of_tickets_outbox_events_replies_and_log
     tf_db_t *db = tf_test_db ();
     char *endpoint;
     zactor_t *intake = tf_test_service (&intake_service, &cfg, "ENDPOINT", &endpoint);
-    char path [] = "/tmp/tf-security-pii-log-XXXXXX";
-    int fd = mkstemp (path);
-    fflush (stderr);
-    int saved = dup (2);
-    dup2 (fd, 2);
+    tf_test_stderr_begin ();
     tf_log_init ("test", "info");
 
     //  a customer known by their phone, an "order number" that is an ID
@@ -666,17 +651,10 @@ Test (security, personal_data_stays_out_of_tickets_outbox_events_replies_and_log
                                        " AND reader = 'ticketflow_notifier' AND purpose = 'delivery'", (long long) id), 1);
     zactor_destroy (&notifier);
 
-    fflush (stderr);
-    dup2 (saved, 2);
-    close (saved);
-    char text [65536] = "";
-    lseek (fd, 0, SEEK_SET);
-    ssize_t n = read (fd, text, sizeof text - 1);
-    close (fd);
-    unlink (path);
-    cr_assert_gt (n, 0);
+    char *text = tf_test_stderr_end ();
     cr_assert (!strstr (text, phone) && !strstr (text, "13800000000") && !strstr (text, "110101199003071234"),
                "a log line carries a personal number: %s", text);
+    free (text);
     char *file = tf_test_read_file (notifications);
     cr_assert (!file || !strstr (file, phone), "a message carries the phone: %s", file);
     free (file);
@@ -761,7 +739,12 @@ Test (security, each_database_role_may_do_its_part_only)
     char pgpass [PATH_MAX + 16];
     snprintf (pgpass, sizeof pgpass, "%s/pgpass", tf_test_keys_dir ());
     char *url = tf_db_service_url (getenv ("DATABASE_URL"), "reporting", pgpass);
-    cr_assert (strstr (url, "user=ticketflow_reporting"), "%s", url);
+    cr_assert (strstr (url, "user='ticketflow_reporting'"), "%s", url);
+    //  a URI's user and password give way too
+    char *uri = tf_db_service_url ("postgresql://ticketflow:secret@db:5433/ticketflow", "sla", pgpass);
+    cr_assert (strstr (uri, "user='ticketflow_sla'") && strstr (uri, "host='db'") && strstr (uri, "port='5433'")
+               && !strstr (uri, "secret"), "%s", uri);
+    free (uri);
     tf_db_t *reporting = tf_db_new (url, "test", "UTC", 5000);
     cr_assert (reporting && tf_db_conn (reporting), "the reporting role cannot log in");
     cr_assert_eq (tf_test_scalar (reporting, "SELECT count(*) FROM pg_roles WHERE rolname = current_user"

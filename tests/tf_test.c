@@ -658,3 +658,30 @@ tf_test_read_file (const char *path)
     fclose (f);
     return data;
 }
+
+static int s_stderr_fd = -1, s_stderr_saved = -1;
+static char s_stderr_path [64];
+
+void
+tf_test_stderr_begin (void)
+{
+    snprintf (s_stderr_path, sizeof s_stderr_path, "/tmp/tf-test-stderr-XXXXXX");
+    s_stderr_fd = mkstemp (s_stderr_path);
+    cr_assert_geq (s_stderr_fd, 0);
+    fflush (stderr);
+    s_stderr_saved = dup (2);
+    dup2 (s_stderr_fd, 2);
+}
+
+char *
+tf_test_stderr_end (void)
+{
+    fflush (stderr);
+    dup2 (s_stderr_saved, 2);
+    close (s_stderr_saved);
+    close (s_stderr_fd);
+    char *text = tf_test_read_file (s_stderr_path);
+    unlink (s_stderr_path);
+    cr_assert (text, "nothing captured");
+    return text;
+}

@@ -157,4 +157,9 @@ void tf_test_hook_set_status (tf_test_hook_t *hook, int status);
 //  The file's first MB as a string (caller frees), or NULL when it cannot be read.
 char *tf_test_read_file (const char *path);
 
+//  Sends this process's stderr (the log) to a file until
+//  tf_test_stderr_end, which gives back what was written (caller frees).
+void tf_test_stderr_begin (void);
+char *tf_test_stderr_end (void);
+
 #endif
