@@ -1,6 +1,7 @@
 //  PII masking of free text.
 #include "tf_log.h"
 #include "tf_mask.h"
+#include "tf_test.h"
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdio.h>
