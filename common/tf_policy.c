@@ -106,6 +106,9 @@ int
 tf_policy_check (const tf_identity_t *who, tf_msg_t *msg, tf_db_t *db, tf_error_t *err)
 {
     const char *type = tf_schemas [msg->type].name;
+    //  the one thing anyone may ask: a status by its unguessable reference
+    if (msg->type == TF_MSG_STATUS)
+        return 0;
     if (who->role == TF_ROLE_NONE)
         return tf_error_set (err, TF_ERR_UNAUTHENTICATED, NULL,
                              "%s needs a sender: a CURVE key on the allow-list, or a live bearer token", type);

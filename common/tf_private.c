@@ -75,6 +75,46 @@ tf_private_key (void)
     return *s_key? s_key: NULL;
 }
 
+//  hex of the first n bytes of HMAC-SHA256(key, prefix + text)
+static void
+s_mac_hex (const char *prefix, const char *text, size_t len, int n, char *out)
+{
+    size_t plen = strlen (prefix);
+    unsigned char *input = malloc (plen + len + 1);
+    memcpy (input, prefix, plen);
+    memcpy (input + plen, text, len);
+    unsigned char mac [EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    HMAC (EVP_sha256 (), s_key, KEY_HEX, input, plen + len, mac, &mac_len);
+    free (input);
+    for (int i = 0; i < n; i++)
+        snprintf (out + 2 * i, 3, "%02x", mac [i]);
+}
+
+void
+tf_private_ref (const char *ticket_no, char *out, size_t size)
+{
+    char mac [2 * 12 + 1];
+    s_mac_hex ("ref:", ticket_no, strlen (ticket_no), 12, mac);
+    snprintf (out, size, "%s-%s", ticket_no, mac);
+}
+
+bool
+tf_private_ref_check (const char *ref, char *ticket_no, size_t size)
+{
+    const char *dash = strrchr (ref, '-');
+    if (!*s_key || !dash || dash == ref || (size_t) (dash - ref) >= size || strlen (dash + 1) != 24)
+        return false;
+    snprintf (ticket_no, size, "%.*s", (int) (dash - ref), ref);
+    char mac [2 * 12 + 1];
+    s_mac_hex ("ref:", ticket_no, strlen (ticket_no), 12, mac);
+    //  compared in constant time: a wrong guess says nothing of how close it was
+    unsigned char differ = 0;
+    for (int i = 0; i < 24; i++)
+        differ |= (unsigned char) (mac [i] ^ dash [1 + i]);
+    return differ == 0;
+}
+
 bool
 tf_private_is_hash (const char *stored)
 {
@@ -96,12 +136,8 @@ tf_private_id (const char *value, size_t len)
         copy [len] = 0;
         return copy;
     }
-    unsigned char mac [EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    HMAC (EVP_sha256 (), s_key, KEY_HEX, (const unsigned char *) value, len, mac, &mac_len);
     char *hashed = malloc (2 + 32 + 1);
     memcpy (hashed, "h:", 2);
-    for (int i = 0; i < 16; i++)
-        snprintf (hashed + 2 + 2 * i, 3, "%02x", mac [i]);
+    s_mac_hex ("", value, len, 16, hashed + 2);
     return hashed;
 }

@@ -29,6 +29,14 @@ const char *tf_private_key (void);
 //  replaces what tf_mask_last_stats reports.)
 char *tf_private_id (const char *value, size_t len);
 
+//  A ticket's public reference: its number, '-' and 24 hex digits of
+//  HMAC-SHA256(key, number), so it cannot be made from the number alone.
+//  out needs 64 bytes.
+void tf_private_ref (const char *ticket_no, char *out, size_t size);
+//  The ticket number of a reference when it is exactly one tf_private_ref
+//  makes (ticket_no: 32 bytes), else false.
+bool tf_private_ref_check (const char *ref, char *ticket_no, size_t size);
+
 //  True when the identifier is stored as a hash.
 bool tf_private_is_hash (const char *stored);
 

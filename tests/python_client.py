@@ -147,6 +147,17 @@ def main():
     assert status == 403 and body["error"]["code"] == "forbidden", (status, body)
     status, body = http(port, "POST", "/v1/tickets", web, token=token)
     assert status == 201 and body["ticket_no"].startswith("CS"), (status, body)
+    # the customer's own lookup: the public reference, no token; a made-up one is not found
+    ref = body["public_ref"]
+    assert ref.startswith(body["ticket_no"] + "-"), body
+    status, seen = http(port, "GET", "/v1/status/" + ref)
+    assert status == 200 and seen["ticket_no"] == body["ticket_no"] and seen["status"] == "received", seen
+    assert seen["status_text"] and "body" not in seen, seen
+    forged = ref[:-1] + ("0" if ref[-1] != "0" else "1")
+    status, err = http(port, "GET", "/v1/status/" + forged)
+    assert status == 404 and err["error"]["code"] == "not_found", (status, err)
+    status, err = http(port, "GET", "/v1/status/" + body["ticket_no"])
+    assert status == 404, (status, err)
     status2, body2 = http(port, "POST", "/v1/tickets", web, token=token)
     assert status2 == 200 and body2["ticket_no"] == body["ticket_no"], (status2, body2)
     status, shown = http(port, "GET", "/v1/tickets/" + body["ticket_no"], token=token)

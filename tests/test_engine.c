@@ -661,6 +661,7 @@ Test (engine, runs_of_different_types_keep_the_order)
         { .type = TF_MSG_SUBMIT, .handle = s_summary, .needs_database = false }, { .type = TF_MSG_GET, .handle = s_summary, .needs_database = false }, { .type = TF_MSG_FEEDBACK, .handle = s_summary, .needs_database = false },
         { .type = TF_MSG_MESSAGE, .handle = s_summary, .needs_database = false },
         { .type = TF_MSG_SURVEY, .handle = s_summary, .needs_database = false },
+        { .type = TF_MSG_STATUS, .handle = s_summary, .needs_database = false },
         { .type = TF_MSG_TOKEN_CREATE, .handle = s_summary, .needs_database = false },
         { .type = TF_MSG_TOKEN_REVOKE, .handle = s_summary, .needs_database = false },
         { .type = TF_MSG_NONE }

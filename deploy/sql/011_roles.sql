@@ -78,7 +78,7 @@ BEGIN
     GRANT EXECUTE ON FUNCTION tf_threadable (text), tf_message_in (bigint, text, text, text), tf_ticket_opened (bigint[], text[], text[]),
       tf_customer_messages (text, bigint[], jsonb[], text[], timestamptz[]), tf_ticket_vars (tickets, jsonb, text), tf_phrase (text),
       tf_render (text, jsonb), tf_desk_timezone (), tf_local_text (timestamptz), tf_business_add (timestamptz, double precision, text),
-      tf_working_day (date), tf_ticket_scored (bigint, integer), tf_person (text, text) TO ticketflow_intake;
+      tf_working_day (date), tf_ticket_scored (bigint, integer), tf_person (text, text), tf_status_text (text) TO ticketflow_intake;
     -- classifier
     GRANT UPDATE (status, status_changed_at, updated_at, category, subcategory, third_level, priority, confidence, priority_reasons,
       sentiment, text_signature, incident_id, signature_seq) ON tickets TO ticketflow_classifier;

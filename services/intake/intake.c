@@ -97,6 +97,13 @@ static const char *SQL_SURVEY =
     "SELECT tf_ticket_scored ($1, $2::int) FROM s";
 
 //  Contact details sealed with the private-data key ($6), never stored plain
+//  What a customer sees by the public reference ($1 the ticket number)
+static const char *SQL_STATUS =
+    "SELECT status, tf_status_text (status), to_char (updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "       CASE WHEN tf_threadable (status) AND status <> 'resolved'"
+    "            THEN to_char (resolve_due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END"
+    " FROM tickets WHERE ticket_no = $1";
+
 static const char *SQL_CONTACTS =
     "INSERT INTO ticket_contacts (ticket_id, customer_ref, name_sealed, phone_sealed, email_sealed) "
     "SELECT id, ref, pgp_sym_encrypt (name, $6), pgp_sym_encrypt (phone, $6), pgp_sym_encrypt (email, $6)"
@@ -192,7 +199,8 @@ intake_new (tf_db_t *db)
     ||  tf_db_prepare (db, "intake_message_in", SQL_MESSAGE_IN, 4)
     ||  tf_db_prepare (db, "intake_message_ticket", SQL_MESSAGE_TICKET, 5)
     ||  tf_db_prepare (db, "intake_opened", SQL_OPENED, 3)
-    ||  tf_db_prepare (db, "intake_survey", SQL_SURVEY, 7))
+    ||  tf_db_prepare (db, "intake_survey", SQL_SURVEY, 7)
+    ||  tf_db_prepare (db, "intake_status", SQL_STATUS, 1))
         intake_destroy (&self);
     return self;
 }
@@ -684,6 +692,30 @@ intake_feedback (intake_t *self, const tf_msg_t *request, int64_t *ticket_id, tf
     PQclear (res);
     free (comment);
     return feedback_id;
+}
+
+int
+intake_status (intake_t *self, const char *ticket_no, tf_msg_t *reply, tf_error_t *err)
+{
+    const char *params [] = { ticket_no };
+    PGresult *res = tf_db_run (self->db, "intake_status", 1, params);
+    int rc = -1;
+    if (!tf_db_ok (self->db, res, "ticket status"))
+        tf_error_unavailable (err);
+    else
+    if (PQntuples (res) == 0)
+        tf_error_set (err, TF_ERR_NOT_FOUND, "public_ref", "no ticket has this reference");
+    else {
+        tf_msg_set_cstr (reply, TF_F_STATUS_INFO_TICKET_NO, ticket_no);
+        tf_msg_set_cstr (reply, TF_F_STATUS_INFO_STATUS, PQgetvalue (res, 0, 0));
+        tf_msg_set_cstr (reply, TF_F_STATUS_INFO_STATUS_TEXT, PQgetvalue (res, 0, 1));
+        tf_msg_set_cstr (reply, TF_F_STATUS_INFO_UPDATED_AT, PQgetvalue (res, 0, 2));
+        if (!PQgetisnull (res, 0, 3))
+            tf_msg_set_cstr (reply, TF_F_STATUS_INFO_RESOLVE_BY, PQgetvalue (res, 0, 3));
+        rc = 0;
+    }
+    PQclear (res);
+    return rc;
 }
 
 int

@@ -48,6 +48,10 @@ char *intake_ticket_json (intake_t *self, const char *ticket_no, size_t len, tf_
 //  -1 with err: not_found, illegal_transition (not resolved), unavailable.
 int64_t intake_feedback (intake_t *self, const tf_msg_t *request, int64_t *ticket_id, tf_error_t *err);
 
+//  ticket.status: fills reply (ticket.status_info) for a ticket number;
+//  0, or -1 with err (not_found, unavailable).
+int intake_status (intake_t *self, const char *ticket_no, tf_msg_t *reply, tf_error_t *err);
+
 //  ticket.message: finds the ticket (ticket_no, else (channel, thread_id),
 //  else the customer's open ticket about order_no), refuses another
 //  customer's, and appends the masked message to its thread (a ticket

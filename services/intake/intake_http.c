@@ -36,6 +36,11 @@ s_forward (intake_http_t *self, struct MHD_Connection *conn, tf_msg_t *request)
     if (reply.type == TF_MSG_ERROR)
         rc = tf_http_respond_reply_error (conn, &reply);
     else
+    if (reply.type == TF_MSG_STATUS_INFO) {
+        zframe_t *body = zmsg_last (frames);
+        rc = s_respond_json (conn, MHD_HTTP_OK, tf_json_from_body (zframe_data (body), zframe_size (body)));
+    }
+    else
     if (reply.type == TF_MSG_ACCEPTED) {
         zframe_t *body = zmsg_last (frames);
         json_t *json = tf_json_from_body (zframe_data (body), zframe_size (body));
@@ -130,6 +135,19 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
         if (len == 0 || len > TF_MAX_GET_TICKET_NO)
             return s_respond_error (conn, MHD_HTTP_NOT_FOUND, TF_ERR_NOT_FOUND, "ticket_no", "no such ticket");
         tf_msg_set_str (&request, TF_F_GET_TICKET_NO, number, len);
+        enum MHD_Result rc = s_forward (self, conn, &request);
+        tf_msg_clear (&request);
+        return rc;
+    }
+    //  a customer's own lookup: no token, only the unguessable reference
+    if (streq (method, "GET") && strncmp (url, "/v1/status/", 11) == 0) {
+        const char *ref = url + 11;
+        size_t len = strlen (ref);
+        if (len == 0 || len > TF_MAX_STATUS_PUBLIC_REF)
+            return s_respond_error (conn, MHD_HTTP_NOT_FOUND, TF_ERR_NOT_FOUND, "public_ref", "no ticket has this reference");
+        tf_msg_t request;
+        tf_msg_init (&request, TF_MSG_STATUS);
+        tf_msg_set_str (&request, TF_F_STATUS_PUBLIC_REF, ref, len);
         enum MHD_Result rc = s_forward (self, conn, &request);
         tf_msg_clear (&request);
         return rc;

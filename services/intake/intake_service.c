@@ -3,6 +3,7 @@
 #include "intake_http.h"
 #include "tf_json.h"
 #include "tf_log.h"
+#include "tf_private.h"
 #include "tf_ticket.h"
 #include "tf_token.h"
 #include <time.h>
@@ -90,6 +91,9 @@ s_submit (void *state, tf_engine_t *engine, tf_request_t **requests, size_t n)
         tf_msg_set_bool (&reply, TF_F_ACCEPTED_DUPLICATE, r->duplicate);
         if (r->threaded)
             tf_msg_set_bool (&reply, TF_F_ACCEPTED_THREADED, true);
+        char ref [64];
+        tf_private_ref (r->ticket_no, ref, sizeof ref);
+        tf_msg_set_cstr (&reply, TF_F_ACCEPTED_PUBLIC_REF, ref);
         tf_engine_reply (engine, stored [i], &reply);
         tf_msg_clear (&reply);
         if (!r->duplicate && !r->threaded)
@@ -140,6 +144,28 @@ s_feedback (void *state, tf_engine_t *engine, tf_request_t *request)
     tf_engine_reply (engine, request, &reply);
     tf_msg_clear (&reply);
     tf_engine_send_ticket (engine, OUTPUT_FEEDBACK, TF_MSG_FEEDBACK_RECEIVED, ticket_id, ticket_no);
+}
+
+//  ticket.status: what the customer may see, by the public reference
+static void
+s_status (void *state, tf_engine_t *engine, tf_request_t *request)
+{
+    state_t *self = state;
+    char *ref = tf_msg_strdup (&request->msg, TF_F_STATUS_PUBLIC_REF);
+    char ticket_no [32];
+    tf_error_t err;
+    tf_msg_t reply;
+    tf_msg_init (&reply, TF_MSG_STATUS_INFO);
+    if (!tf_private_ref_check (ref, ticket_no, sizeof ticket_no))
+        tf_error_set (&err, TF_ERR_NOT_FOUND, "public_ref", "no ticket has this reference");
+    else
+        intake_status (self->intake, ticket_no, &reply, &err);
+    free (ref);
+    if (reply.v [TF_F_STATUS_INFO_TICKET_NO].present)
+        tf_engine_reply (engine, request, &reply);
+    else
+        tf_engine_refuse (engine, request, &err);
+    tf_msg_clear (&reply);
 }
 
 //  token.create / token.revoke: the HTTP gateways' credentials
@@ -257,6 +283,7 @@ const tf_service_t intake_service = {
         { .type = TF_MSG_FEEDBACK, .one = s_feedback, .needs_database = true },
         { .type = TF_MSG_MESSAGE, .one = s_message, .needs_database = true },
         { .type = TF_MSG_SURVEY, .one = s_survey, .needs_database = true },
+        { .type = TF_MSG_STATUS, .one = s_status, .needs_database = true },
         { .type = TF_MSG_TOKEN_CREATE, .one = s_token, .needs_database = true },
         { .type = TF_MSG_TOKEN_REVOKE, .one = s_token, .needs_database = true },
         { .type = TF_MSG_NONE }
