@@ -170,7 +170,7 @@ closed_loop () {
     local name=$1 n=$2 run_limit=$3 memory=${4:-} run_id loadgen_rc waiting start assigned total seconds p50 p99c triage
     echo "== closed loop, $name run: $n tickets from $clients clients"
     stack_up
-    run_id="bench-$name-$(date +%s)"
+    run_id="bench-$name-$(date +%s)r"   # a letter ends the digits: the ids must not read as a phone number (intake would hash them)
     [ -z "$memory" ] || rss_start
     start=$SECONDS
     loadgen_rc=0
@@ -230,7 +230,7 @@ open_loop () {
     local r=$1 run_id waiting sent assigned triage unassigned p50 p99o max lag
     echo "== open loop: $r tickets/s for $open_seconds s"
     stack_up
-    run_id="bench-open$r-$(date +%s)"
+    run_id="bench-open$r-$(date +%s)r"
     run timeout -k 5 $((open_seconds + 60)) bin/ticketflow-loadgen --rate "$r" --seconds "$open_seconds" \
         --run-id "$run_id" --schedule "$work/schedule.csv" || echo "loadgen: exit status $?"
     waiting=$(wait_assigned $((SECONDS + drain)))

@@ -10,6 +10,7 @@
 #include "tf_db.h"
 #include "tf_log.h"
 #include "tf_net.h"
+#include "tf_security.h"
 #include <math.h>
 #include <pthread.h>
 #include <time.h>
@@ -210,7 +211,7 @@ s_open_loop (const char *endpoint, const char *run_id, const csvread_pairs_t *te
 int
 main (int argc, char **argv)
 {
-    static const char *settings [] = { "intake-endpoint", "log-level", NULL };
+    static const char *settings [] = { "intake-endpoint", "log-level", "security", "keys-dir", "cert", NULL };
     tf_config_t cfg;
     char *rest [64];
     int nrest = 0;
@@ -241,12 +242,17 @@ main (int argc, char **argv)
     if (rc)
         return rc > 0? 0: 2;
     tf_log_init ("loadgen", cfg.log_level);
+    //  every client thread presents --cert (default: the operator's)
+    if (tf_security_client_start (&cfg, cfg.cert)) {
+        fprintf (stderr, "error: cannot use the certificate '%s'\n", cfg.cert);
+        return 2;
+    }
     int tickets = 20000, clients = 8, window = 32;
     double rate = 0, seconds = 0;
     const char *schedule = NULL;
     bool tickets_given = false;
     char run_id [64], texts_path [4200];
-    snprintf (run_id, sizeof run_id, "bench%lld", (long long) zclock_time ());
+    snprintf (run_id, sizeof run_id, "bench%lldr", (long long) zclock_time ());
     snprintf (texts_path, sizeof texts_path, "%s/deploy/taxonomy/train.csv", tf_home ());
     const char *text_column = "text";
     for (int i = 0; i + 1 < nrest; i += 2) {
