@@ -20,6 +20,10 @@ const tf_option_t tf_options [] = {
              "client an operator (a developer's laptop only: it warns at start)"),
     STR_OPT ("keys-dir", NULL, "", keys_dir,
              "CURVE keys and the allow-list (empty: $TICKETFLOW_HOME/var/keys; created when missing)"),
+    STR_OPT ("http-tls-cert", NULL, "", http_tls_cert,
+             "PEM certificate (chain) for intake's and reporting's HTTP: with http-tls-key they speak "
+             "HTTPS only (empty: plain HTTP, for loopback or behind a TLS proxy)"),
+    STR_OPT ("http-tls-key", NULL, "", http_tls_key, "PEM private key of http-tls-cert"),
     STR_OPT ("cert", NULL, "operator", cert,
              "the client certificate this program presents: a file from `ticketctl cert create`, "
              "or a name in keys-dir"),

@@ -27,6 +27,8 @@ typedef struct {
     const char *intake_feedback_endpoint;
     const char *http_address;
     int intake_http_port;
+    const char *http_tls_cert;
+    const char *http_tls_key;
     const char *classifier_endpoint;
     const char *classifier_events_endpoint;
     const char *dispatcher_endpoint;

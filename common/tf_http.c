@@ -9,10 +9,42 @@ struct tf_http_t {
     int port;
 };
 
+//  A PEM file's text, or NULL (logged)
+static char *
+s_read_pem (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    char *text = NULL;
+    size_t size = 0;
+    if (file) {
+        FILE *out = open_memstream (&text, &size);
+        char buf [4096];
+        size_t n;
+        while ((n = fread (buf, 1, sizeof buf, file)) > 0)
+            fwrite (buf, 1, n, out);
+        fclose (out);
+        fclose (file);
+    }
+    if (!text || !strstr (text, "-----BEGIN")) {
+        tf_error ("http: cannot read the PEM file %s", path);
+        free (text);
+        return NULL;
+    }
+    return text;
+}
+
 tf_http_t *
 tf_http_new (const char *address, int port, MHD_AccessHandlerCallback handler, void *cls,
-             MHD_RequestCompletedCallback completed, unsigned connection_limit)
+             MHD_RequestCompletedCallback completed, unsigned connection_limit,
+             const char *tls_cert, const char *tls_key)
 {
+    bool tls = tls_cert && *tls_cert && tls_key && *tls_key;
+    char *cert = tls? s_read_pem (tls_cert): NULL, *key = tls? s_read_pem (tls_key): NULL;
+    if (tls && (!cert || !key)) {
+        free (cert);
+        free (key);
+        return NULL;
+    }
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
     if (inet_pton (AF_INET, address, &addr.sin_addr) != 1) {
         tf_error ("http: '%s' is not an IPv4 address", address);
@@ -23,7 +55,8 @@ tf_http_new (const char *address, int port, MHD_AccessHandlerCallback handler, v
     //  a thread per connection: each blocks on its own round trip to the
     //  actor while the actor batches them together
     self->daemon = MHD_start_daemon (
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG
+        | (tls? MHD_USE_TLS: 0),
         0, NULL, NULL, handler, cls,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
@@ -33,7 +66,12 @@ tf_http_new (const char *address, int port, MHD_AccessHandlerCallback handler, v
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) TF_HTTP_IDLE_SECONDS,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) TF_HTTP_PER_CLIENT,
+        //  the last two: only with TLS (an option list ends at the first END)
+        tls? MHD_OPTION_HTTPS_MEM_CERT: MHD_OPTION_END, cert,
+        MHD_OPTION_HTTPS_MEM_KEY, key,
         MHD_OPTION_END);
+    free (cert);
+    free (key);
     if (!self->daemon) {
         tf_error ("http: cannot listen on %s:%d", address, port);
         free (self);

@@ -20,9 +20,11 @@ typedef struct tf_http_t tf_http_t;
 #define TF_HTTP_PER_CLIENT   32
 
 //  Listens on address:port (port 0: any free port); `completed` may be NULL.
-//  NULL on failure (logged).
+//  With a PEM certificate and key file (both non-empty) it speaks HTTPS
+//  only. NULL on failure (logged).
 tf_http_t *tf_http_new (const char *address, int port, MHD_AccessHandlerCallback handler, void *cls,
-                        MHD_RequestCompletedCallback completed, unsigned connection_limit);
+                        MHD_RequestCompletedCallback completed, unsigned connection_limit,
+                        const char *tls_cert, const char *tls_key);
 void tf_http_destroy (tf_http_t **self_p);
 int tf_http_port (tf_http_t *self);
 

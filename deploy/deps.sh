@@ -15,7 +15,8 @@ PACKAGES=(
     build-essential pkg-config
     libzmq3-dev libczmq-dev libmsgpack-dev libpq-dev libcriterion-dev
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
-    libssl-dev                                      # HMAC-SHA256 of signed webhooks (libcrypto)
+    libssl-dev                                      # HMAC-SHA256: signed webhooks, keyed hashes (libcrypto)
+    openssl                                         # the HTTPS test makes a certificate with it
     postgresql postgresql-client postgresql-contrib # server, psql, pgbench
     python3-zmq python3-msgpack                     # test clients
     python3-prometheus-client                       # tests/check_metrics.py parses /metrics

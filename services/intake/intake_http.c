@@ -173,13 +173,14 @@ s_completed (void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_Re
 }
 
 intake_http_t *
-intake_http_new (const char *address, int port, const char *request_endpoint, int timeout_ms)
+intake_http_new (const char *address, int port, const char *request_endpoint, int timeout_ms,
+                 const char *tls_cert, const char *tls_key)
 {
     intake_http_t *self = calloc (1, sizeof *self);
     assert (self);
     self->endpoint = strdup (request_endpoint);
     self->timeout_ms = timeout_ms;
-    self->http = tf_http_new (address, port, s_handle, self, s_completed, 512);
+    self->http = tf_http_new (address, port, s_handle, self, s_completed, 512, tls_cert, tls_key);
     if (!self->http)
         intake_http_destroy (&self);
     return self;

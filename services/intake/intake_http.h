@@ -11,9 +11,10 @@
 
 typedef struct intake_http_t intake_http_t;
 
-//  Listens on address:port (port 0: any free port). NULL on failure (logged).
+//  Listens on address:port (port 0: any free port); HTTPS with a PEM
+//  certificate and key file (else NULL or ""). NULL on failure (logged).
 intake_http_t *intake_http_new (const char *address, int port, const char *request_endpoint,
-                                int timeout_ms);
+                                int timeout_ms, const char *tls_cert, const char *tls_key);
 void intake_http_destroy (intake_http_t **self_p);
 int intake_http_port (intake_http_t *self);
 

@@ -46,7 +46,7 @@ s_create (tf_engine_t *engine)
     self->intake = intake_new (tf_engine_db (engine));
     //  the HTTP gateway talks to the same request socket over inproc
     self->http = intake_http_new (cfg->http_address, cfg->intake_http_port, tf_engine_inproc (engine),
-                                  cfg->request_timeout_ms);
+                                  cfg->request_timeout_ms, cfg->http_tls_cert, cfg->http_tls_key);
     if (!self->msgs || !self->results || !self->stored || !self->intake || !self->http) {
         void *state = self;
         s_destroy (&state);
@@ -249,7 +249,7 @@ s_query (void *state, tf_engine_t *engine, const char *command)
 
 static const char *const s_settings [] = {
     "database-url", "log-level", "security", "keys-dir", "timezone", "batch-size", "max-message-bytes",
-    "intake-endpoint", "intake-events-endpoint", "intake-feedback-endpoint", "http-address", "intake-http-port",
+    "intake-endpoint", "intake-events-endpoint", "intake-feedback-endpoint", "http-address", "http-tls-cert", "http-tls-key", "intake-http-port",
     "intake-ops-port", "request-timeout-ms", NULL
 };
 

@@ -76,13 +76,14 @@ s_handle (void *cls, struct MHD_Connection *conn, const char *url, const char *m
 }
 
 reporting_http_t *
-reporting_http_new (const char *address, int port, const char *request_endpoint, int timeout_ms)
+reporting_http_new (const char *address, int port, const char *request_endpoint, int timeout_ms,
+                    const char *tls_cert, const char *tls_key)
 {
     reporting_http_t *self = calloc (1, sizeof *self);
     assert (self);
     self->endpoint = strdup (request_endpoint);
     self->timeout_ms = timeout_ms;
-    self->http = tf_http_new (address, port, s_handle, self, NULL, 128);
+    self->http = tf_http_new (address, port, s_handle, self, NULL, 128, tls_cert, tls_key);
     if (!self->http)
         reporting_http_destroy (&self);
     return self;

@@ -13,9 +13,10 @@
 
 typedef struct reporting_http_t reporting_http_t;
 
-//  Listens on address:port (port 0: any free port). NULL on failure (logged).
+//  Listens on address:port (port 0: any free port); HTTPS with a PEM
+//  certificate and key file (else NULL or ""). NULL on failure (logged).
 reporting_http_t *reporting_http_new (const char *address, int port, const char *request_endpoint,
-                                      int timeout_ms);
+                                      int timeout_ms, const char *tls_cert, const char *tls_key);
 void reporting_http_destroy (reporting_http_t **self_p);
 int reporting_http_port (reporting_http_t *self);
 

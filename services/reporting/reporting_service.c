@@ -30,7 +30,7 @@ s_create (tf_engine_t *engine)
     self->reporting = reporting_new (tf_engine_db (engine));
     //  the HTTP gateway talks to the same request socket over inproc
     self->http = reporting_http_new (cfg->http_address, cfg->reporting_http_port, tf_engine_inproc (engine),
-                                     cfg->request_timeout_ms);
+                                     cfg->request_timeout_ms, cfg->http_tls_cert, cfg->http_tls_key);
     if (!self->reporting || !self->http) {
         void *state = self;
         s_destroy (&state);
@@ -85,7 +85,7 @@ s_query (void *state, tf_engine_t *engine, const char *command)
 static const char *const s_settings [] = {
     "database-url", "log-level", "security", "keys-dir", "timezone", "batch-size", "max-message-bytes",
     "reconcile-seconds", "stale-seconds", "notifier-events-endpoint",
-    "reporting-endpoint", "http-address", "reporting-http-port", "reporting-ops-port",
+    "reporting-endpoint", "http-address", "http-tls-cert", "http-tls-key", "reporting-http-port", "reporting-ops-port",
     "request-timeout-ms", NULL
 };
 
