@@ -298,6 +298,8 @@ static void
 s_add_property (zframe_t *frame, const char *name, const char *value)
 {
     size_t n = strlen (name), v = strlen (value), at = zframe_size (frame);
+    if (v > 255)
+        v = 255;            //  what fits the buffer; names and codes are far shorter
     byte buf [1 + 255 + 4 + 256];
     buf [0] = (byte) n;
     memcpy (buf + 1, name, n);
@@ -440,7 +442,7 @@ tf_security_start (const tf_config_t *cfg)
     if (s_refs++ == 0 && !s_zap && !s_wants_off (cfg)) {
         tf_keys_dir (cfg, s_dir, sizeof s_dir);
         int created = 0;
-        if (tf_keys_init (s_dir) < 0 || !(s_server = s_server_cert (s_dir, &created)))
+        if (tf_keys_init (s_dir) < 0 || (!s_server && !(s_server = s_server_cert (s_dir, &created))))
             rc = -1;
         else {
             s_zap = zactor_new (s_zap_actor, s_dir);
