@@ -631,6 +631,16 @@ Test (security, personal_data_stays_out_of_tickets_outbox_events_replies_and_log
     zmsg_destroy (&frames);
     tf_msg_clear (&m);
 
+    //  nor over HTTP
+    char *port = tf_actor_query (intake, "HTTP-PORT"), path_get [96];
+    snprintf (path_get, sizeof path_get, "/v1/tickets/%s", ticket_no);
+    long status;
+    char *http = tf_test_http_get (atoi (port), path_get, &status);
+    cr_assert (status == 200 && http && strstr (http, ticket_no), "GET %s: %ld", path_get, status);
+    cr_assert (!strstr (http, phone) && !strstr (http, "110101199003071234"), "HTTP shows a number: %s", http);
+    free (http);
+    zstr_free (&port);
+
     //  nowhere in what is stored but the sealed contact
     const char *tables [] = { "tickets t WHERE t.id = %lld", "ticket_events t WHERE t.ticket_id = %lld",
                               "outbox t WHERE t.ticket_id = %lld", "ticket_messages t WHERE t.ticket_id = %lld",
