@@ -17,7 +17,6 @@
 #include "tf_test.h"
 #include "tf_token.h"
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <arpa/inet.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -767,37 +766,6 @@ Test (security, each_database_role_may_do_its_part_only)
 
 //  ------------------------------------------------------------------ TLS
 
-static size_t
-s_discard (char *data, size_t size, size_t n, void *arg)
-{
-    (void) data;
-    (void) arg;
-    return size * n;
-}
-
-//  GET url with the test token; the status (0: no HTTP answer).
-static long
-s_curl_status (const char *url, const char *ca)
-{
-    CURL *curl = curl_easy_init ();
-    struct curl_slist *headers = curl_slist_append (NULL, tf_test_bearer ());
-    curl_easy_setopt (curl, CURLOPT_URL, url);
-    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT, 5L);
-    curl_easy_setopt (curl, CURLOPT_NOBODY, 0L);
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_discard);
-    if (ca) {
-        curl_easy_setopt (curl, CURLOPT_CAINFO, ca);
-        curl_easy_setopt (curl, CURLOPT_SSL_VERIFYHOST, 0L);     //  a test certificate for 127.0.0.1
-    }
-    long status = 0;
-    if (curl_easy_perform (curl) == CURLE_OK)
-        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all (headers);
-    curl_easy_cleanup (curl);
-    return status;
-}
-
 Test (security, http_speaks_tls_when_given_a_certificate)
 {
     tf_config_t cfg;
@@ -817,9 +785,12 @@ Test (security, http_speaks_tls_when_given_a_certificate)
     char *port = tf_actor_query (actor, "HTTP-PORT");
     char url [128];
     snprintf (url, sizeof url, "https://127.0.0.1:%s/v1/tickets/CS209901019999", port);
-    cr_assert_eq (s_curl_status (url, cert), 404, "no answer over HTTPS");
+    long status;
+    free (tf_test_https_get (url, cert, &status));
+    cr_assert_eq (status, 404, "no answer over HTTPS");
     snprintf (url, sizeof url, "http://127.0.0.1:%s/v1/tickets/CS209901019999", port);
-    cr_assert_eq (s_curl_status (url, NULL), 0, "plain HTTP was answered");
+    free (tf_test_https_get (url, NULL, &status));
+    cr_assert_eq (status, 0, "plain HTTP was answered");
     zstr_free (&port);
     zactor_destroy (&actor);
     snprintf (command, sizeof command, "rm -rf %s", dir);

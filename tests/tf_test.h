@@ -84,6 +84,8 @@ void tf_test_alone (void);
 //  GET http://127.0.0.1:port/path; the body (caller frees) and the status
 //  in *status. NULL when nothing answered.
 char *tf_test_http_get (int port, const char *path, long *status);
+//  The same for a whole URL; https:// trusts the certificate in `ca`.
+char *tf_test_https_get (const char *url, const char *ca, long *status);
 //  An operator's HTTP bearer token, made once per test process, and its
 //  "Authorization: Bearer ..." header (tf_test_http_get sends it).
 const char *tf_test_token (void);
