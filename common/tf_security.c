@@ -4,6 +4,7 @@
 #include "tf_log.h"
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -239,6 +240,8 @@ typedef struct {
     char dir [PATH_MAX];
     struct timespec mtime;
     zhashx_t *keys;             //  Z85 public key → tf_identity_t
+    int64_t logged_at;          //  the last refusal logged (zclock_mono)
+    int unlogged;               //  refusals since, not logged
 } s_allow_list_t;
 
 static void
@@ -294,6 +297,30 @@ s_domain_admits (const char *domain, tf_role_t role)
     return false;
 }
 
+//  A refusal's log line; a client that retries (every 100 ms, ZeroMQ's
+//  reconnect) gets one line a second, with the count of those left out
+static void s_refused (s_allow_list_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void
+s_refused (s_allow_list_t *self, const char *fmt, ...)
+{
+    int64_t now = zclock_mono ();
+    if (now - self->logged_at < 1000) {
+        self->unlogged++;
+        return;
+    }
+    char line [256];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (line, sizeof line, fmt, args);
+    va_end (args);
+    if (self->unlogged)
+        tf_warn ("%s (and %d more refusals in the last second)", line, self->unlogged);
+    else
+        tf_warn ("%s", line);
+    self->logged_at = now;
+    self->unlogged = 0;
+}
+
 static void
 s_add_property (zframe_t *frame, const char *name, const char *value)
 {
@@ -335,10 +362,10 @@ s_zap_answer (zsock_t *handler, s_allow_list_t *allow)
         s_allow_list_refresh (allow);
         who = allow->keys? zhashx_lookup (allow->keys, txt): NULL;
         if (!who)
-            tf_warn ("refused a connection from %s: key %.8s... is not on the allow-list", address, txt);
+            s_refused (allow, "refused a connection from %s: key %.8s... is not on the allow-list", address, txt);
         else
         if (!s_domain_admits (domain? domain: "", who->role)) {
-            tf_warn ("refused %s (%s) on a %s socket", who->name, tf_role_names [who->role], domain);
+            s_refused (allow, "refused %s (%s) on a %s socket", who->name, tf_role_names [who->role], domain);
             who = NULL;
         }
     }
