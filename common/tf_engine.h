@@ -12,6 +12,10 @@
     * draining: what waits on a socket is read up to batch-size messages;
       consecutive requests of one type go to their handler together, events
       of one type go to their consumer as one set of ticket ids;
+    * who may: every request's sender (its CURVE key, or the HTTP token an
+      in-process gateway passed on) is checked against its role before
+      any handler sees the request (tf_policy.h); PUB outputs are XPUBs
+      that subscribe agents and leads to their own department only;
     * request ownership: the engine owns every request; a handler answers
       each one exactly once with tf_engine_reply / tf_engine_refuse, and a
       request left unanswered gets `internal` (and a log line);
