@@ -1,5 +1,6 @@
 #include "tf_db.h"
 #include "tf_log.h"
+#include "tf_private.h"
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
@@ -549,8 +550,8 @@ s_cmp (const void *a, const void *b)
     return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
-static char *
-s_read_file (const char *path)
+char *
+tf_read_file (const char *path)
 {
     FILE *f = fopen (path, "rb");
     if (!f)
@@ -634,7 +635,7 @@ tf_db_migrate (tf_db_t *db, const char *sql_dir, char *err, size_t errlen)
         if (rc == 0 && !done) {
             char path [4096];
             snprintf (path, sizeof path, "%s/%s", sql_dir, files [i]);
-            char *sql = s_read_file (path);
+            char *sql = tf_read_file (path);
             if (!sql) {
                 snprintf (err, errlen, "cannot read %s", path);
                 rc = -1;
@@ -729,23 +730,14 @@ tf_db_role_password (const char *pgpass, const char *role, char *password, size_
         free (known);
         return 0;
     }
-    static const char alphabet [] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    unsigned char bytes [32];
-    FILE *random = fopen ("/dev/urandom", "r");
-    bool ok = random && fread (bytes, 1, sizeof bytes, random) == sizeof bytes;
-    if (random)
-        fclose (random);
-    if (!ok || size < sizeof bytes + 1)
+    if (size < 33 || tf_private_random (password, 32, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
         return -1;
-    for (size_t i = 0; i < sizeof bytes; i++)
-        password [i] = alphabet [bytes [i] % (sizeof alphabet - 1)];
-    password [sizeof bytes] = 0;
     int fd = open (pgpass, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     char line [256];
     int len = snprintf (line, sizeof line, "*:*:*:%s:%s\n", role, password);
-    ok = write (fd, line, (size_t) len) == len;
+    bool ok = write (fd, line, (size_t) len) == len;
     close (fd);
     return ok? 0: -1;
 }

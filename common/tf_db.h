@@ -114,6 +114,10 @@ int tf_db_role_password (const char *pgpass, const char *role, char *password, s
 //  for it, else `url` as it is. The caller frees.
 char *tf_db_service_url (const char *url, const char *service, const char *pgpass);
 
+//  A whole file as a NUL-terminated string (caller frees); NULL when it
+//  cannot be read.
+char *tf_read_file (const char *path);
+
 //  The project folder: $TICKETFLOW_HOME, else the parent of the folder of
 //  this executable when it holds deploy/, else ".". Static storage.
 const char *tf_home (void);

@@ -363,7 +363,7 @@ s_engine_new (const tf_service_t *service, const tf_config_t *cfg, zsock_t *pipe
 
     //  who may connect: keys, the allow-list; this thread connects with our
     //  own; the key that keeps personal data private
-    if (tf_security_start (cfg) || tf_private_init (tf_keys_dir (cfg, keys, sizeof keys)))
+    if (tf_security_start (cfg) || tf_private_init (keys))
         goto failed;
     self->security_started = true;
     if (tf_security_on ()) {

@@ -1,4 +1,5 @@
 #include "tf_http.h"
+#include "tf_db.h"
 #include "tf_log.h"
 #include <arpa/inet.h>
 #include <string.h>
@@ -13,18 +14,7 @@ struct tf_http_t {
 static char *
 s_read_pem (const char *path)
 {
-    FILE *file = fopen (path, "r");
-    char *text = NULL;
-    size_t size = 0;
-    if (file) {
-        FILE *out = open_memstream (&text, &size);
-        char buf [4096];
-        size_t n;
-        while ((n = fread (buf, 1, sizeof buf, file)) > 0)
-            fwrite (buf, 1, n, out);
-        fclose (out);
-        fclose (file);
-    }
+    char *text = tf_read_file (path);
     if (!text || !strstr (text, "-----BEGIN")) {
         tf_error ("http: cannot read the PEM file %s", path);
         free (text);

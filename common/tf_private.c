@@ -31,25 +31,47 @@ s_read_key (const char *path)
     return ok? 0: -1;
 }
 
-//  32 random bytes as hex, written so that the first writer wins
-static int
-s_make_key (const char *path)
+int
+tf_private_random (char *out, size_t n, const char *alphabet)
 {
-    unsigned char bytes [KEY_HEX / 2];
+    unsigned char bytes [256];
+    size_t size = strlen (alphabet);
     int fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    bool ok = fd >= 0 && read (fd, bytes, sizeof bytes) == (ssize_t) sizeof bytes;
+    bool ok = fd >= 0 && n <= sizeof bytes && read (fd, bytes, n) == (ssize_t) n;
     if (fd >= 0)
         close (fd);
     if (!ok)
         return -1;
+    for (size_t i = 0; i < n; i++)
+        out [i] = alphabet [bytes [i] % size];
+    out [n] = 0;
+    return 0;
+}
+
+int
+tf_private_hmac_hex (const void *key, size_t key_len, const void *data, size_t len, size_t bytes, char *out)
+{
+    unsigned char mac [EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    if (!HMAC (EVP_sha256 (), key, (int) key_len, data, len, mac, &mac_len) || bytes > mac_len)
+        return -1;
+    for (size_t i = 0; i < bytes; i++)
+        snprintf (out + 2 * i, 3, "%02x", mac [i]);
+    return 0;
+}
+
+//  256 random bits as hex, written so that the first writer wins
+static int
+s_make_key (const char *path)
+{
     char text [KEY_HEX + 2];
-    for (size_t i = 0; i < sizeof bytes; i++)
-        snprintf (text + 2 * i, 3, "%02x", bytes [i]);
+    if (tf_private_random (text, KEY_HEX, "0123456789abcdef"))
+        return -1;
     text [KEY_HEX] = '\n';
-    fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return errno == EEXIST? 0: -1;
-    ok = write (fd, text, KEY_HEX + 1) == KEY_HEX + 1;
+    bool ok = write (fd, text, KEY_HEX + 1) == KEY_HEX + 1;
     close (fd);
     return ok? 0: -1;
 }
@@ -75,20 +97,16 @@ tf_private_key (void)
     return *s_key? s_key: NULL;
 }
 
-//  hex of the first n bytes of HMAC-SHA256(key, prefix + text)
+//  hex of the first n bytes of HMAC-SHA256(the private key, prefix + text)
 static void
-s_mac_hex (const char *prefix, const char *text, size_t len, int n, char *out)
+s_mac_hex (const char *prefix, const char *text, size_t len, size_t n, char *out)
 {
     size_t plen = strlen (prefix);
     unsigned char *input = malloc (plen + len + 1);
     memcpy (input, prefix, plen);
     memcpy (input + plen, text, len);
-    unsigned char mac [EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    HMAC (EVP_sha256 (), s_key, KEY_HEX, input, plen + len, mac, &mac_len);
+    tf_private_hmac_hex (s_key, KEY_HEX, input, plen + len, n, out);
     free (input);
-    for (int i = 0; i < n; i++)
-        snprintf (out + 2 * i, 3, "%02x", mac [i]);
 }
 
 void

@@ -20,6 +20,16 @@
 //  0, or -1 (logged) when the file cannot be read or made.
 int tf_private_init (const char *keys_dir);
 
+//  n characters drawn from `alphabet` by the kernel's random source, then
+//  a NUL (out: n + 1 bytes): keys, tokens, passwords. 0, or -1 when there
+//  is no randomness.
+int tf_private_random (char *out, size_t n, const char *alphabet);
+
+//  The first `bytes` bytes (at most 32) of HMAC-SHA256(key, data) as hex,
+//  NUL-terminated (out: 2 * bytes + 1). 0, or -1 on failure.
+int tf_private_hmac_hex (const void *key, size_t key_len, const void *data, size_t len, size_t bytes,
+                         char *out);
+
 //  The key as text, for pgp_sym_encrypt / pgp_sym_decrypt parameters.
 //  NULL before tf_private_init.
 const char *tf_private_key (void);

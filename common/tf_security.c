@@ -23,6 +23,20 @@ tf_role_lookup (const char *name)
     return TF_ROLE_NONE;
 }
 
+const char *
+tf_identity_check (const tf_identity_t *who, char *why, size_t size)
+{
+    if ((who->role == TF_ROLE_AGENT || who->role == TF_ROLE_LEAD) != (*who->department != 0)) {
+        snprintf (why, size, "agents and leads need a department, and only they have one");
+        return "department";
+    }
+    if ((who->role == TF_ROLE_ADAPTER) != (*who->channel != 0)) {
+        snprintf (why, size, "adapters need a channel, and only they have one");
+        return "channel";
+    }
+    return NULL;
+}
+
 //  ------------------------------------------------------------------ keys
 
 const char *
@@ -155,15 +169,16 @@ s_issue (const char *dir, zcert_t *server, const char *name, tf_role_t role, con
     return rc;
 }
 
-int
-tf_keys_init (const char *dir)
+//  The folder with everything tf_keys_init makes; its server key (caller
+//  destroys), NULL on error. *created counts what it made.
+static zcert_t *
+s_keys_ready (const char *dir, int *created)
 {
     if (s_mkdirs (dir))
-        return -1;
-    int created = 0;
-    zcert_t *server = s_server_cert (dir, &created);
+        return NULL;
+    zcert_t *server = s_server_cert (dir, created);
     if (!server)
-        return -1;
+        return NULL;
     int rc = 0;
     for (int s = TF_SVC_INTAKE; s < TF_SVC_COUNT + 1 && rc >= 0; s++) {
         const char *name = s < TF_SVC_COUNT? tf_service_names [s]: "operator";
@@ -174,10 +189,22 @@ tf_keys_init (const char *dir)
             continue;
         rc = s_issue (dir, server, name, s < TF_SVC_COUNT? TF_ROLE_SERVICE: TF_ROLE_OPERATOR, NULL, NULL,
                       path, true);
-        created += rc > 0;
+        *created += rc > 0;
     }
+    if (rc < 0)
+        zcert_destroy (&server);
+    return server;
+}
+
+int
+tf_keys_init (const char *dir)
+{
+    int created = 0;
+    zcert_t *server = s_keys_ready (dir, &created);
+    if (!server)
+        return -1;
     zcert_destroy (&server);
-    return rc < 0? -1: created;
+    return created;
 }
 
 int
@@ -192,27 +219,25 @@ tf_keys_issue (const char *dir, const char *name, tf_role_t role, const char *de
         snprintf (why, why_size, "the role is adapter, agent, lead or operator");
         return -1;
     }
-    if ((role == TF_ROLE_AGENT || role == TF_ROLE_LEAD) != (department && *department)) {
-        snprintf (why, why_size, "agents and leads need --department, and only they have one");
+    tf_identity_t who = { .role = role };
+    snprintf (who.department, sizeof who.department, "%s", department? department: "");
+    snprintf (who.channel, sizeof who.channel, "%s", channel? channel: "");
+    if (tf_identity_check (&who, why, why_size))
         return -1;
-    }
-    if ((role == TF_ROLE_ADAPTER) != (channel && *channel)) {
-        snprintf (why, why_size, "adapters need --channel, and only they have one");
-        return -1;
-    }
-    if (tf_keys_init (dir) < 0) {
+    int created = 0;
+    zcert_t *server = s_keys_ready (dir, &created);
+    if (!server) {
         snprintf (why, why_size, "cannot use the keys folder %s", dir);
         return -1;
     }
     char allowed [PATH_MAX];
     snprintf (allowed, sizeof allowed, "%s/allowed/%s.key", dir, name);
     if (access (allowed, F_OK) == 0) {
+        zcert_destroy (&server);
         snprintf (why, why_size, "'%s' is on the allow-list already (revoke it first)", name);
         return -1;
     }
-    int created = 0;
-    zcert_t *server = s_server_cert (dir, &created);
-    int rc = server? s_issue (dir, server, name, role, department, channel, out_path, true): -1;
+    int rc = s_issue (dir, server, name, role, department, channel, out_path, true);
     zcert_destroy (&server);
     if (rc <= 0) {
         snprintf (why, why_size, rc == 0? "%s exists already": "cannot write %s", out_path);
@@ -469,9 +494,14 @@ tf_security_start (const tf_config_t *cfg)
     if (s_refs++ == 0 && !s_zap && !s_wants_off (cfg)) {
         tf_keys_dir (cfg, s_dir, sizeof s_dir);
         int created = 0;
-        if (tf_keys_init (s_dir) < 0 || (!s_server && !(s_server = s_server_cert (s_dir, &created))))
+        zcert_t *server = s_keys_ready (s_dir, &created);
+        if (!server)
             rc = -1;
         else {
+            if (s_server)
+                zcert_destroy (&server);        //  a client start loaded it already
+            else
+                s_server = server;
             s_zap = zactor_new (s_zap_actor, s_dir);
             s_on = s_decided = true;
         }

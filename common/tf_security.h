@@ -58,6 +58,12 @@ typedef struct {
 //  bearer token it was given, for the engine to resolve (tf_token.h).
 #define TF_TOKEN_FRAME "tf.token"
 
+//  What a certificate or token may say of its holder: agents and leads
+//  have a department and only they, adapters a channel and only they.
+//  NULL when it holds, else the field at fault ("department", "channel")
+//  with why in `why`.
+const char *tf_identity_check (const tf_identity_t *who, char *why, size_t size);
+
 //  ------------------------------------------------------------------ keys
 
 //  Creates in dir what is missing: the server key pair, the six services'

@@ -1,29 +1,19 @@
 #include "tf_token.h"
 #include "tf_log.h"
+#include "tf_private.h"
 #include <czmq.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char s_alphabet [] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-//  32 random bytes as 43 URL-safe characters: 256 bits, never guessed
+//  "tf_" and 43 URL-safe characters: 258 random bits, never guessed
 static int
 s_random_token (char *token, size_t size)
 {
-    unsigned char bytes [43];
-    int fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    bool ok = fd >= 0 && read (fd, bytes, sizeof bytes) == (ssize_t) sizeof bytes;
-    if (fd >= 0)
-        close (fd);
-    if (!ok || size < 47)
+    if (size < 47)
         return -1;
     memcpy (token, "tf_", 3);
-    for (size_t i = 0; i < sizeof bytes; i++)
-        token [3 + i] = s_alphabet [bytes [i] & 63];
-    token [3 + sizeof bytes] = 0;
-    return 0;
+    return tf_private_random (token + 3, 43, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 }
 
 int
@@ -31,12 +21,10 @@ tf_token_create (tf_db_t *db, const tf_identity_t *who, char *token, size_t size
 {
     if (s_random_token (token, size))
         return tf_error_set (err, TF_ERR_INTERNAL, NULL, "no randomness for a token");
-    bool scoped = who->role == TF_ROLE_AGENT || who->role == TF_ROLE_LEAD;
-    if (scoped != (*who->department != 0))
-        return tf_error_set (err, TF_ERR_BAD_VALUE, "department",
-                             "agents and leads need a department, and only they have one");
-    if ((who->role == TF_ROLE_ADAPTER) != (*who->channel != 0))
-        return tf_error_set (err, TF_ERR_BAD_VALUE, "channel", "adapters need a channel, and only they have one");
+    char why [128];
+    const char *field = tf_identity_check (who, why, sizeof why);
+    if (field)
+        return tf_error_set (err, TF_ERR_BAD_VALUE, field, "%s", why);
     const char *params [] = { who->name, tf_role_names [who->role], *who->department? who->department: NULL,
                               *who->channel? who->channel: NULL, token };
     PGresult *res = tf_db_query (db,

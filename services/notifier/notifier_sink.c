@@ -1,14 +1,13 @@
 #include "notifier_sink.h"
 #include "tf_log.h"
+#include "tf_private.h"
 #include "tf_utf8.h"
 #include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,17 +502,11 @@ s_webhook_headers (webhook_sink_t *self, const char *json, size_t len)
 {
     struct curl_slist *headers = curl_slist_append (NULL, "Content-Type: application/json");
     if (headers && self->secret) {
-        unsigned char mac [EVP_MAX_MD_SIZE];
-        unsigned int mac_len = 0;
-        if (!HMAC (EVP_sha256 (), self->secret, (int) self->secret_len,
-                   (const unsigned char *) json, len, mac, &mac_len)) {
+        char header [128] = "X-Ticketflow-Signature: sha256=";
+        if (tf_private_hmac_hex (self->secret, self->secret_len, json, len, 32, header + strlen (header))) {
             curl_slist_free_all (headers);
             return NULL;
         }
-        char header [64 + 2 * EVP_MAX_MD_SIZE] = "X-Ticketflow-Signature: sha256=";
-        char *hex = header + strlen (header);
-        for (unsigned int i = 0; i < mac_len; i++)
-            hex += sprintf (hex, "%02x", mac [i]);
         struct curl_slist *more = curl_slist_append (headers, header);
         if (!more) {
             curl_slist_free_all (headers);
