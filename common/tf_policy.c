@@ -8,6 +8,7 @@
 #define L (1u << TF_ROLE_LEAD)
 #define O (1u << TF_ROLE_OPERATOR)
 #define S (1u << TF_ROLE_SERVICE)
+#define ANYONE ((1u << TF_ROLE_NONE) | A | G | L | O | S)
 
 static unsigned
 s_roles (tf_msg_type_t type)
@@ -15,6 +16,8 @@ s_roles (tf_msg_type_t type)
     switch (type) {
         case TF_MSG_PING:
             return A | G | L | O | S;
+        case TF_MSG_STATUS:             //  a customer's lookup by its unguessable reference
+            return ANYONE;
         case TF_MSG_SUBMIT: case TF_MSG_MESSAGE: case TF_MSG_SURVEY: case TF_MSG_FEEDBACK:
             return A | O | S;
         case TF_MSG_GET:
@@ -35,7 +38,7 @@ s_roles (tf_msg_type_t type)
 bool
 tf_policy_admits (tf_role_t role, tf_msg_type_t type)
 {
-    return role > TF_ROLE_NONE && role < TF_ROLE_COUNT && (s_roles (type) & (1u << role));
+    return role >= TF_ROLE_NONE && role < TF_ROLE_COUNT && (s_roles (type) & (1u << role));
 }
 
 tf_field_id_t
@@ -106,17 +109,14 @@ int
 tf_policy_check (const tf_identity_t *who, tf_msg_t *msg, tf_db_t *db, tf_error_t *err)
 {
     const char *type = tf_schemas [msg->type].name;
-    //  the one thing anyone may ask: a status by its unguessable reference
-    if (msg->type == TF_MSG_STATUS)
-        return 0;
-    if (who->role == TF_ROLE_NONE)
-        return tf_error_set (err, TF_ERR_UNAUTHENTICATED, NULL,
-                             "%s needs a sender: a CURVE key on the allow-list, or a live bearer token", type);
     char what [96];
     snprintf (what, sizeof what, "send %s", type);
     if (!tf_policy_admits (who->role, msg->type))
-        return s_forbidden (err, who, NULL, what);
-    if (who->role == TF_ROLE_OPERATOR || who->role == TF_ROLE_SERVICE)
+        return who->role == TF_ROLE_NONE
+             ? tf_error_set (err, TF_ERR_UNAUTHENTICATED, NULL,
+                             "%s needs a sender: a CURVE key on the allow-list, or a live bearer token", type)
+             : s_forbidden (err, who, NULL, what);
+    if (who->role == TF_ROLE_NONE || who->role == TF_ROLE_OPERATOR || who->role == TF_ROLE_SERVICE)
         return 0;
 
     char buf [128], department [64] = "", channel [64] = "";

@@ -26,7 +26,8 @@
 #define TF_ERR_FORBIDDEN "forbidden"
 #define TF_ERR_UNAUTHENTICATED "unauthenticated"
 
-//  True when `role` may send requests of `type` at all.
+//  True when `role` may send requests of `type` at all (TF_ROLE_NONE, no
+//  sender: only ticket.status).
 bool tf_policy_admits (tf_role_t role, tf_msg_type_t type);
 
 //  Checks msg against who and rewrites its `actor` / filters as above;
